@@ -1,4 +1,1 @@
-//! Criterion benchmarks and the arbiter-bench workload tool.
-//!
-//! Placeholder: benches live in benches/benches.
-#![deny(missing_docs)]
+//! Shared helpers for the benchmarks.

@@ -1,0 +1,39 @@
+//! `arbiter-bench`: workload tools whose last output line is a stable, machine-read summary.
+use clap::{Parser, Subcommand};
+
+mod book;
+mod journal;
+
+/// Workload benchmarks for Arbiter.
+#[derive(Parser, Debug)]
+#[command(name = "arbiter-bench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Replay an order-flow file through one engine and time every command.
+    Book(book::BookArgs),
+    /// Generate order-flow files.
+    Gen(book::GenArgs),
+    /// Append records to a journal and time every append.
+    Journal(journal::JournalArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Book(args) => book::run(&args),
+        Command::Gen(args) => book::gen(&args),
+        Command::Journal(args) => journal::run(&args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("arbiter-bench: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
