@@ -1,0 +1,173 @@
+//! One side of a book: price levels sorted so that the best level is last.
+//!
+//! Keeping the best level at the end of a preallocated array makes the common operations
+//! (touch the best level, add near the top, remove an emptied best level) cost O(1) memory
+//! moves, and never allocates: capacity is fixed at start-up.
+
+use crate::types::Price;
+
+/// "No index": the end of an intrusive list.
+pub(crate) const NIL: u32 = u32::MAX;
+
+/// A price level: a FIFO of order slots, linked through the slots.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Level {
+    pub price: Price,
+    pub head: u32,
+    pub tail: u32,
+    pub count: u32,
+}
+
+/// A pool of levels with a free list, shared by all ladders of an engine.
+#[derive(Debug)]
+pub(crate) struct LevelPool {
+    levels: Vec<Level>,
+    free: Vec<u32>,
+}
+
+impl LevelPool {
+    pub fn with_capacity(capacity: u32) -> Self {
+        let levels = vec![
+            Level {
+                price: Price(0),
+                head: NIL,
+                tail: NIL,
+                count: 0
+            };
+            capacity as usize
+        ];
+        let free = (0..capacity).rev().collect();
+        LevelPool { levels, free }
+    }
+
+    /// Takes a free level; the caller has checked capacity (every level holds an order,
+    /// and the pool is as large as the order arena).
+    pub fn allocate(&mut self, price: Price) -> u32 {
+        let index = self
+            .free
+            .pop()
+            .expect("level pool sized to the order arena");
+        self.levels[index as usize] = Level {
+            price,
+            head: NIL,
+            tail: NIL,
+            count: 0,
+        };
+        index
+    }
+
+    pub fn release(&mut self, index: u32) {
+        debug_assert_eq!(self.levels[index as usize].count, 0);
+        debug_assert!(self.free.len() < self.free.capacity());
+        self.free.push(index);
+    }
+
+    #[inline]
+    pub fn get(&self, index: u32) -> &Level {
+        &self.levels[index as usize]
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, index: u32) -> &mut Level {
+        &mut self.levels[index as usize]
+    }
+}
+
+/// A level's place in a ladder.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rung {
+    /// Sort key: larger is better. Bids and sell stops use the price, asks and buy stops
+    /// its negation.
+    key: i64,
+    pub level: u32,
+}
+
+/// Levels of one side, sorted by ascending key: the best level is last.
+#[derive(Debug)]
+pub(crate) struct Ladder {
+    rungs: Vec<Rung>,
+    /// Whether a higher price is better (bids, sell stops).
+    higher_is_better: bool,
+}
+
+impl Ladder {
+    pub fn with_capacity(capacity: u32, higher_is_better: bool) -> Self {
+        Ladder {
+            rungs: Vec::with_capacity(capacity as usize),
+            higher_is_better,
+        }
+    }
+
+    #[inline]
+    fn key(&self, price: Price) -> i64 {
+        if self.higher_is_better {
+            price.0
+        } else {
+            -price.0
+        }
+    }
+
+    #[inline]
+    pub fn is_full(&self) -> bool {
+        self.rungs.len() == self.rungs.capacity()
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.rungs.len()
+    }
+
+    /// The best level, if any.
+    #[inline]
+    pub fn best(&self) -> Option<u32> {
+        self.rungs.last().map(|rung| rung.level)
+    }
+
+    /// Finds the level at this price: `Ok(position)` or `Err(insert position)`.
+    /// Searches from the top first, since most activity is near the best price.
+    #[inline]
+    pub fn find(&self, price: Price) -> Result<usize, usize> {
+        let key = self.key(price);
+        let len = self.rungs.len();
+        // Fast path: at or above the best level.
+        match self.rungs.last() {
+            None => return Err(0),
+            Some(best) if key > best.key => return Err(len),
+            Some(best) if key == best.key => return Ok(len - 1),
+            Some(_) => {}
+        }
+        self.rungs.binary_search_by(|rung| rung.key.cmp(&key))
+    }
+
+    /// Whether a level at this price exists.
+    pub fn contains(&self, price: Price) -> bool {
+        self.find(price).is_ok()
+    }
+
+    /// Whether placing an order at `price` needs a level the ladder has no room for.
+    pub fn needs_room(&self, price: Price) -> bool {
+        self.is_full() && !self.contains(price)
+    }
+
+    /// Inserts a level at the position `find` returned.
+    pub fn insert(&mut self, position: usize, price: Price, level: u32) {
+        debug_assert!(!self.is_full(), "capacity checked before insert");
+        let key = self.key(price);
+        self.rungs.insert(position, Rung { key, level });
+    }
+
+    /// The level at a position `find` returned.
+    #[inline]
+    pub fn level_at(&self, position: usize) -> u32 {
+        self.rungs[position].level
+    }
+
+    pub fn remove(&mut self, position: usize) -> u32 {
+        self.rungs.remove(position).level
+    }
+
+    /// Levels from best to worst.
+    pub fn iter_best_first(&self) -> impl Iterator<Item = u32> + '_ {
+        self.rungs.iter().rev().map(|rung| rung.level)
+    }
+}

@@ -1,0 +1,263 @@
+//! The order arena: preallocated slots, a free list, the order-id index and the intrusive
+//! lists (per level, per account, and all live orders in acceptance order).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use crate::ladder::NIL;
+use crate::types::{
+    AccountId, InstrumentId, OrdType, OrderId, Price, Qty, SessionId, Side, StpMode, StrategyId,
+    TimeInForce, TimestampNs,
+};
+
+/// One live order. Links are slot indices, not pointers.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Slot {
+    pub id: OrderId,
+    pub instrument: InstrumentId,
+    pub account: AccountId,
+    pub strategy: StrategyId,
+    pub session: SessionId,
+    pub side: Side,
+    /// Current type: a triggered stop becomes Market, a triggered stop-limit Limit.
+    pub ord_type: OrdType,
+    pub tif: TimeInForce,
+    pub stp_mode: StpMode,
+    pub stp_key: u64,
+    pub post_only: bool,
+    pub price: Price,
+    pub stop_price: Price,
+    /// Total order quantity (FIX OrderQty).
+    pub qty: Qty,
+    pub filled: Qty,
+    /// Open quantity, hidden included.
+    pub leaves: Qty,
+    /// Displayed open quantity.
+    pub visible: Qty,
+    /// Iceberg display size; zero when fully displayed.
+    pub display: Qty,
+    pub expire_time: TimestampNs,
+    /// Acceptance counter: orders sort by it for mass cancel and expiry.
+    pub accepted_no: u64,
+    /// The level (limit or stop ladder) the order sits in, or NIL.
+    pub level: u32,
+    pub in_stop_book: bool,
+    pub prev: u32,
+    pub next: u32,
+    pub account_prev: u32,
+    pub account_next: u32,
+    pub all_prev: u32,
+    pub all_next: u32,
+    pub client_ref: u64,
+}
+
+/// A cheap, deterministic hasher for integer ids (Fibonacci multiplicative hashing).
+#[derive(Default, Clone, Copy, Debug)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(byte)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, value: u64) {
+        let mixed = (value ^ (value >> 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = mixed ^ (mixed >> 29);
+    }
+}
+
+/// Intrusive doubly linked list ends.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ListEnds {
+    pub head: u32,
+    pub tail: u32,
+}
+
+impl Default for ListEnds {
+    fn default() -> Self {
+        ListEnds {
+            head: NIL,
+            tail: NIL,
+        }
+    }
+}
+
+/// Slots, free list, id index and the account / acceptance-order lists.
+#[derive(Debug)]
+pub(crate) struct Orders {
+    pub slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// Twice the arena's size, so that hashbrown always rehashes in place (it only grows
+    /// when more than half full) and never allocates after start-up.
+    index: HashMap<u64, u32, BuildHasherDefault<IdHasher>>,
+    pub accounts: Vec<ListEnds>,
+    pub all: ListEnds,
+    next_accepted_no: u64,
+    live: u32,
+}
+
+impl Orders {
+    pub fn with_capacity(orders_max: u32, accounts_max: u32) -> Self {
+        let mut index = HashMap::with_capacity_and_hasher(
+            orders_max as usize * 2,
+            BuildHasherDefault::<IdHasher>::default(),
+        );
+        // Touch the table once so its memory is mapped before the hot path.
+        index.insert(0, 0);
+        index.clear();
+        Orders {
+            slots: vec![Slot::default(); orders_max as usize],
+            free: (0..orders_max).rev().collect(),
+            index,
+            accounts: vec![ListEnds::default(); accounts_max as usize],
+            all: ListEnds::default(),
+            next_accepted_no: 0,
+            live: 0,
+        }
+    }
+
+    #[inline]
+    pub fn has_free_slot(&self) -> bool {
+        !self.free.is_empty()
+    }
+
+    #[inline]
+    pub fn live_count(&self) -> u32 {
+        self.live
+    }
+
+    #[inline]
+    pub fn lookup(&self, id: OrderId) -> Option<u32> {
+        self.index.get(&id.0).copied()
+    }
+
+    /// Takes a slot, indexes it and links it at the tail of its account's and the global list.
+    pub fn insert(&mut self, mut slot: Slot) -> u32 {
+        let index = self.free.pop().expect("capacity checked before insert");
+        slot.accepted_no = self.next_accepted_no;
+        self.next_accepted_no += 1;
+        slot.level = NIL;
+        slot.prev = NIL;
+        slot.next = NIL;
+        let account = slot.account.0 as usize;
+        slot.account_prev = self.accounts[account].tail;
+        slot.account_next = NIL;
+        slot.all_prev = self.all.tail;
+        slot.all_next = NIL;
+        let id = slot.id.0;
+        self.slots[index as usize] = slot;
+        match self.accounts[account].tail {
+            NIL => self.accounts[account].head = index,
+            tail => self.slots[tail as usize].account_next = index,
+        }
+        self.accounts[account].tail = index;
+        match self.all.tail {
+            NIL => self.all.head = index,
+            tail => self.slots[tail as usize].all_next = index,
+        }
+        self.all.tail = index;
+        let previous = self.index.insert(id, index);
+        debug_assert!(previous.is_none(), "duplicate id checked before insert");
+        self.live += 1;
+        index
+    }
+
+    /// Unindexes, unlinks from the account and global lists and frees the slot. The caller has
+    /// already taken it out of its level.
+    pub fn remove(&mut self, index: u32) {
+        let slot = self.slots[index as usize];
+        debug_assert_eq!(slot.level, NIL, "unlinked from its level first");
+        let account = slot.account.0 as usize;
+        match slot.account_prev {
+            NIL => self.accounts[account].head = slot.account_next,
+            prev => self.slots[prev as usize].account_next = slot.account_next,
+        }
+        match slot.account_next {
+            NIL => self.accounts[account].tail = slot.account_prev,
+            next => self.slots[next as usize].account_prev = slot.account_prev,
+        }
+        match slot.all_prev {
+            NIL => self.all.head = slot.all_next,
+            prev => self.slots[prev as usize].all_next = slot.all_next,
+        }
+        match slot.all_next {
+            NIL => self.all.tail = slot.all_prev,
+            next => self.slots[next as usize].all_prev = slot.all_prev,
+        }
+        let removed = self.index.remove(&slot.id.0);
+        debug_assert_eq!(removed, Some(index));
+        self.free.push(index);
+        self.live -= 1;
+    }
+
+    #[inline]
+    pub fn get(&self, index: u32) -> &Slot {
+        &self.slots[index as usize]
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, index: u32) -> &mut Slot {
+        &mut self.slots[index as usize]
+    }
+}
+
+/// A read-only view of a live order, for status requests and tools.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderView {
+    /// Engine order id.
+    pub id: OrderId,
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// Owner account.
+    pub account: AccountId,
+    /// Strategy.
+    pub strategy: StrategyId,
+    /// Source session.
+    pub session: SessionId,
+    /// Side.
+    pub side: Side,
+    /// Current order type.
+    pub ord_type: OrdType,
+    /// Time in force.
+    pub tif: TimeInForce,
+    /// Limit price.
+    pub price: Price,
+    /// Stop price.
+    pub stop_price: Price,
+    /// Total quantity.
+    pub qty: Qty,
+    /// Filled quantity.
+    pub filled: Qty,
+    /// Open quantity.
+    pub leaves: Qty,
+    /// Displayed quantity.
+    pub visible: Qty,
+    /// Whether it waits in the stop book.
+    pub untriggered_stop: bool,
+}
+
+impl From<&Slot> for OrderView {
+    fn from(slot: &Slot) -> Self {
+        OrderView {
+            id: slot.id,
+            instrument: slot.instrument,
+            account: slot.account,
+            strategy: slot.strategy,
+            session: slot.session,
+            side: slot.side,
+            ord_type: slot.ord_type,
+            tif: slot.tif,
+            price: slot.price,
+            stop_price: slot.stop_price,
+            qty: slot.qty,
+            filled: slot.filled,
+            leaves: slot.leaves,
+            visible: slot.visible,
+            untriggered_stop: slot.in_stop_book,
+        }
+    }
+}
