@@ -32,6 +32,7 @@ mod ladder;
 mod orders;
 mod reason;
 mod types;
+pub mod wire;
 
 pub use command::{CancelOrder, Command, CommandKind, MassCancel, NewOrder, ReplaceOrder};
 pub use config::EngineConfig;

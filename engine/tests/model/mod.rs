@@ -9,6 +9,8 @@
 //! `READING:` and listed in the report to the lead.
 #![allow(dead_code)]
 
+pub mod generate;
+
 use arbiter_engine::{
     AccountId, CancelOrder, CancelReason, Command, CommandKind, EngineConfig, Event,
     InstrumentId, InstrumentRegistry, MassCancel, NewOrder, OrdType, OrderId, Phase, Price, Qty,

@@ -1,0 +1,388 @@
+//! The journal encoding of commands: fixed-layout little-endian bytes, decoded without
+//! trusting the input. The sequence number and timestamp travel in the journal's record
+//! header, so they are not repeated here.
+//!
+//! Layout: byte 0 is the [`CommandKind`] tag, then the kind's fields in declaration order,
+//! each little-endian, with no padding. [`COMMAND_BYTES_MAX`] bounds every encoding.
+//! Tags are stable: add new ones at the end, never renumber.
+
+use crate::command::{CancelOrder, Command, CommandKind, MassCancel, NewOrder, ReplaceOrder};
+use crate::types::{
+    AccountId, InstrumentId, OrdType, OrderId, Phase, Price, Qty, Seq, SessionId, Side, StpGroup,
+    StpMode, StrategyId, TimeInForce, TimestampNs,
+};
+
+/// The largest encoded command, in bytes.
+pub const COMMAND_BYTES_MAX: usize = 128;
+
+/// Why bytes did not decode into a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WireError {
+    /// The input ended inside a field.
+    Truncated,
+    /// The tag byte names no command kind.
+    UnknownKind(u8),
+    /// A field holds a value outside its enum.
+    BadField(&'static str, u64),
+    /// Bytes were left after the command.
+    TrailingBytes(usize),
+}
+
+impl core::fmt::Display for WireError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            WireError::Truncated => write!(f, "command truncated"),
+            WireError::UnknownKind(tag) => write!(f, "unknown command kind {tag}"),
+            WireError::BadField(name, value) => write!(f, "field {name} has invalid value {value}"),
+            WireError::TrailingBytes(n) => write!(f, "{n} trailing bytes after command"),
+        }
+    }
+}
+
+impl std::error::Error for WireError {}
+
+const TAG_NEW_ORDER: u8 = 1;
+const TAG_CANCEL: u8 = 2;
+const TAG_REPLACE: u8 = 3;
+const TAG_MASS_CANCEL: u8 = 4;
+const TAG_CLOCK: u8 = 5;
+const TAG_END_OF_DAY: u8 = 6;
+const TAG_SET_PHASE: u8 = 7;
+
+struct Writer<'a> {
+    buffer: &'a mut [u8; COMMAND_BYTES_MAX],
+    position: usize,
+}
+
+impl Writer<'_> {
+    fn bytes(&mut self, bytes: &[u8]) {
+        self.buffer[self.position..self.position + bytes.len()].copy_from_slice(bytes);
+        self.position += bytes.len();
+    }
+    fn u8(&mut self, value: u8) {
+        self.bytes(&[value]);
+    }
+    fn u32(&mut self, value: u32) {
+        self.bytes(&value.to_le_bytes());
+    }
+    fn u64(&mut self, value: u64) {
+        self.bytes(&value.to_le_bytes());
+    }
+    fn i64(&mut self, value: i64) {
+        self.bytes(&value.to_le_bytes());
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    position: usize,
+}
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], WireError> {
+        let end = self.position + N;
+        let slice = self
+            .bytes
+            .get(self.position..end)
+            .ok_or(WireError::Truncated)?;
+        self.position = end;
+        Ok(slice.try_into().expect("length checked"))
+    }
+    fn u8(&mut self) -> Result<u8, WireError> {
+        Ok(self.take::<1>()?[0])
+    }
+    fn u32(&mut self) -> Result<u32, WireError> {
+        Ok(u32::from_le_bytes(self.take()?))
+    }
+    fn u64(&mut self) -> Result<u64, WireError> {
+        Ok(u64::from_le_bytes(self.take()?))
+    }
+    fn i64(&mut self) -> Result<i64, WireError> {
+        Ok(i64::from_le_bytes(self.take()?))
+    }
+}
+
+/// Encodes a command's kind into `buffer`, returning the length used.
+#[must_use]
+pub fn encode(kind: &CommandKind, buffer: &mut [u8; COMMAND_BYTES_MAX]) -> usize {
+    let mut w = Writer {
+        buffer,
+        position: 0,
+    };
+    match kind {
+        CommandKind::NewOrder(o) => {
+            w.u8(TAG_NEW_ORDER);
+            w.u64(o.order_id.0);
+            w.u32(o.instrument.0);
+            w.u32(o.account.0);
+            w.u32(o.strategy.0);
+            w.u32(o.session.0);
+            w.u8(o.side as u8);
+            w.u8(o.ord_type as u8);
+            w.u8(o.tif as u8);
+            w.i64(o.price.0);
+            w.i64(o.stop_price.0);
+            w.u64(o.qty.0);
+            w.u64(o.display_qty.0);
+            w.u8(u8::from(o.post_only));
+            w.u8(o.stp_mode as u8);
+            w.u32(o.stp_group.0);
+            w.u64(o.expire_time.0);
+            w.u64(o.client_ref);
+        }
+        CommandKind::Cancel(c) => {
+            w.u8(TAG_CANCEL);
+            w.u64(c.order_id.0);
+            w.u32(c.account.0);
+            w.u32(c.session.0);
+        }
+        CommandKind::Replace(r) => {
+            w.u8(TAG_REPLACE);
+            w.u64(r.order_id.0);
+            w.u32(r.account.0);
+            w.u32(r.session.0);
+            w.i64(r.price.0);
+            w.i64(r.stop_price.0);
+            w.u64(r.qty.0);
+            w.u64(r.client_ref);
+        }
+        CommandKind::MassCancel(m) => {
+            w.u8(TAG_MASS_CANCEL);
+            w.u32(m.account.0);
+            w.u32(m.instrument.map_or(u32::MAX, |i| i.0));
+            w.u8(m.side.map_or(0, |s| s as u8));
+            w.u32(m.session.0);
+        }
+        CommandKind::Clock => w.u8(TAG_CLOCK),
+        CommandKind::EndOfDay => w.u8(TAG_END_OF_DAY),
+        CommandKind::SetPhase { instrument, phase } => {
+            w.u8(TAG_SET_PHASE);
+            w.u32(instrument.0);
+            w.u8(*phase as u8);
+        }
+    }
+    w.position
+}
+
+/// Decodes a command journaled with the given sequence number and timestamp.
+///
+/// # Errors
+/// [`WireError`] when the bytes are not a whole, valid command.
+pub fn decode(seq: Seq, timestamp: TimestampNs, bytes: &[u8]) -> Result<Command, WireError> {
+    let mut r = Reader { bytes, position: 0 };
+    let kind = match r.u8()? {
+        TAG_NEW_ORDER => CommandKind::NewOrder(NewOrder {
+            order_id: OrderId(r.u64()?),
+            instrument: InstrumentId(r.u32()?),
+            account: AccountId(r.u32()?),
+            strategy: StrategyId(r.u32()?),
+            session: SessionId(r.u32()?),
+            side: side(r.u8()?)?,
+            ord_type: ord_type(r.u8()?)?,
+            tif: tif(r.u8()?)?,
+            price: Price(r.i64()?),
+            stop_price: Price(r.i64()?),
+            qty: Qty(r.u64()?),
+            display_qty: Qty(r.u64()?),
+            post_only: boolean(r.u8()?)?,
+            stp_mode: stp_mode(r.u8()?)?,
+            stp_group: StpGroup(r.u32()?),
+            expire_time: TimestampNs(r.u64()?),
+            client_ref: r.u64()?,
+        }),
+        TAG_CANCEL => CommandKind::Cancel(CancelOrder {
+            order_id: OrderId(r.u64()?),
+            account: AccountId(r.u32()?),
+            session: SessionId(r.u32()?),
+        }),
+        TAG_REPLACE => CommandKind::Replace(ReplaceOrder {
+            order_id: OrderId(r.u64()?),
+            account: AccountId(r.u32()?),
+            session: SessionId(r.u32()?),
+            price: Price(r.i64()?),
+            stop_price: Price(r.i64()?),
+            qty: Qty(r.u64()?),
+            client_ref: r.u64()?,
+        }),
+        TAG_MASS_CANCEL => CommandKind::MassCancel(MassCancel {
+            account: AccountId(r.u32()?),
+            instrument: match r.u32()? {
+                u32::MAX => None,
+                id => Some(InstrumentId(id)),
+            },
+            side: match r.u8()? {
+                0 => None,
+                value => Some(side(value)?),
+            },
+            session: SessionId(r.u32()?),
+        }),
+        TAG_CLOCK => CommandKind::Clock,
+        TAG_END_OF_DAY => CommandKind::EndOfDay,
+        TAG_SET_PHASE => CommandKind::SetPhase {
+            instrument: InstrumentId(r.u32()?),
+            phase: phase(r.u8()?)?,
+        },
+        tag => return Err(WireError::UnknownKind(tag)),
+    };
+    if r.position != bytes.len() {
+        return Err(WireError::TrailingBytes(bytes.len() - r.position));
+    }
+    Ok(Command::new(seq, timestamp, kind))
+}
+
+fn side(value: u8) -> Result<Side, WireError> {
+    match value {
+        1 => Ok(Side::Buy),
+        2 => Ok(Side::Sell),
+        _ => Err(WireError::BadField("side", value.into())),
+    }
+}
+
+fn ord_type(value: u8) -> Result<OrdType, WireError> {
+    match value {
+        1 => Ok(OrdType::Limit),
+        2 => Ok(OrdType::Market),
+        3 => Ok(OrdType::Stop),
+        4 => Ok(OrdType::StopLimit),
+        _ => Err(WireError::BadField("ord_type", value.into())),
+    }
+}
+
+fn tif(value: u8) -> Result<TimeInForce, WireError> {
+    match value {
+        0 => Ok(TimeInForce::Day),
+        1 => Ok(TimeInForce::Gtc),
+        3 => Ok(TimeInForce::Ioc),
+        4 => Ok(TimeInForce::Fok),
+        6 => Ok(TimeInForce::Gtd),
+        _ => Err(WireError::BadField("tif", value.into())),
+    }
+}
+
+fn stp_mode(value: u8) -> Result<StpMode, WireError> {
+    match value {
+        0 => Ok(StpMode::Off),
+        1 => Ok(StpMode::CancelResting),
+        2 => Ok(StpMode::CancelAggressor),
+        3 => Ok(StpMode::CancelBoth),
+        4 => Ok(StpMode::DecrementAndCancel),
+        _ => Err(WireError::BadField("stp_mode", value.into())),
+    }
+}
+
+fn phase(value: u8) -> Result<Phase, WireError> {
+    match value {
+        0 => Ok(Phase::Closed),
+        1 => Ok(Phase::Halted),
+        2 => Ok(Phase::Continuous),
+        _ => Err(WireError::BadField("phase", value.into())),
+    }
+}
+
+fn boolean(value: u8) -> Result<bool, WireError> {
+    match value {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(WireError::BadField("bool", value.into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_kind() -> impl Strategy<Value = CommandKind> {
+        let new_order = (
+            any::<u64>(),
+            any::<u32>(),
+            1u8..=2,
+            1u8..=4,
+            prop::sample::select(vec![0u8, 1, 3, 4, 6]),
+            any::<i64>(),
+            any::<u64>(),
+            any::<bool>(),
+            0u8..=4,
+            any::<u64>(),
+        )
+            .prop_map(|(id, inst, s, t, f, p, q, po, stp, cr)| {
+                CommandKind::NewOrder(NewOrder {
+                    order_id: OrderId(id),
+                    instrument: InstrumentId(inst),
+                    account: AccountId(inst / 3),
+                    strategy: StrategyId(inst / 5),
+                    session: SessionId(inst / 7),
+                    side: side(s).unwrap(),
+                    ord_type: ord_type(t).unwrap(),
+                    tif: tif(f).unwrap(),
+                    price: Price(p),
+                    stop_price: Price(p / 2),
+                    qty: Qty(q),
+                    display_qty: Qty(q / 3),
+                    post_only: po,
+                    stp_mode: stp_mode(stp).unwrap(),
+                    stp_group: StpGroup(inst ^ 7),
+                    expire_time: TimestampNs(q ^ 11),
+                    client_ref: cr,
+                })
+            });
+        prop_oneof![
+            new_order,
+            (any::<u64>(), any::<u32>()).prop_map(|(id, a)| CommandKind::Cancel(CancelOrder {
+                order_id: OrderId(id),
+                account: AccountId(a),
+                session: SessionId(a / 2)
+            })),
+            (any::<u64>(), any::<i64>(), any::<u64>()).prop_map(|(id, p, q)| CommandKind::Replace(
+                ReplaceOrder {
+                    order_id: OrderId(id),
+                    account: AccountId(3),
+                    session: SessionId(4),
+                    price: Price(p),
+                    stop_price: Price(-p / 3),
+                    qty: Qty(q),
+                    client_ref: q ^ 5
+                }
+            )),
+            (any::<u32>(), any::<Option<u32>>(), any::<Option<bool>>()).prop_map(|(a, i, s)| {
+                CommandKind::MassCancel(MassCancel {
+                    account: AccountId(a),
+                    instrument: i.filter(|&i| i != u32::MAX).map(InstrumentId),
+                    side: s.map(|b| if b { Side::Buy } else { Side::Sell }),
+                    session: SessionId(9),
+                })
+            }),
+            Just(CommandKind::Clock),
+            Just(CommandKind::EndOfDay),
+            (any::<u32>(), 0u8..=2).prop_map(|(i, p)| CommandKind::SetPhase {
+                instrument: InstrumentId(i),
+                phase: phase(p).unwrap()
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn encode_then_decode_is_identity(kind in arb_kind(), seq in any::<u64>(), ts in any::<u64>()) {
+            let mut buffer = [0u8; COMMAND_BYTES_MAX];
+            let len = encode(&kind, &mut buffer);
+            let command = decode(Seq(seq), TimestampNs(ts), &buffer[..len]).unwrap();
+            prop_assert_eq!(command, Command::new(Seq(seq), TimestampNs(ts), kind));
+        }
+
+        #[test]
+        fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..140)) {
+            let _ = decode(Seq(1), TimestampNs(1), &bytes);
+        }
+    }
+
+    #[test]
+    fn truncated_input_is_an_error() {
+        let mut buffer = [0u8; COMMAND_BYTES_MAX];
+        let len = encode(&CommandKind::NewOrder(NewOrder::default()), &mut buffer);
+        for cut in 0..len {
+            assert!(decode(Seq(1), TimestampNs(1), &buffer[..cut]).is_err());
+        }
+    }
+}
