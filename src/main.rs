@@ -1,2 +1,6 @@
 //! The `arbiter` binary.
+#![deny(missing_docs)]
+
+mod config;
+
 fn main() {}

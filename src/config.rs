@@ -1,0 +1,603 @@
+//! The daemon's configuration: TOML, parsed with serde, checked with errors that name the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use arbiter_engine::{
+    EngineConfig, Instrument, InstrumentId, InstrumentRegistry, Phase, Price, Qty,
+};
+use serde::Deserialize;
+
+/// The configuration `arbiter run` uses when no file is given.
+pub const DEFAULT_CONFIG: &str = include_str!("default-config.toml");
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Venue identity and data directory.
+    pub venue: VenueConfig,
+    /// Engine capacities.
+    #[serde(default)]
+    pub engine: EngineSection,
+    /// Tradable instruments.
+    pub instruments: Vec<InstrumentConfig>,
+    /// Firms.
+    #[serde(default)]
+    pub firms: Vec<FirmConfig>,
+    /// Accounts (FIX Account values).
+    #[serde(default)]
+    pub accounts: Vec<AccountConfig>,
+    /// The FIX acceptor and its sessions.
+    pub fix: FixConfig,
+    /// Journal location and durability.
+    pub journal: JournalSection,
+    /// Threads: cores and idle strategies.
+    #[serde(default)]
+    pub agents: AgentsConfig,
+    /// The admin socket.
+    #[serde(default)]
+    pub admin: AdminConfig,
+}
+
+/// Venue identity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VenueConfig {
+    /// Shown in logs and status.
+    pub name: String,
+    /// Where the journal, stores and sockets live (relative paths are relative to the
+    /// working directory).
+    pub data_dir: PathBuf,
+}
+
+/// Engine capacities.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSection {
+    /// Live orders across all instruments.
+    pub orders_max: u32,
+    /// Price levels per side per instrument.
+    pub levels_per_side_max: u32,
+    /// Account ids must be below this.
+    pub accounts_max: u32,
+}
+
+impl Default for EngineSection {
+    fn default() -> Self {
+        let defaults = EngineConfig::default();
+        EngineSection {
+            orders_max: defaults.orders_max,
+            levels_per_side_max: defaults.levels_per_side_max,
+            accounts_max: defaults.accounts_max,
+        }
+    }
+}
+
+/// One instrument, prices as decimal strings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstrumentConfig {
+    /// Symbol (FIX Symbol (55)).
+    pub symbol: String,
+    /// Decimals of one price unit: price units = price × 10^decimals.
+    pub price_decimals: u32,
+    /// Tick size, e.g. "0.01".
+    pub tick_size: String,
+    /// Lot size in quantity units.
+    pub lot_size: u64,
+    /// Minimum order quantity.
+    pub qty_min: u64,
+    /// Maximum order quantity.
+    pub qty_max: u64,
+    /// Lowest acceptable price.
+    pub price_min: String,
+    /// Highest acceptable price.
+    pub price_max: String,
+    /// Market order collar in ticks (0: none).
+    #[serde(default)]
+    pub market_collar_ticks: u32,
+    /// Trading hours in UTC, "HH:MM".
+    #[serde(default)]
+    pub trading_hours: Option<TradingHours>,
+}
+
+/// Daily trading hours, UTC.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TradingHours {
+    /// Opening time, "HH:MM".
+    pub open: String,
+    /// Closing time, "HH:MM" ("24:00" for midnight).
+    pub close: String,
+}
+
+/// A firm.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirmConfig {
+    /// Firm id.
+    pub id: u32,
+    /// Name.
+    pub name: String,
+}
+
+/// An account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    /// Dense account id (below `engine.accounts_max`).
+    pub id: u32,
+    /// The FIX Account (1) value.
+    pub name: String,
+    /// Owning firm id.
+    pub firm: u32,
+}
+
+/// The FIX acceptor.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixConfig {
+    /// Listen address, e.g. "0.0.0.0:9898".
+    pub listen: String,
+    /// Connection limit.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Largest accepted message.
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: usize,
+    /// Time a connection has to log on.
+    #[serde(default = "default_logon_timeout_ms")]
+    pub logon_timeout_ms: u64,
+    /// SendingTime accuracy.
+    #[serde(default = "default_sending_time_accuracy_ms")]
+    pub sending_time_accuracy_ms: u64,
+    /// Sessions.
+    pub sessions: Vec<SessionConfig>,
+}
+
+fn default_max_connections() -> usize {
+    64
+}
+fn default_max_message_bytes() -> usize {
+    8192
+}
+fn default_logon_timeout_ms() -> u64 {
+    10_000
+}
+fn default_sending_time_accuracy_ms() -> u64 {
+    120_000
+}
+
+/// One FIX session, in the terms a QuickFIX user knows.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionConfig {
+    /// "FIX.4.4" or "FIXT.1.1".
+    pub begin_string: String,
+    /// Our CompID.
+    pub sender_comp_id: String,
+    /// The client's CompID.
+    pub target_comp_id: String,
+    /// Expected HeartBtInt (the initiator's value is used).
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat_interval_s: u32,
+    /// ResetOnLogon.
+    #[serde(default)]
+    pub reset_on_logon: bool,
+    /// Password (553/554 checked when set).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Cancel the session's orders when it disconnects.
+    #[serde(default)]
+    pub cancel_on_disconnect: bool,
+    /// A drop-copy session: receives copies, may send only session messages.
+    #[serde(default)]
+    pub drop_copy: bool,
+    /// Account used when a message has no Account (1).
+    pub default_account: String,
+}
+
+fn default_heartbeat() -> u32 {
+    30
+}
+
+/// Durability policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// The OS writes back; acks are not held.
+    None,
+    /// The flusher syncs every interval; acks are not held.
+    Batch,
+    /// Acks are held until the command is durable.
+    Sync,
+}
+
+/// Journal section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalSection {
+    /// Directory, relative to the data directory.
+    pub dir: PathBuf,
+    /// Segment file size.
+    pub segment_bytes: u64,
+    /// Durability policy.
+    pub durability: Durability,
+    /// Flush interval for `batch`.
+    #[serde(default = "default_batch_interval")]
+    pub batch_interval_us: u64,
+}
+
+fn default_batch_interval() -> u64 {
+    200
+}
+
+/// One agent's placement.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Core to pin to; none: unpinned.
+    #[serde(default)]
+    pub core: Option<usize>,
+    /// "busy-spin", "yield", "backoff" or "sleep".
+    #[serde(default = "default_idle")]
+    pub idle: String,
+}
+
+fn default_idle() -> String {
+    "backoff".to_owned()
+}
+
+/// All agents.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AgentsConfig {
+    /// FIX I/O.
+    #[serde(default)]
+    pub gateway: AgentConfig,
+    /// The one writer of engine state.
+    #[serde(default)]
+    pub sequencer: AgentConfig,
+    /// Journal durability.
+    #[serde(default)]
+    pub flusher: AgentConfig,
+}
+
+/// The admin socket.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Unix socket path, relative to the data directory.
+    pub socket: PathBuf,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            socket: PathBuf::from("admin.sock"),
+        }
+    }
+}
+
+const IDLE_NAMES: [&str; 4] = ["busy-spin", "yield", "backoff", "sleep"];
+
+impl Config {
+    /// Parses and checks a configuration.
+    ///
+    /// # Errors
+    /// Every problem found, one per line, each naming its key path.
+    pub fn parse(text: &str) -> Result<Config, Vec<String>> {
+        let config: Config = toml::from_str(text).map_err(|e| vec![e.to_string()])?;
+        let problems = config.problems();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Reads, parses and checks a file.
+    ///
+    /// # Errors
+    /// As [`Config::parse`], or the read error.
+    pub fn load(path: &Path) -> Result<Config, Vec<String>> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| vec![format!("{}: {e}", path.display())])?;
+        Config::parse(&text)
+    }
+
+    /// The embedded demo configuration.
+    ///
+    /// # Panics
+    /// Never: a test proves the embedded file is valid.
+    #[must_use]
+    pub fn default_demo() -> Config {
+        Config::parse(DEFAULT_CONFIG).expect("embedded default configuration is valid")
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.engine.orders_max == 0 {
+            out.push("engine.orders_max: must be at least 1".to_owned());
+        }
+        if self.engine.levels_per_side_max == 0 {
+            out.push("engine.levels_per_side_max: must be at least 1".to_owned());
+        }
+        if self.instruments.is_empty() {
+            out.push("instruments: at least one instrument is needed".to_owned());
+        }
+        for (i, instrument) in self.instruments.iter().enumerate() {
+            if let Err(problem) = instrument_from_config(i, instrument) {
+                out.push(problem);
+            }
+            if self.instruments[..i]
+                .iter()
+                .any(|other| other.symbol == instrument.symbol)
+            {
+                out.push(format!(
+                    "instruments[{i}].symbol: duplicate symbol {:?}",
+                    instrument.symbol
+                ));
+            }
+        }
+        for (i, account) in self.accounts.iter().enumerate() {
+            if account.id >= self.engine.accounts_max {
+                out.push(format!(
+                    "accounts[{i}].id: {} must be below engine.accounts_max ({})",
+                    account.id, self.engine.accounts_max
+                ));
+            }
+            if !self.firms.iter().any(|f| f.id == account.firm) {
+                out.push(format!("accounts[{i}].firm: no firm with id {}", account.firm));
+            }
+            if self.accounts[..i].iter().any(|a| a.id == account.id || a.name == account.name) {
+                out.push(format!("accounts[{i}]: duplicate id or name"));
+            }
+        }
+        if self.fix.listen.parse::<SocketAddr>().is_err() {
+            out.push(format!(
+                "fix.listen: {:?} is not an address like \"0.0.0.0:9898\"",
+                self.fix.listen
+            ));
+        }
+        for (i, session) in self.fix.sessions.iter().enumerate() {
+            let path = format!("fix.sessions[{i}]");
+            if !matches!(session.begin_string.as_str(), "FIX.4.4" | "FIXT.1.1") {
+                out.push(format!(
+                    "{path}.begin_string: {:?} is not supported (FIX.4.4 or FIXT.1.1)",
+                    session.begin_string
+                ));
+            }
+            if session.sender_comp_id.is_empty() || session.target_comp_id.is_empty() {
+                out.push(format!("{path}: sender_comp_id and target_comp_id must be set"));
+            }
+            if session.heartbeat_interval_s == 0 {
+                out.push(format!("{path}.heartbeat_interval_s: must be at least 1"));
+            }
+            if !self.accounts.iter().any(|a| a.name == session.default_account) {
+                out.push(format!(
+                    "{path}.default_account: no account named {:?}",
+                    session.default_account
+                ));
+            }
+            if self.fix.sessions[..i].iter().any(|s| {
+                s.sender_comp_id == session.sender_comp_id
+                    && s.target_comp_id == session.target_comp_id
+            }) {
+                out.push(format!("{path}: duplicate SenderCompID/TargetCompID pair"));
+            }
+        }
+        if self.journal.segment_bytes < 1 << 16 {
+            out.push("journal.segment_bytes: must be at least 65536".to_owned());
+        }
+        for (name, agent) in [
+            ("gateway", &self.agents.gateway),
+            ("sequencer", &self.agents.sequencer),
+            ("flusher", &self.agents.flusher),
+        ] {
+            if !IDLE_NAMES.contains(&agent.idle.as_str()) {
+                out.push(format!(
+                    "agents.{name}.idle: {:?} is not one of {}",
+                    agent.idle,
+                    IDLE_NAMES.join(", ")
+                ));
+            }
+        }
+        out
+    }
+
+    /// Engine capacities.
+    #[must_use]
+    pub fn engine_config(&self) -> EngineConfig {
+        EngineConfig {
+            orders_max: self.engine.orders_max,
+            levels_per_side_max: self.engine.levels_per_side_max,
+            accounts_max: self.engine.accounts_max,
+            ..EngineConfig::default()
+        }
+    }
+
+    /// The instrument registry.
+    ///
+    /// # Panics
+    /// Never for a checked configuration.
+    #[must_use]
+    pub fn registry(&self) -> InstrumentRegistry {
+        let instruments = self
+            .instruments
+            .iter()
+            .enumerate()
+            .map(|(i, c)| instrument_from_config(i, c).expect("checked"))
+            .collect();
+        InstrumentRegistry::new(instruments).expect("checked")
+    }
+
+    /// Where the journal lives.
+    #[must_use]
+    pub fn journal_dir(&self) -> PathBuf {
+        self.venue.data_dir.join(&self.journal.dir)
+    }
+
+    /// Where the admin socket lives.
+    #[must_use]
+    pub fn admin_socket(&self) -> PathBuf {
+        self.venue.data_dir.join(&self.admin.socket)
+    }
+}
+
+/// Parses a decimal string into integer units with `decimals` places.
+///
+/// # Errors
+/// When the text is not a plain decimal or has more places than `decimals`.
+pub fn decimal_to_units(text: &str, decimals: u32) -> Result<i64, String> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || (!fraction.is_empty() && !digits(fraction)) {
+        return Err(format!("{text:?} is not a decimal number"));
+    }
+    let significant = fraction.trim_end_matches('0');
+    if significant.len() > decimals as usize {
+        return Err(format!("{text:?} has more than {decimals} decimals"));
+    }
+    let scale = 10i64.pow(decimals);
+    let whole: i64 = whole.parse().map_err(|_| format!("{text:?} is too large"))?;
+    let mut fraction_units: i64 = 0;
+    for (i, b) in significant.bytes().enumerate() {
+        fraction_units += i64::from(b - b'0') * 10i64.pow(decimals - 1 - i as u32);
+    }
+    whole
+        .checked_mul(scale)
+        .and_then(|w| w.checked_add(fraction_units))
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+fn instrument_from_config(index: usize, c: &InstrumentConfig) -> Result<Instrument, String> {
+    let path = format!("instruments[{index}]");
+    if c.price_decimals > 9 {
+        return Err(format!("{path}.price_decimals: at most 9"));
+    }
+    let price = |key: &str, text: &str| {
+        decimal_to_units(text, c.price_decimals).map_err(|e| format!("{path}.{key}: {e}"))
+    };
+    let tick = price("tick_size", &c.tick_size)?;
+    let price_min = price("price_min", &c.price_min)?;
+    let price_max = price("price_max", &c.price_max)?;
+    if let Some(hours) = &c.trading_hours {
+        for (key, text) in [("open", &hours.open), ("close", &hours.close)] {
+            if parse_hhmm(text).is_none() {
+                return Err(format!(
+                    "{path}.trading_hours.{key}: {text:?} is not a time like \"09:30\""
+                ));
+            }
+        }
+    }
+    let instrument = Instrument {
+        id: InstrumentId(index as u32),
+        symbol: c.symbol.clone(),
+        tick_size: Price(tick),
+        lot_size: Qty(c.lot_size),
+        qty_min: Qty(c.qty_min),
+        qty_max: Qty(c.qty_max),
+        price_min: Price(price_min),
+        price_max: Price(price_max),
+        market_collar_ticks: c.market_collar_ticks,
+        initial_phase: Phase::Continuous,
+    };
+    instrument.validate().map_err(|e| format!("{path}: {e}"))?;
+    if price_min % tick != 0 || price_max % tick != 0 {
+        return Err(format!("{path}: price_min and price_max must be multiples of tick_size"));
+    }
+    Ok(instrument)
+}
+
+/// Minutes since midnight of "HH:MM" ("24:00" allowed).
+#[must_use]
+pub fn parse_hhmm(text: &str) -> Option<u32> {
+    let (h, m) = text.split_once(':')?;
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60 || h == 24 && m == 0).then_some(h * 60 + m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let config = Config::default_demo();
+        assert_eq!(config.fix.listen, "0.0.0.0:9898");
+        assert!(config.fix.sessions.len() >= 4);
+        assert_eq!(config.registry().len(), config.instruments.len());
+    }
+
+    fn broken(from: &str, to: &str) -> Vec<String> {
+        let text = DEFAULT_CONFIG.replacen(from, to, 1);
+        assert_ne!(text, DEFAULT_CONFIG, "pattern {from:?} not found");
+        Config::parse(&text).expect_err("should be refused")
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let errors = broken("lot_size = 1\n", "lot_size = 1\nlot_sise = 2\n");
+        assert!(errors[0].contains("lot_sise"), "{errors:?}");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let errors = broken("orders_max = 262144", "orders_max = \"many\"");
+        assert!(errors[0].contains("orders_max"), "{errors:?}");
+    }
+
+    #[test]
+    fn tick_with_too_many_decimals_names_its_path() {
+        let errors = broken("tick_size = \"0.01\"", "tick_size = \"0.001\"");
+        assert!(errors.iter().any(|e| e.starts_with("instruments[0].tick_size")), "{errors:?}");
+    }
+
+    #[test]
+    fn bad_listen_address_is_explained() {
+        let errors = broken("listen = \"0.0.0.0:9898\"", "listen = \"nowhere\"");
+        assert!(errors.iter().any(|e| e.starts_with("fix.listen")), "{errors:?}");
+    }
+
+    #[test]
+    fn unsupported_begin_string_is_explained() {
+        let errors = broken("begin_string = \"FIX.4.4\"", "begin_string = \"FIX.4.2\"");
+        assert!(errors.iter().any(|e| e.contains("begin_string")), "{errors:?}");
+    }
+
+    #[test]
+    fn unknown_default_account_is_explained() {
+        let errors = broken("default_account = \"ACC1\"", "default_account = \"NOPE\"");
+        assert!(errors.iter().any(|e| e.contains("default_account")), "{errors:?}");
+    }
+
+    #[test]
+    fn bad_durability_is_named() {
+        let errors = broken("durability = \"sync\"", "durability = \"always\"");
+        assert!(errors[0].contains("durability") || errors[0].contains("always"), "{errors:?}");
+    }
+
+    #[test]
+    fn bad_idle_strategy_is_explained() {
+        let errors = broken("sequencer = { idle = \"backoff\" }", "sequencer = { idle = \"spin\" }");
+        assert!(errors.iter().any(|e| e.starts_with("agents.sequencer.idle")), "{errors:?}");
+    }
+
+    #[test]
+    fn account_of_unknown_firm_is_explained() {
+        let errors = broken("firm = 2", "firm = 9");
+        assert!(errors.iter().any(|e| e.contains(".firm")), "{errors:?}");
+    }
+
+    #[test]
+    fn decimals_convert_exactly() {
+        assert_eq!(decimal_to_units("0.01", 2), Ok(1));
+        assert_eq!(decimal_to_units("100000", 2), Ok(10_000_000));
+        assert_eq!(decimal_to_units("1.50", 1), Ok(15));
+        assert!(decimal_to_units("1.", 2).is_ok());
+        assert!(decimal_to_units("-1", 2).is_err());
+        assert!(decimal_to_units("1e5", 2).is_err());
+    }
+}
