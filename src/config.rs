@@ -302,8 +302,8 @@ impl Config {
     /// # Errors
     /// As [`Config::parse`], or the read error.
     pub fn load(path: &Path) -> Result<Config, Vec<String>> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| vec![format!("{}: {e}", path.display())])?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| vec![format!("{}: {e}", path.display())])?;
         Config::parse(&text)
     }
 
@@ -349,9 +349,15 @@ impl Config {
                 ));
             }
             if !self.firms.iter().any(|f| f.id == account.firm) {
-                out.push(format!("accounts[{i}].firm: no firm with id {}", account.firm));
+                out.push(format!(
+                    "accounts[{i}].firm: no firm with id {}",
+                    account.firm
+                ));
             }
-            if self.accounts[..i].iter().any(|a| a.id == account.id || a.name == account.name) {
+            if self.accounts[..i]
+                .iter()
+                .any(|a| a.id == account.id || a.name == account.name)
+            {
                 out.push(format!("accounts[{i}]: duplicate id or name"));
             }
         }
@@ -370,12 +376,18 @@ impl Config {
                 ));
             }
             if session.sender_comp_id.is_empty() || session.target_comp_id.is_empty() {
-                out.push(format!("{path}: sender_comp_id and target_comp_id must be set"));
+                out.push(format!(
+                    "{path}: sender_comp_id and target_comp_id must be set"
+                ));
             }
             if session.heartbeat_interval_s == 0 {
                 out.push(format!("{path}.heartbeat_interval_s: must be at least 1"));
             }
-            if !self.accounts.iter().any(|a| a.name == session.default_account) {
+            if !self
+                .accounts
+                .iter()
+                .any(|a| a.name == session.default_account)
+            {
                 out.push(format!(
                     "{path}.default_account: no account named {:?}",
                     session.default_account
@@ -461,7 +473,9 @@ pub fn decimal_to_units(text: &str, decimals: u32) -> Result<i64, String> {
         return Err(format!("{text:?} has more than {decimals} decimals"));
     }
     let scale = 10i64.pow(decimals);
-    let whole: i64 = whole.parse().map_err(|_| format!("{text:?} is too large"))?;
+    let whole: i64 = whole
+        .parse()
+        .map_err(|_| format!("{text:?} is too large"))?;
     let mut fraction_units: i64 = 0;
     for (i, b) in significant.bytes().enumerate() {
         fraction_units += i64::from(b - b'0') * 10i64.pow(decimals - 1 - i as u32);
@@ -506,7 +520,9 @@ fn instrument_from_config(index: usize, c: &InstrumentConfig) -> Result<Instrume
     };
     instrument.validate().map_err(|e| format!("{path}: {e}"))?;
     if price_min % tick != 0 || price_max % tick != 0 {
-        return Err(format!("{path}: price_min and price_max must be multiples of tick_size"));
+        return Err(format!(
+            "{path}: price_min and price_max must be multiples of tick_size"
+        ));
     }
     Ok(instrument)
 }
@@ -552,37 +568,62 @@ mod tests {
     #[test]
     fn tick_with_too_many_decimals_names_its_path() {
         let errors = broken("tick_size = \"0.01\"", "tick_size = \"0.001\"");
-        assert!(errors.iter().any(|e| e.starts_with("instruments[0].tick_size")), "{errors:?}");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("instruments[0].tick_size")),
+            "{errors:?}"
+        );
     }
 
     #[test]
     fn bad_listen_address_is_explained() {
         let errors = broken("listen = \"0.0.0.0:9898\"", "listen = \"nowhere\"");
-        assert!(errors.iter().any(|e| e.starts_with("fix.listen")), "{errors:?}");
+        assert!(
+            errors.iter().any(|e| e.starts_with("fix.listen")),
+            "{errors:?}"
+        );
     }
 
     #[test]
     fn unsupported_begin_string_is_explained() {
         let errors = broken("begin_string = \"FIX.4.4\"", "begin_string = \"FIX.4.2\"");
-        assert!(errors.iter().any(|e| e.contains("begin_string")), "{errors:?}");
+        assert!(
+            errors.iter().any(|e| e.contains("begin_string")),
+            "{errors:?}"
+        );
     }
 
     #[test]
     fn unknown_default_account_is_explained() {
         let errors = broken("default_account = \"ACC1\"", "default_account = \"NOPE\"");
-        assert!(errors.iter().any(|e| e.contains("default_account")), "{errors:?}");
+        assert!(
+            errors.iter().any(|e| e.contains("default_account")),
+            "{errors:?}"
+        );
     }
 
     #[test]
     fn bad_durability_is_named() {
         let errors = broken("durability = \"sync\"", "durability = \"always\"");
-        assert!(errors[0].contains("durability") || errors[0].contains("always"), "{errors:?}");
+        assert!(
+            errors[0].contains("durability") || errors[0].contains("always"),
+            "{errors:?}"
+        );
     }
 
     #[test]
     fn bad_idle_strategy_is_explained() {
-        let errors = broken("sequencer = { idle = \"backoff\" }", "sequencer = { idle = \"spin\" }");
-        assert!(errors.iter().any(|e| e.starts_with("agents.sequencer.idle")), "{errors:?}");
+        let errors = broken(
+            "sequencer = { idle = \"backoff\" }",
+            "sequencer = { idle = \"spin\" }",
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("agents.sequencer.idle")),
+            "{errors:?}"
+        );
     }
 
     #[test]

@@ -1,6 +1,107 @@
-//! The `arbiter` binary.
+//! The `arbiter` binary: the daemon, its configuration, admin client and host check.
 #![deny(missing_docs)]
 
 mod config;
+mod demo;
+mod messages;
+mod recovery;
+mod sequencer;
 
-fn main() {}
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, DEFAULT_CONFIG};
+
+/// Arbiter: a deterministic matching and pre-trade risk core with a FIX acceptor.
+#[derive(Parser, Debug)]
+#[command(name = "arbiter", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the venue (with no --config, the embedded demo configuration).
+    Run {
+        /// Configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Print or check configurations.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Run a generated order flow through one engine and print the book.
+    Demo {
+        /// Configuration file (instruments, capacities).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Commands to generate.
+        #[arg(long, default_value_t = 100_000)]
+        count: u64,
+        /// Generator seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Print the embedded default configuration.
+    Default,
+    /// Check a configuration file and explain every error.
+    Check {
+        /// The file.
+        file: PathBuf,
+    },
+}
+
+fn load(path: Option<&PathBuf>) -> Result<Config, ExitCode> {
+    let result = match path {
+        Some(path) => Config::load(path),
+        None => Config::parse(DEFAULT_CONFIG),
+    };
+    result.map_err(|problems| {
+        for problem in problems {
+            eprintln!("arbiter: config: {problem}");
+        }
+        ExitCode::from(2)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Config(ConfigCommand::Default) => {
+            print!("{DEFAULT_CONFIG}");
+            ExitCode::SUCCESS
+        }
+        Command::Config(ConfigCommand::Check { file }) => match load(Some(&file)) {
+            Ok(_) => {
+                println!("{}: ok", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Demo {
+            config,
+            count,
+            seed,
+        } => match load(config.as_ref()) {
+            Ok(config) => {
+                demo::run(&config, count, seed);
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Run { config } => match load(config.as_ref()) {
+            Ok(config) => {
+                demo::run(&config, 100_000, 1);
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+    }
+}

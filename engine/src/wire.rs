@@ -231,6 +231,57 @@ pub fn decode(seq: Seq, timestamp: TimestampNs, bytes: &[u8]) -> Result<Command,
     Ok(Command::new(seq, timestamp, kind))
 }
 
+/// Record type of a journaled command.
+pub const RECORD_COMMAND: u16 = 1;
+/// Record type of a periodic state digest: the engine's digest (8 bytes, little-endian) after
+/// every command up to the previous record; replay checks it.
+pub const RECORD_DIGEST: u16 = 2;
+
+/// The longest annotation a journal record carries beside its command.
+pub const ANNOTATION_BYTES_MAX: usize = 64;
+
+/// Encodes a journal record payload: `[command length: u8][command][annotation]`.
+///
+/// The annotation is opaque to the engine (the gateway keeps the FIX ClOrdID there, so that
+/// auditors see it and a restarted gateway can map client ids to orders again).
+///
+/// # Panics
+/// If `annotation` is longer than [`ANNOTATION_BYTES_MAX`] or `buffer` too short.
+#[must_use]
+pub fn encode_record(kind: &CommandKind, annotation: &[u8], buffer: &mut [u8]) -> usize {
+    assert!(
+        annotation.len() <= ANNOTATION_BYTES_MAX,
+        "annotation too long"
+    );
+    let mut command = [0u8; COMMAND_BYTES_MAX];
+    let len = encode(kind, &mut command);
+    buffer[0] = u8::try_from(len).expect("COMMAND_BYTES_MAX fits a byte");
+    buffer[1..=len].copy_from_slice(&command[..len]);
+    buffer[1 + len..1 + len + annotation.len()].copy_from_slice(annotation);
+    1 + len + annotation.len()
+}
+
+/// Decodes a journal record payload into its command and annotation.
+///
+/// # Errors
+/// [`WireError`] when the payload is not a whole, valid record.
+pub fn decode_record(
+    seq: Seq,
+    timestamp: TimestampNs,
+    payload: &[u8],
+) -> Result<(Command, &[u8]), WireError> {
+    let (&len, rest) = payload.split_first().ok_or(WireError::Truncated)?;
+    let len = usize::from(len);
+    if rest.len() < len {
+        return Err(WireError::Truncated);
+    }
+    let (command, annotation) = rest.split_at(len);
+    if annotation.len() > ANNOTATION_BYTES_MAX {
+        return Err(WireError::TrailingBytes(annotation.len()));
+    }
+    Ok((decode(seq, timestamp, command)?, annotation))
+}
+
 fn side(value: u8) -> Result<Side, WireError> {
     match value {
         1 => Ok(Side::Buy),
@@ -375,6 +426,17 @@ mod tests {
         fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..140)) {
             let _ = decode(Seq(1), TimestampNs(1), &bytes);
         }
+    }
+
+    #[test]
+    fn record_carries_its_annotation() {
+        let mut buffer = [0u8; 1 + COMMAND_BYTES_MAX + ANNOTATION_BYTES_MAX];
+        let kind = CommandKind::Cancel(CancelOrder::default());
+        let len = encode_record(&kind, b"CLORD-7", &mut buffer);
+        let (command, annotation) = decode_record(Seq(4), TimestampNs(5), &buffer[..len]).unwrap();
+        assert_eq!(command.kind, kind);
+        assert_eq!(annotation, b"CLORD-7");
+        assert!(decode_record(Seq(4), TimestampNs(5), &buffer[..3]).is_err());
     }
 
     #[test]

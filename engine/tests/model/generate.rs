@@ -12,6 +12,8 @@ use arbiter_engine::{
 };
 use proptest::prelude::*;
 
+use super::Model;
+
 /// Instrument 0: tick 5, lot 10, narrow band, qty limits, collar of 4 ticks.
 pub const STRICT: InstrumentId = InstrumentId(0);
 /// Instrument 1: tick 1, lot 1, wide band, no collar.
@@ -80,21 +82,58 @@ pub struct NewSpec {
 #[derive(Clone, Debug)]
 pub enum Op {
     New(NewSpec),
-    Cancel { pick: u8, other_account: u8 },
-    Replace { pick: u8, other_account: u8, price: u8, stop: u8, qty: u8 },
-    MassCancel { account: u8, instrument: u8, side: u8 },
-    Clock { dt: u8 },
+    Cancel {
+        pick: u8,
+        other_account: u8,
+    },
+    Replace {
+        pick: u8,
+        other_account: u8,
+        price: u8,
+        stop: u8,
+        qty: u8,
+    },
+    MassCancel {
+        account: u8,
+        instrument: u8,
+        side: u8,
+    },
+    Clock {
+        dt: u8,
+    },
     EndOfDay,
-    SetPhase { instrument: u8, phase: u8 },
+    SetPhase {
+        instrument: u8,
+        phase: u8,
+    },
 }
 
 fn new_spec() -> impl Strategy<Value = NewSpec> {
     (
-        (0u8..20, 0u8..33, any::<bool>(), 0u8..100, 0u8..100, 0u8..100, 0u8..100),
-        (0u8..100, 0u8..100, 0u8..100, 0u8..100, 0u8..100, 0u8..100, 0u8..100),
+        (
+            0u8..20,
+            0u8..33,
+            any::<bool>(),
+            0u8..100,
+            0u8..100,
+            0u8..100,
+            0u8..100,
+        ),
+        (
+            0u8..100,
+            0u8..100,
+            0u8..100,
+            0u8..100,
+            0u8..100,
+            0u8..100,
+            0u8..100,
+        ),
     )
         .prop_map(
-            |((instrument, account, sell, ord_type, tif, price, stop), (qty, display, post_only, stp, group, expire, id))| {
+            |(
+                (instrument, account, sell, ord_type, tif, price, stop),
+                (qty, display, post_only, stp, group, expire, id),
+            )| {
                 NewSpec {
                     instrument,
                     account,
@@ -142,7 +181,10 @@ pub struct Scenario {
 }
 
 pub fn scenario(len_max: usize) -> impl Strategy<Value = Scenario> {
-    (prop::bool::weighted(0.3), prop::collection::vec(op(), 1..len_max))
+    (
+        prop::bool::weighted(0.3),
+        prop::collection::vec(op(), 1..len_max),
+    )
         .prop_map(|(small, ops)| Scenario { small, ops })
 }
 
@@ -156,7 +198,7 @@ impl Scenario {
     }
 
     pub fn commands(&self) -> Vec<Command> {
-        resolve(&self.ops)
+        resolve(self.config(), &self.ops)
     }
 }
 
@@ -207,17 +249,30 @@ fn qty_of(instrument: InstrumentId, choice: u8) -> u64 {
 }
 
 /// Resolves raw operations into commands.
-pub fn resolve(ops: &[Op]) -> Vec<Command> {
+pub fn resolve(config: EngineConfig, ops: &[Op]) -> Vec<Command> {
     let mut commands = Vec::with_capacity(ops.len());
     let mut sent: Vec<Sent> = Vec::new();
     let mut next_id: u64 = 1;
     let mut now: u64 = 1_000;
-    let pick_sent = |sent: &Vec<Sent>, pick: u8| -> Option<Sent> {
+    // The model follows along so that cancels and replaces mostly name live orders.
+    let mut model = Model::new(config, &registry());
+    let pick_sent = |sent: &Vec<Sent>, model: &Model, pick: u8| -> Option<Sent> {
+        if pick < 170 && !model.orders.is_empty() {
+            let order = &model.orders[pick as usize % model.orders.len()];
+            return Some(Sent {
+                id: order.id,
+                account: order.account,
+                instrument: order.instrument,
+                price: order.price,
+                stop_price: order.stop_price,
+                qty: order.qty,
+            });
+        }
         if sent.is_empty() || pick >= 245 {
             return None;
         }
-        // Mostly one of the last 12 orders, sometimes any.
-        let window = if pick < 200 { sent.len().min(12) } else { sent.len() };
+        // One of the last 12 orders sent, live or not.
+        let window = sent.len().min(12);
         Some(sent[sent.len() - 1 - (pick as usize % window)])
     };
     for (index, op) in ops.iter().enumerate() {
@@ -246,8 +301,8 @@ pub fn resolve(ops: &[Op]) -> Vec<Command> {
                 let qty = qty_of(instrument, spec.qty);
                 let lot = if instrument == STRICT { 10 } else { 1 };
                 let display = match spec.display {
-                    0..=69 => 0,
-                    70..=96 => lot * (u64::from(spec.display % 3) + 1),
+                    0..=79 => 0,
+                    80..=97 => lot * (u64::from(spec.display % 3) + 1),
                     _ => qty + lot,
                 };
                 let stp_mode = match spec.stp {
@@ -263,10 +318,14 @@ pub fn resolve(ops: &[Op]) -> Vec<Command> {
                     _ => 2,
                 });
                 let expire_time = now + u64::from(spec.expire % 40);
-                let expire_time = if spec.expire >= 95 { now - 1 } else { expire_time };
+                let expire_time = if spec.expire >= 95 {
+                    now - 1
+                } else {
+                    expire_time
+                };
                 let order_id = match spec.id {
                     0..=91 => None,
-                    _ => pick_sent(&sent, spec.id.wrapping_mul(37)).map(|s| s.id),
+                    _ => pick_sent(&sent, &model, spec.id.wrapping_mul(37)).map(|s| s.id),
                 }
                 .unwrap_or_else(|| {
                     next_id += 1;
@@ -306,7 +365,7 @@ pub fn resolve(ops: &[Op]) -> Vec<Command> {
                 other_account,
             } => {
                 now += 1;
-                let target = pick_sent(&sent, *pick);
+                let target = pick_sent(&sent, &model, *pick);
                 let (order_id, account) = match target {
                     Some(s) => (s.id, s.account),
                     None => (OrderId(999_999), AccountId(0)),
@@ -330,7 +389,7 @@ pub fn resolve(ops: &[Op]) -> Vec<Command> {
                 qty,
             } => {
                 now += 1;
-                let target = pick_sent(&sent, *pick).unwrap_or(Sent {
+                let target = pick_sent(&sent, &model, *pick).unwrap_or(Sent {
                     id: OrderId(999_999),
                     account: AccountId(0),
                     instrument: EASY,
@@ -339,10 +398,11 @@ pub fn resolve(ops: &[Op]) -> Vec<Command> {
                     qty: 10,
                 });
                 let lot: u64 = if target.instrument == STRICT { 10 } else { 1 };
-                let new_price = if *price < 55 {
-                    target.price
-                } else {
-                    price_near(target.instrument, price.wrapping_mul(7))
+                let new_price = match price {
+                    0..=54 => target.price,
+                    55..=96 => price_near(target.instrument, price.wrapping_mul(7) % 91),
+                    97 => target.price + 1, // off tick on STRICT
+                    _ => price_near(target.instrument, 93 + price % 3),
                 };
                 let new_stop = if *stop < 60 {
                     target.stop_price
@@ -353,8 +413,9 @@ pub fn resolve(ops: &[Op]) -> Vec<Command> {
                     0..=34 => target.qty.saturating_sub(lot * (u64::from(*qty % 3) + 1)),
                     35..=54 => target.qty,
                     55..=89 => target.qty + lot * (u64::from(*qty % 4) + 1),
-                    90..=94 => 0,
-                    _ => qty_of(target.instrument, qty.wrapping_mul(13)),
+                    90..=93 => 0,
+                    94..=96 => target.qty + 5, // off lot on STRICT
+                    _ => qty_of(target.instrument, 95 + qty % 3),
                 };
                 let account = if *other_account >= 92 {
                     AccountId((target.account.0 + 1) % ACCOUNTS)
@@ -417,11 +478,9 @@ pub fn resolve(ops: &[Op]) -> Vec<Command> {
                 }
             }
         };
-        commands.push(Command::new(
-            Seq(index as u64 + 1),
-            TimestampNs(now),
-            kind,
-        ));
+        let command = Command::new(Seq(index as u64 + 1), TimestampNs(now), kind);
+        model.apply(&command);
+        commands.push(command);
     }
     commands
 }

@@ -1,0 +1,79 @@
+//! What travels on the rings between the daemon's threads. Fixed-size and `Copy`.
+
+use arbiter_engine::wire::ANNOTATION_BYTES_MAX;
+use arbiter_engine::{CommandKind, Event, Seq, TimestampNs};
+
+/// Opaque bytes journaled beside a command (the FIX ClOrdID).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Annotation {
+    len: u8,
+    bytes: [u8; ANNOTATION_BYTES_MAX],
+}
+
+impl Annotation {
+    /// No annotation.
+    pub const EMPTY: Annotation = Annotation {
+        len: 0,
+        bytes: [0; ANNOTATION_BYTES_MAX],
+    };
+
+    /// Copies up to [`ANNOTATION_BYTES_MAX`] bytes; longer input is cut (the gateway refuses
+    /// ClOrdIDs that long before they get here).
+    #[must_use]
+    pub fn new(bytes: &[u8]) -> Self {
+        let len = bytes.len().min(ANNOTATION_BYTES_MAX);
+        let mut annotation = Annotation::EMPTY;
+        annotation.bytes[..len].copy_from_slice(&bytes[..len]);
+        annotation.len = len as u8;
+        annotation
+    }
+
+    /// The bytes.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+/// A request for the sequencer: a command kind not yet stamped.
+#[derive(Clone, Copy, Debug)]
+pub struct Request {
+    /// What to do.
+    pub kind: CommandKind,
+    /// Journaled beside it.
+    pub annotation: Annotation,
+    /// Correlates an admin reply; zero for the gateway.
+    pub request_id: u64,
+}
+
+/// What the sequencer tells the gateway.
+#[derive(Clone, Copy, Debug)]
+pub enum Outbound {
+    /// An event caused by the command with this sequence number.
+    Event {
+        /// The command's sequence number.
+        seq: Seq,
+        /// The command's timestamp.
+        timestamp: TimestampNs,
+        /// The event.
+        event: Event,
+    },
+    /// Every event of this command has been sent.
+    Done {
+        /// The command's sequence number.
+        seq: Seq,
+    },
+}
+
+/// The sequencer's answer to an admin request.
+#[derive(Clone, Copy, Debug)]
+pub struct AdminReply {
+    /// The request it answers.
+    pub request_id: u64,
+    /// The sequence number the command got.
+    pub seq: Seq,
+    /// The first rejection among its events, if any.
+    pub rejected: Option<arbiter_engine::RejectReason>,
+    /// How many events it caused.
+    pub events: u32,
+}

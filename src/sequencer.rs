@@ -1,0 +1,288 @@
+//! The sequencer: the one writer of engine state. It stamps each request with the next
+//! sequence number and the time, journals it, applies it, and hands the events on.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arbiter_engine::wire::{
+    encode_record, ANNOTATION_BYTES_MAX, COMMAND_BYTES_MAX, RECORD_COMMAND, RECORD_DIGEST,
+};
+use arbiter_engine::{Command, CommandKind, Engine, Event, EventSink, Seq, TimestampNs};
+use arbiter_hardware::spsc::{Consumer, Producer};
+use arbiter_hardware::{Agent, WallClock};
+use arbiter_journal::{JournalError, RecordType, Sequence, Writer};
+
+use crate::messages::{AdminReply, Outbound, Request};
+
+/// Requests taken from one ring per duty cycle: keeps one busy source from starving another.
+const REQUESTS_PER_CYCLE_MAX: u32 = 256;
+/// A Clock command (GTD expiry, stop checks) at least this often.
+const CLOCK_INTERVAL_NS: u64 = 1_000_000_000;
+/// A digest record after this many commands: replay checks it.
+const DIGEST_INTERVAL_COMMANDS: u64 = 100_000;
+
+/// Figures other threads read without locks.
+#[derive(Debug, Default)]
+pub struct SequencerStatus {
+    /// Sequence number of the last applied command.
+    pub applied_seq: AtomicU64,
+    /// Live orders after it.
+    pub live_orders: AtomicU64,
+    /// Trades since start.
+    pub trades: AtomicU64,
+    /// Engine digest after the last command.
+    pub digest: AtomicU64,
+    /// Journal appends that failed (the sequencer stops taking requests after one).
+    pub journal_errors: AtomicU64,
+}
+
+/// Pushes events into the gateway ring, waiting (never dropping) while it is full: the
+/// gateway always drains its ring into per-session queues, so the wait is bounded by the
+/// gateway's progress; a slow client is disconnected there, never here.
+struct RingSink<'a> {
+    ring: &'a mut Producer<Outbound>,
+    seq: Seq,
+    timestamp: TimestampNs,
+    events: u32,
+    rejected: Option<arbiter_engine::RejectReason>,
+}
+
+impl EventSink for RingSink<'_> {
+    fn emit(&mut self, event: Event) {
+        self.events += 1;
+        if let Event::Rejected { reason, .. } = event {
+            self.rejected.get_or_insert(reason);
+        }
+        push_waiting(
+            self.ring,
+            Outbound::Event {
+                seq: self.seq,
+                timestamp: self.timestamp,
+                event,
+            },
+        );
+    }
+}
+
+fn push_waiting(ring: &mut Producer<Outbound>, mut message: Outbound) {
+    let mut spins = 0u32;
+    loop {
+        match ring.try_push(message) {
+            Ok(()) => return,
+            Err(full) => {
+                if ring.is_abandoned() {
+                    return; // the gateway is gone: shutting down
+                }
+                message = full.0;
+                spins += 1;
+                if spins < 64 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+}
+
+/// The sequencer agent.
+pub struct Sequencer {
+    engine: Engine,
+    writer: Writer,
+    clock: WallClock,
+    gateway_in: Consumer<Request>,
+    admin_in: Consumer<Request>,
+    gateway_out: Producer<Outbound>,
+    admin_out: Producer<AdminReply>,
+    status: Arc<SequencerStatus>,
+    last_clock_ns: u64,
+    commands_since_digest: u64,
+    failed: bool,
+    payload: [u8; 1 + COMMAND_BYTES_MAX + ANNOTATION_BYTES_MAX],
+}
+
+impl std::fmt::Debug for Sequencer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sequencer")
+            .field("next_sequence", &self.writer.next_sequence())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The rings a sequencer talks on.
+pub struct SequencerRings {
+    /// Requests from the gateway.
+    pub gateway_in: Consumer<Request>,
+    /// Requests from the admin socket.
+    pub admin_in: Consumer<Request>,
+    /// Events to the gateway.
+    pub gateway_out: Producer<Outbound>,
+    /// Replies to the admin socket.
+    pub admin_out: Producer<AdminReply>,
+}
+
+impl Sequencer {
+    /// A sequencer over a recovered engine and the journal's writer.
+    #[must_use]
+    pub fn new(
+        engine: Engine,
+        writer: Writer,
+        rings: SequencerRings,
+        status: Arc<SequencerStatus>,
+    ) -> Self {
+        status.digest.store(engine.digest(), Ordering::Relaxed);
+        Sequencer {
+            engine,
+            writer,
+            clock: WallClock::new(),
+            gateway_in: rings.gateway_in,
+            admin_in: rings.admin_in,
+            gateway_out: rings.gateway_out,
+            admin_out: rings.admin_out,
+            status,
+            last_clock_ns: 0,
+            commands_since_digest: 0,
+            failed: false,
+            payload: [0; 1 + COMMAND_BYTES_MAX + ANNOTATION_BYTES_MAX],
+        }
+    }
+
+    /// Gives the engine and writer back (for the final snapshot and close).
+    #[must_use]
+    pub fn into_parts(self) -> (Engine, Writer) {
+        (self.engine, self.writer)
+    }
+
+    /// Stamps, journals, applies and publishes one request. Returns its reply.
+    fn sequence(&mut self, request: &Request) -> Result<AdminReply, JournalError> {
+        let Sequence(seq) = self.writer.next_sequence();
+        let timestamp = self.clock.now_ns();
+        let len = encode_record(
+            &request.kind,
+            request.annotation.as_bytes(),
+            &mut self.payload,
+        );
+        self.writer.append(
+            RecordType(RECORD_COMMAND),
+            Sequence(seq),
+            arbiter_journal::TimestampNs(timestamp),
+            &self.payload[..len],
+        )?;
+        let command = Command::new(Seq(seq), TimestampNs(timestamp), request.kind);
+        let mut sink = RingSink {
+            ring: &mut self.gateway_out,
+            seq: Seq(seq),
+            timestamp: TimestampNs(timestamp),
+            events: 0,
+            rejected: None,
+        };
+        self.engine.apply(&command, &mut sink);
+        let reply = AdminReply {
+            request_id: request.request_id,
+            seq: Seq(seq),
+            rejected: sink.rejected,
+            events: sink.events,
+        };
+        push_waiting(&mut self.gateway_out, Outbound::Done { seq: Seq(seq) });
+        self.status.applied_seq.store(seq, Ordering::Release);
+        self.commands_since_digest += 1;
+        if self.commands_since_digest >= DIGEST_INTERVAL_COMMANDS {
+            self.write_digest()?;
+        }
+        Ok(reply)
+    }
+
+    /// Journals the engine's digest so that replay can prove it rebuilt the same state.
+    fn write_digest(&mut self) -> Result<(), JournalError> {
+        self.commands_since_digest = 0;
+        let digest = self.engine.digest();
+        self.status.digest.store(digest, Ordering::Relaxed);
+        let Sequence(seq) = self.writer.next_sequence();
+        self.writer.append(
+            RecordType(RECORD_DIGEST),
+            Sequence(seq),
+            arbiter_journal::TimestampNs(self.clock.now_ns()),
+            &digest.to_le_bytes(),
+        )
+    }
+
+    fn on_journal_error(&mut self, error: &JournalError) {
+        // Journal before effect: with the journal broken nothing more may be applied.
+        eprintln!("arbiter: journal append failed, sequencer stops taking requests: {error}");
+        self.status.journal_errors.fetch_add(1, Ordering::Relaxed);
+        self.failed = true;
+    }
+
+    /// Writes a final digest record (on shutdown).
+    ///
+    /// # Errors
+    /// The journal's error.
+    pub fn finish(&mut self) -> Result<(), JournalError> {
+        if self.failed {
+            return Ok(());
+        }
+        self.write_digest()
+    }
+}
+
+impl Agent for Sequencer {
+    fn do_work(&mut self) -> u32 {
+        if self.failed {
+            return 0;
+        }
+        let mut work = 0;
+        for _ in 0..REQUESTS_PER_CYCLE_MAX {
+            let Some(request) = self.gateway_in.try_pop() else {
+                break;
+            };
+            if let Err(error) = self.sequence(&request) {
+                self.on_journal_error(&error);
+                return work;
+            }
+            work += 1;
+        }
+        for _ in 0..REQUESTS_PER_CYCLE_MAX {
+            let Some(request) = self.admin_in.try_pop() else {
+                break;
+            };
+            match self.sequence(&request) {
+                Ok(reply) => {
+                    // The admin thread drains its replies; a full ring means it is gone.
+                    let _ = self.admin_out.try_push(reply);
+                }
+                Err(error) => {
+                    self.on_journal_error(&error);
+                    return work;
+                }
+            }
+            work += 1;
+        }
+        let now = self.clock.now_ns();
+        if now.saturating_sub(self.last_clock_ns) >= CLOCK_INTERVAL_NS {
+            self.last_clock_ns = now;
+            let clock = Request {
+                kind: CommandKind::Clock,
+                annotation: crate::messages::Annotation::EMPTY,
+                request_id: 0,
+            };
+            if let Err(error) = self.sequence(&clock) {
+                self.on_journal_error(&error);
+                return work;
+            }
+            work += 1;
+        }
+        if work > 0 {
+            self.status
+                .live_orders
+                .store(u64::from(self.engine.live_orders()), Ordering::Relaxed);
+            self.status
+                .trades
+                .store(self.engine.trades_total(), Ordering::Relaxed);
+        }
+        work
+    }
+
+    fn role_name(&self) -> &'static str {
+        "sequencer"
+    }
+}
