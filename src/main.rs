@@ -1,10 +1,15 @@
 //! The `arbiter` binary: the daemon, its configuration, admin client and host check.
 #![deny(missing_docs)]
 
+mod admin;
 mod config;
 mod demo;
+mod fix_app;
+mod gateway_agent;
 mod messages;
+mod order_table;
 mod recovery;
+mod runtime;
 mod sequencer;
 
 use std::path::PathBuf;
@@ -29,6 +34,16 @@ enum Command {
         /// Configuration file.
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+    /// Send a request to a running daemon's admin socket (status, halt SYMBOL, resume SYMBOL,
+    /// shutdown).
+    Admin {
+        /// Configuration file (to find the socket).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The request.
+        #[arg(required = true)]
+        words: Vec<String>,
     },
     /// Print or check configurations.
     #[command(subcommand)]
@@ -97,10 +112,33 @@ fn main() -> ExitCode {
             Err(code) => code,
         },
         Command::Run { config } => match load(config.as_ref()) {
-            Ok(config) => {
-                demo::run(&config, 100_000, 1);
-                ExitCode::SUCCESS
-            }
+            Ok(config) => match runtime::run(&config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => {
+                    eprintln!("arbiter: {message}");
+                    ExitCode::FAILURE
+                }
+            },
+            Err(code) => code,
+        },
+        Command::Admin { config, words } => match load(config.as_ref()) {
+            Ok(config) => match admin::client(&config.admin_socket(), &words) {
+                Ok(answer) => {
+                    println!("{answer}");
+                    if answer.starts_with("error") {
+                        ExitCode::FAILURE
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                }
+                Err(e) => {
+                    eprintln!(
+                        "arbiter: admin socket {}: {e}",
+                        config.admin_socket().display()
+                    );
+                    ExitCode::FAILURE
+                }
+            },
             Err(code) => code,
         },
     }

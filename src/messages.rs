@@ -51,6 +51,8 @@ pub struct Request {
 pub enum Outbound {
     /// An event caused by the command with this sequence number.
     Event {
+        /// The gateway request that caused it; zero for admin and clock commands.
+        request_id: u64,
         /// The command's sequence number.
         seq: Seq,
         /// The command's timestamp.
@@ -60,9 +62,21 @@ pub enum Outbound {
     },
     /// Every event of this command has been sent.
     Done {
+        /// The gateway request it answered; zero for admin and clock commands.
+        request_id: u64,
         /// The command's sequence number.
         seq: Seq,
     },
+}
+
+impl Outbound {
+    /// The sequence number of the command it belongs to.
+    #[must_use]
+    pub fn seq(&self) -> Seq {
+        match self {
+            Outbound::Event { seq, .. } | Outbound::Done { seq, .. } => *seq,
+        }
+    }
 }
 
 /// The sequencer's answer to an admin request.

@@ -21,6 +21,9 @@ const CLOCK_INTERVAL_NS: u64 = 1_000_000_000;
 /// A digest record after this many commands: replay checks it.
 const DIGEST_INTERVAL_COMMANDS: u64 = 100_000;
 
+/// Admin request ids have this bit set, so the gateway never mistakes them for its own.
+pub const ADMIN_REQUEST_BIT: u64 = 1 << 63;
+
 /// Figures other threads read without locks.
 #[derive(Debug, Default)]
 pub struct SequencerStatus {
@@ -41,6 +44,7 @@ pub struct SequencerStatus {
 /// gateway's progress; a slow client is disconnected there, never here.
 struct RingSink<'a> {
     ring: &'a mut Producer<Outbound>,
+    request_id: u64,
     seq: Seq,
     timestamp: TimestampNs,
     events: u32,
@@ -56,6 +60,7 @@ impl EventSink for RingSink<'_> {
         push_waiting(
             self.ring,
             Outbound::Event {
+                request_id: self.request_id,
                 seq: self.seq,
                 timestamp: self.timestamp,
                 event,
@@ -169,8 +174,15 @@ impl Sequencer {
             &self.payload[..len],
         )?;
         let command = Command::new(Seq(seq), TimestampNs(timestamp), request.kind);
+        // Admin requests carry their own ids; the gateway only correlates its own.
+        let gateway_request = if request.request_id & ADMIN_REQUEST_BIT == 0 {
+            request.request_id
+        } else {
+            0
+        };
         let mut sink = RingSink {
             ring: &mut self.gateway_out,
+            request_id: gateway_request,
             seq: Seq(seq),
             timestamp: TimestampNs(timestamp),
             events: 0,
@@ -183,7 +195,13 @@ impl Sequencer {
             rejected: sink.rejected,
             events: sink.events,
         };
-        push_waiting(&mut self.gateway_out, Outbound::Done { seq: Seq(seq) });
+        push_waiting(
+            &mut self.gateway_out,
+            Outbound::Done {
+                request_id: gateway_request,
+                seq: Seq(seq),
+            },
+        );
         self.status.applied_seq.store(seq, Ordering::Release);
         self.commands_since_digest += 1;
         if self.commands_since_digest >= DIGEST_INTERVAL_COMMANDS {

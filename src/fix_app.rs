@@ -1,0 +1,1043 @@
+//! FIX ⇄ engine: turns application messages into sequencer requests, and engine events into
+//! ExecutionReports, OrderCancelRejects and OrderMassCancelReports.
+
+use std::collections::VecDeque;
+
+use arbiter_engine::{
+    AccountId, CancelOrder, CancelReason, CommandKind, Event, InstrumentId, InstrumentRegistry,
+    MassCancel, NewOrder, OrdType, OrderId, Price, Qty, RejectReason, RejectedKind, ReplaceOrder,
+    Seq, SessionId, Side, TimeInForce, TimestampNs,
+};
+use arbiter_fix::{Message, MessageBuilder, TimestampPrecision};
+
+use crate::messages::{Annotation, Request};
+use crate::order_table::{ClientId, OrderRecord, OrderTable};
+
+/// Requests waiting for their events, oldest first. Bounded: the gateway stops reading
+/// sockets when it is full.
+pub const PENDING_MAX: usize = 65_536;
+
+/// Sends one application message on a session. Returns false when the session cannot take
+/// it (not logged on, or its queue is full and it is being disconnected).
+pub trait FixSender {
+    /// Encodes with `fill` and sends.
+    fn send_app(
+        &mut self,
+        session: u32,
+        msg_type: &[u8],
+        fill: &mut dyn FnMut(&mut MessageBuilder<'_>),
+    ) -> bool;
+}
+
+/// Per-session settings the mapping needs.
+#[derive(Clone, Debug)]
+pub struct SessionMapping {
+    /// Account used when a message carries no Account (1).
+    pub default_account: u32,
+    /// Accounts this session may trade for, by FIX name.
+    pub accounts: Vec<(String, u32)>,
+    /// A drop-copy session only receives.
+    pub drop_copy: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum PendingKind {
+    New,
+    Cancel { orig: ClientId },
+    Replace { orig: ClientId },
+    MassCancel { request_type: u8 },
+}
+
+/// A request sent to the sequencer whose events have not all come back.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    request_id: u64,
+    session: u32,
+    client_id: ClientId,
+    kind: PendingKind,
+}
+
+/// The mapping state of one gateway.
+#[derive(Debug)]
+pub struct FixApp {
+    instruments: InstrumentRegistry,
+    price_decimals: Vec<u32>,
+    sessions: Vec<SessionMapping>,
+    /// Gateway-side order state.
+    pub orders: OrderTable,
+    pending: VecDeque<Pending>,
+    next_request_id: u64,
+    exec_seq: Seq,
+    exec_counter: u32,
+}
+
+/// Reasons the gateway refuses a message before it reaches the sequencer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LocalReject {
+    Business {
+        ref_tag: u32,
+        reason: u32,
+        text: &'static str,
+    },
+    Order {
+        reason: u32,
+        text: &'static str,
+    },
+}
+
+impl FixApp {
+    /// A mapping for these instruments (with their price decimals) and sessions.
+    #[must_use]
+    pub fn new(
+        instruments: InstrumentRegistry,
+        price_decimals: Vec<u32>,
+        sessions: Vec<SessionMapping>,
+        orders_max: usize,
+    ) -> Self {
+        FixApp {
+            instruments,
+            price_decimals,
+            sessions,
+            orders: OrderTable::with_capacity(orders_max),
+            pending: VecDeque::with_capacity(PENDING_MAX),
+            next_request_id: 1,
+            exec_seq: Seq(0),
+            exec_counter: 0,
+        }
+    }
+
+    /// Whether another request may be taken (back-pressure on socket reads).
+    #[must_use]
+    pub fn can_take_request(&self) -> bool {
+        self.pending.len() < PENDING_MAX
+    }
+
+    /// Maps one inbound application message. A request for the sequencer is returned;
+    /// refusals are answered on the session at once.
+    pub fn on_app_message(
+        &mut self,
+        session: u32,
+        msg: &Message<'_>,
+        out: &mut dyn FixSender,
+    ) -> Option<Request> {
+        let msg_type = msg.msg_type();
+        if self
+            .sessions
+            .get(session as usize)
+            .is_some_and(|s| s.drop_copy)
+        {
+            self.business_reject(
+                session,
+                msg,
+                0,
+                6,
+                "drop-copy sessions may not send orders",
+                out,
+            );
+            return None;
+        }
+        let result = match msg_type {
+            b"D" => self.new_order(session, msg),
+            b"F" => self.cancel(session, msg),
+            b"G" => self.replace(session, msg),
+            b"q" => self.mass_cancel(session, msg),
+            b"H" => {
+                self.status(session, msg, out);
+                return None;
+            }
+            _ => Err(LocalReject::Business {
+                ref_tag: 0,
+                reason: 3,
+                text: "unsupported message type",
+            }),
+        };
+        match result {
+            Ok((kind, annotation, pending)) => {
+                let request_id = self.next_request_id;
+                self.next_request_id += 1;
+                self.pending.push_back(Pending {
+                    request_id,
+                    ..pending
+                });
+                Some(Request {
+                    kind,
+                    annotation,
+                    request_id,
+                })
+            }
+            Err(LocalReject::Business {
+                ref_tag,
+                reason,
+                text,
+            }) => {
+                self.business_reject(session, msg, ref_tag, reason, text, out);
+                None
+            }
+            Err(LocalReject::Order { reason, text }) => {
+                self.local_order_reject(session, msg, reason, text, out);
+                None
+            }
+        }
+    }
+
+    fn account_of(&self, session: u32, msg: &Message<'_>) -> Result<u32, LocalReject> {
+        let mapping = &self.sessions[session as usize];
+        match msg.get(1) {
+            None => Ok(mapping.default_account),
+            Some(name) => mapping
+                .accounts
+                .iter()
+                .find(|(n, _)| n.as_bytes() == name)
+                .map(|&(_, id)| id)
+                .ok_or(LocalReject::Order {
+                    reason: 15,
+                    text: "unknown or not entitled account",
+                }),
+        }
+    }
+
+    fn instrument_of(&self, msg: &Message<'_>) -> Result<InstrumentId, LocalReject> {
+        let symbol = msg.get(55).ok_or(LocalReject::Business {
+            ref_tag: 55,
+            reason: 5,
+            text: "Symbol (55) missing",
+        })?;
+        self.instruments
+            .iter()
+            .find(|i| i.symbol.as_bytes() == symbol)
+            .map(|i| i.id)
+            .ok_or(LocalReject::Order {
+                reason: 1,
+                text: "unknown symbol",
+            })
+    }
+
+    fn client_id(msg: &Message<'_>, tag: u32) -> Result<ClientId, LocalReject> {
+        msg.get(tag)
+            .and_then(ClientId::new)
+            .ok_or(LocalReject::Business {
+                ref_tag: tag,
+                reason: 5,
+                text: "ClOrdID missing or longer than 32 bytes",
+            })
+    }
+
+    fn price(
+        &self,
+        msg: &Message<'_>,
+        tag: u32,
+        instrument: InstrumentId,
+    ) -> Result<Price, LocalReject> {
+        let decimals = self.price_decimals[instrument.0 as usize];
+        msg.get_price_decimal(tag, decimals)
+            .map(Price)
+            .map_err(|_| LocalReject::Order {
+                reason: 18,
+                text: "price missing, malformed or finer than the tick",
+            })
+    }
+
+    fn qty(msg: &Message<'_>, tag: u32) -> Result<Qty, LocalReject> {
+        match msg.get_price_decimal(tag, 0) {
+            Ok(q) if q > 0 => Ok(Qty(q as u64)),
+            _ => Err(LocalReject::Order {
+                reason: 13,
+                text: "quantity missing or not a positive whole number",
+            }),
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn new_order(
+        &mut self,
+        session: u32,
+        msg: &Message<'_>,
+    ) -> Result<(CommandKind, Annotation, Pending), LocalReject> {
+        let client_id = Self::client_id(msg, 11)?;
+        let account = self.account_of(session, msg)?;
+        let instrument = self.instrument_of(msg)?;
+        let side = match msg.get(54) {
+            Some(b"1") => Side::Buy,
+            Some(b"2") => Side::Sell,
+            _ => {
+                return Err(LocalReject::Order {
+                    reason: 99,
+                    text: "Side (54) must be 1 (buy) or 2 (sell)",
+                })
+            }
+        };
+        let qty = Self::qty(msg, 38)?;
+        let ord_type = match msg.get(40) {
+            Some(b"1") => OrdType::Market,
+            Some(b"2") => OrdType::Limit,
+            Some(b"3") => OrdType::Stop,
+            Some(b"4") => OrdType::StopLimit,
+            _ => {
+                return Err(LocalReject::Order {
+                    reason: 99,
+                    text: "OrdType (40) must be 1, 2, 3 or 4",
+                })
+            }
+        };
+        let tif = match msg.get(59) {
+            None | Some(b"0") => TimeInForce::Day,
+            Some(b"1") => TimeInForce::Gtc,
+            Some(b"3") => TimeInForce::Ioc,
+            Some(b"4") => TimeInForce::Fok,
+            Some(b"6") => TimeInForce::Gtd,
+            _ => {
+                return Err(LocalReject::Order {
+                    reason: 99,
+                    text: "TimeInForce (59) must be 0, 1, 3, 4 or 6",
+                })
+            }
+        };
+        let price = if matches!(ord_type, OrdType::Limit | OrdType::StopLimit) {
+            self.price(msg, 44, instrument)?
+        } else {
+            Price(0)
+        };
+        let stop_price = if matches!(ord_type, OrdType::Stop | OrdType::StopLimit) {
+            self.price(msg, 99, instrument)?
+        } else {
+            Price(0)
+        };
+        let expire_time = if tif == TimeInForce::Gtd {
+            TimestampNs(
+                msg.get_utc_timestamp_ns(126)
+                    .map_err(|_| LocalReject::Order {
+                        reason: 99,
+                        text: "GTD needs ExpireTime (126)",
+                    })?,
+            )
+        } else {
+            TimestampNs(0)
+        };
+        let post_only = msg
+            .get(18)
+            .is_some_and(|v| v.split(|&b| b == b' ').any(|i| i == b"6"));
+        let display_qty = match msg.get(111) {
+            Some(_) => Self::qty(msg, 111)?,
+            None => Qty(0),
+        };
+        if !self.orders.has_room() {
+            return Err(LocalReject::Order {
+                reason: 99,
+                text: "gateway order table full",
+            });
+        }
+        let order_id = self.orders.allocate_order_id();
+        if !self.orders.claim_client(session, client_id, order_id) {
+            return Err(LocalReject::Order {
+                reason: 6,
+                text: "duplicate ClOrdID",
+            });
+        }
+        let order = NewOrder {
+            order_id,
+            instrument,
+            account: AccountId(account),
+            session: SessionId(session),
+            side,
+            ord_type,
+            tif,
+            price,
+            stop_price,
+            qty,
+            display_qty,
+            post_only,
+            expire_time,
+            client_ref: client_id.hash64(),
+            ..NewOrder::default()
+        };
+        self.record_new(&order, client_id);
+        Ok((
+            CommandKind::NewOrder(order),
+            Annotation::new(client_id.as_bytes()),
+            Pending {
+                request_id: 0,
+                session,
+                client_id,
+                kind: PendingKind::New,
+            },
+        ))
+    }
+
+    /// Remembers a new order (live, or while replaying the journal).
+    fn record_new(&mut self, order: &NewOrder, client_id: ClientId) {
+        self.orders.insert(
+            order.order_id,
+            OrderRecord {
+                session: order.session.0,
+                client_id,
+                orig_client_id: client_id,
+                account: order.account.0,
+                instrument: order.instrument,
+                side: order.side,
+                ord_type: order.ord_type,
+                tif: order.tif,
+                price: order.price,
+                stop_price: order.stop_price,
+                qty: order.qty,
+                cum_qty: Qty(0),
+                leaves: order.qty,
+                notional: 0,
+            },
+        );
+    }
+
+    fn target_order(&self, session: u32, orig: &ClientId) -> Result<(OrderId, u32), LocalReject> {
+        let order = self
+            .orders
+            .lookup_client(session, orig)
+            .ok_or(LocalReject::Order {
+                reason: 1,
+                text: "unknown order",
+            })?;
+        let account = self
+            .orders
+            .get(order)
+            .map_or(self.sessions[session as usize].default_account, |r| {
+                r.account
+            });
+        Ok((order, account))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn cancel(
+        &mut self,
+        session: u32,
+        msg: &Message<'_>,
+    ) -> Result<(CommandKind, Annotation, Pending), LocalReject> {
+        let client_id = Self::client_id(msg, 11)?;
+        let orig = Self::client_id(msg, 41)?;
+        let (order_id, account) = self.target_order(session, &orig)?;
+        Ok((
+            CommandKind::Cancel(CancelOrder {
+                order_id,
+                account: AccountId(account),
+                session: SessionId(session),
+            }),
+            Annotation::new(client_id.as_bytes()),
+            Pending {
+                request_id: 0,
+                session,
+                client_id,
+                kind: PendingKind::Cancel { orig },
+            },
+        ))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn replace(
+        &mut self,
+        session: u32,
+        msg: &Message<'_>,
+    ) -> Result<(CommandKind, Annotation, Pending), LocalReject> {
+        let client_id = Self::client_id(msg, 11)?;
+        let orig = Self::client_id(msg, 41)?;
+        let (order_id, account) = self.target_order(session, &orig)?;
+        let record = *self.orders.get(order_id).ok_or(LocalReject::Order {
+            reason: 1,
+            text: "unknown order",
+        })?;
+        let qty = Self::qty(msg, 38)?;
+        let price = if matches!(record.ord_type, OrdType::Limit | OrdType::StopLimit) {
+            self.price(msg, 44, record.instrument)?
+        } else {
+            record.price
+        };
+        let stop_price = if matches!(record.ord_type, OrdType::Stop | OrdType::StopLimit) {
+            msg.get(99).map_or(Ok(record.stop_price), |_| {
+                self.price(msg, 99, record.instrument)
+            })?
+        } else {
+            Price(0)
+        };
+        if !self.orders.claim_client(session, client_id, order_id) {
+            return Err(LocalReject::Order {
+                reason: 6,
+                text: "duplicate ClOrdID",
+            });
+        }
+        Ok((
+            CommandKind::Replace(ReplaceOrder {
+                order_id,
+                account: AccountId(account),
+                session: SessionId(session),
+                price,
+                stop_price,
+                qty,
+                client_ref: client_id.hash64(),
+            }),
+            Annotation::new(client_id.as_bytes()),
+            Pending {
+                request_id: 0,
+                session,
+                client_id,
+                kind: PendingKind::Replace { orig },
+            },
+        ))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn mass_cancel(
+        &mut self,
+        session: u32,
+        msg: &Message<'_>,
+    ) -> Result<(CommandKind, Annotation, Pending), LocalReject> {
+        let client_id = Self::client_id(msg, 11)?;
+        let request_type = msg
+            .get(530)
+            .and_then(|v| v.first().copied())
+            .unwrap_or(b'7');
+        let instrument = match request_type {
+            b'1' => Some(self.instrument_of(msg)?),
+            b'7' => None,
+            _ => {
+                return Err(LocalReject::Business {
+                    ref_tag: 530,
+                    reason: 5,
+                    text: "MassCancelRequestType (530) must be 1 or 7",
+                })
+            }
+        };
+        let side = match msg.get(54) {
+            Some(b"1") => Some(Side::Buy),
+            Some(b"2") => Some(Side::Sell),
+            _ => None,
+        };
+        let account = self.account_of(session, msg)?;
+        Ok((
+            CommandKind::MassCancel(MassCancel {
+                account: AccountId(account),
+                instrument,
+                side,
+                session: SessionId(session),
+            }),
+            Annotation::new(client_id.as_bytes()),
+            Pending {
+                request_id: 0,
+                session,
+                client_id,
+                kind: PendingKind::MassCancel { request_type },
+            },
+        ))
+    }
+
+    fn status(&mut self, session: u32, msg: &Message<'_>, out: &mut dyn FixSender) {
+        let found = Self::client_id(msg, 11)
+            .ok()
+            .and_then(|c| self.orders.lookup_client(session, &c))
+            .and_then(|id| self.orders.get(id).map(|r| (id, *r)));
+        match found {
+            Some((order_id, record)) => {
+                let status = record.live_status();
+                self.exec_report(order_id, &record, b'I', status, None, TimestampNs(0), out);
+            }
+            None => {
+                self.local_order_reject(session, msg, 5, "unknown order", out);
+            }
+        }
+    }
+
+    fn business_reject(
+        &self,
+        session: u32,
+        msg: &Message<'_>,
+        ref_tag: u32,
+        reason: u32,
+        text: &str,
+        out: &mut dyn FixSender,
+    ) {
+        let ref_seq = msg.msg_seq_num().unwrap_or(0);
+        let msg_type = msg.msg_type();
+        out.send_app(session, b"j", &mut |b| {
+            b.push_u64(45, ref_seq);
+            b.push_bytes(372, msg_type);
+            b.push_u64(380, u64::from(reason));
+            if ref_tag != 0 {
+                b.push_u64(371, u64::from(ref_tag));
+            }
+            b.push_str(58, text.as_bytes());
+        });
+    }
+
+    /// An ExecutionReport (rejected) or OrderCancelReject for a message the gateway refused.
+    fn local_order_reject(
+        &self,
+        session: u32,
+        msg: &Message<'_>,
+        reason: u32,
+        text: &str,
+        out: &mut dyn FixSender,
+    ) {
+        let client_id = msg.get(11).unwrap_or(b"NONE");
+        match msg.msg_type() {
+            b"F" | b"G" => {
+                let orig = msg.get(41).unwrap_or(b"NONE");
+                let response_to = if msg.msg_type() == b"F" { b'1' } else { b'2' };
+                out.send_app(session, b"9", &mut |b| {
+                    b.push_str(37, b"NONE");
+                    b.push_str(11, client_id);
+                    b.push_str(41, orig);
+                    b.push_char(39, b'8');
+                    b.push_char(434, response_to);
+                    b.push_u64(102, if reason == 1 { 1 } else { 99 });
+                    b.push_str(58, text.as_bytes());
+                });
+            }
+            _ => {
+                let symbol = msg.get(55).unwrap_or(b"NONE");
+                let side = msg.get(54).and_then(|s| s.first().copied()).unwrap_or(b'1');
+                out.send_app(session, b"8", &mut |b| {
+                    b.push_str(37, b"NONE");
+                    b.push_str(11, client_id);
+                    b.push_str(17, b"REJ");
+                    b.push_char(150, b'8');
+                    b.push_char(39, b'8');
+                    b.push_str(55, symbol);
+                    b.push_char(54, side);
+                    b.push_u64(151, 0);
+                    b.push_u64(14, 0);
+                    b.push_u64(6, 0);
+                    b.push_u64(103, u64::from(reason));
+                    b.push_str(58, text.as_bytes());
+                });
+            }
+        }
+    }
+
+    fn next_exec_id(&mut self) -> (u64, u32) {
+        self.exec_counter += 1;
+        (self.exec_seq.0, self.exec_counter)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn exec_report(
+        &mut self,
+        order_id: OrderId,
+        record: &OrderRecord,
+        exec_type: u8,
+        ord_status: u8,
+        fill: Option<(Price, Qty)>,
+        timestamp: TimestampNs,
+        out: &mut dyn FixSender,
+    ) {
+        self.exec_report_with(
+            order_id, record, exec_type, ord_status, fill, timestamp, None, out,
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn exec_report_with(
+        &mut self,
+        order_id: OrderId,
+        record: &OrderRecord,
+        exec_type: u8,
+        ord_status: u8,
+        fill: Option<(Price, Qty)>,
+        timestamp: TimestampNs,
+        reject: Option<(u32, &str)>,
+        out: &mut dyn FixSender,
+    ) {
+        let (exec_seq, exec_n) = self.next_exec_id();
+        let instrument = self.instruments.get(record.instrument).expect("known");
+        let decimals = self.price_decimals[record.instrument.0 as usize];
+        let account_name = self.sessions[record.session as usize]
+            .accounts
+            .iter()
+            .find(|(_, id)| *id == record.account)
+            .map(|(n, _)| n.as_bytes());
+        let symbol = instrument.symbol.as_bytes();
+        out.send_app(record.session, b"8", &mut |b| {
+            b.push_u64(37, order_id.0);
+            b.push_str(11, record.client_id.as_bytes());
+            if record.orig_client_id != record.client_id {
+                b.push_str(41, record.orig_client_id.as_bytes());
+            }
+            let mut exec_id = [0u8; 48];
+            let len = format_exec_id(&mut exec_id, exec_seq, exec_n);
+            b.push_str(17, &exec_id[..len]);
+            b.push_char(150, exec_type);
+            b.push_char(39, ord_status);
+            if let Some(account) = account_name {
+                b.push_str(1, account);
+            }
+            b.push_str(55, symbol);
+            b.push_char(54, if record.side == Side::Buy { b'1' } else { b'2' });
+            b.push_u64(38, record.qty.0);
+            b.push_char(40, ord_type_char(record.ord_type));
+            if matches!(record.ord_type, OrdType::Limit | OrdType::StopLimit) {
+                b.push_decimal(44, record.price.0, decimals);
+            }
+            b.push_char(59, tif_char(record.tif));
+            if let Some((price, qty)) = fill {
+                b.push_decimal(31, price.0, decimals);
+                b.push_u64(32, qty.0);
+            }
+            b.push_u64(151, record.leaves.0);
+            b.push_u64(14, record.cum_qty.0);
+            b.push_decimal(6, record.avg_price(), decimals);
+            if timestamp.0 != 0 {
+                b.push_timestamp(60, timestamp.0, TimestampPrecision::Micros);
+            }
+            if let Some((reason, text)) = reject {
+                if exec_type == b'8' {
+                    b.push_u64(103, u64::from(reason));
+                }
+                b.push_str(58, text.as_bytes());
+            }
+        });
+    }
+
+    /// Handles one event from the sequencer. `request_id` is the gateway request that caused
+    /// it (zero for admin and clock commands). With `out == None` (journal replay at start-up)
+    /// only the order table is updated.
+    pub fn on_event(
+        &mut self,
+        request_id: u64,
+        seq: Seq,
+        timestamp: TimestampNs,
+        event: &Event,
+        mut out: Option<&mut dyn FixSender>,
+    ) {
+        if self.exec_seq != seq {
+            self.exec_seq = seq;
+            self.exec_counter = 0;
+        }
+        let pending = self
+            .pending
+            .front()
+            .copied()
+            .filter(|p| request_id != 0 && p.request_id == request_id);
+        match *event {
+            Event::Accepted { order_id, .. } => {
+                if let (Some(out), Some(record)) =
+                    (out.as_deref_mut(), self.orders.get(order_id).copied())
+                {
+                    self.exec_report_at(
+                        seq, order_id, &record, b'0', b'0', None, timestamp, None, out,
+                    );
+                }
+            }
+            Event::Rejected {
+                order_id,
+                reason,
+                kind,
+            } => match (kind, pending) {
+                (RejectedKind::NewOrder, _) => {
+                    if let Some(record) = self.orders.remove(order_id) {
+                        if let Some(out) = out {
+                            self.exec_report_at(
+                                seq,
+                                order_id,
+                                &record,
+                                b'8',
+                                b'8',
+                                None,
+                                timestamp,
+                                Some((ord_rej_reason(reason), reason.text())),
+                                out,
+                            );
+                        }
+                    }
+                }
+                (RejectedKind::Cancel | RejectedKind::Replace, Some(p)) => {
+                    if let Some(out) = out {
+                        let orig = match p.kind {
+                            PendingKind::Cancel { orig } | PendingKind::Replace { orig } => orig,
+                            _ => p.client_id,
+                        };
+                        let status = self
+                            .orders
+                            .get(order_id)
+                            .map_or(b'8', OrderRecord::live_status);
+                        let response_to = if kind == RejectedKind::Cancel {
+                            b'1'
+                        } else {
+                            b'2'
+                        };
+                        out.send_app(p.session, b"9", &mut |b| {
+                            b.push_u64(37, order_id.0);
+                            b.push_str(11, p.client_id.as_bytes());
+                            b.push_str(41, orig.as_bytes());
+                            b.push_char(39, status);
+                            b.push_char(434, response_to);
+                            b.push_u64(102, cxl_rej_reason(reason));
+                            b.push_str(58, reason.text().as_bytes());
+                        });
+                    }
+                }
+                (_, Some(p)) => {
+                    if let (Some(out), PendingKind::MassCancel { request_type }) = (out, p.kind) {
+                        out.send_app(p.session, b"r", &mut |b| {
+                            b.push_str(11, p.client_id.as_bytes());
+                            b.push_u64(37, seq.0);
+                            b.push_char(530, request_type);
+                            b.push_char(531, b'0');
+                            b.push_u64(532, 99);
+                            b.push_str(58, reason.text().as_bytes());
+                        });
+                    }
+                }
+                _ => {}
+            },
+            Event::Trade(trade) => {
+                for (order_id, leaves) in [
+                    (trade.maker_order_id, trade.maker_leaves),
+                    (trade.taker_order_id, trade.taker_leaves),
+                ] {
+                    let Some(record) = self.orders.get_mut(order_id) else {
+                        continue;
+                    };
+                    record.cum_qty.0 += trade.qty.0;
+                    record.leaves = leaves;
+                    record.notional += i128::from(trade.price.0) * i128::from(trade.qty.0);
+                    let record = *record;
+                    let status = record.live_status();
+                    if let Some(out) = out.as_deref_mut() {
+                        self.exec_report_at(
+                            seq,
+                            order_id,
+                            &record,
+                            b'F',
+                            status,
+                            Some((trade.price, trade.qty)),
+                            timestamp,
+                            None,
+                            out,
+                        );
+                    }
+                    if leaves.0 == 0 {
+                        self.orders.remove(order_id);
+                    }
+                }
+            }
+            Event::Cancelled {
+                order_id,
+                qty,
+                reason,
+                ..
+            } => {
+                let Some(record) = self.orders.get_mut(order_id) else {
+                    return;
+                };
+                record.leaves.0 = record.leaves.0.saturating_sub(qty.0);
+                if let (Some(p), CancelReason::Requested) = (pending, reason) {
+                    // The cancel request's ClOrdID names the report.
+                    record.orig_client_id = record.client_id;
+                    record.client_id = p.client_id;
+                }
+                let record = *record;
+                let done = record.leaves.0 == 0;
+                let (exec_type, status) = match (done, reason) {
+                    (false, _) => (b'D', record.live_status()),
+                    (true, CancelReason::Expired) => (b'C', b'C'),
+                    (true, _) => (b'4', b'4'),
+                };
+                if let Some(out) = out {
+                    self.exec_report_at(
+                        seq,
+                        order_id,
+                        &record,
+                        exec_type,
+                        status,
+                        None,
+                        timestamp,
+                        Some((0, reason.text())),
+                        out,
+                    );
+                }
+                if done {
+                    self.orders.remove(order_id);
+                }
+            }
+            Event::Replaced {
+                order_id,
+                price,
+                leaves,
+                ..
+            } => {
+                let Some(record) = self.orders.get_mut(order_id) else {
+                    return;
+                };
+                if let Some(Pending {
+                    client_id,
+                    kind: PendingKind::Replace { orig },
+                    ..
+                }) = pending
+                {
+                    record.orig_client_id = orig;
+                    record.client_id = client_id;
+                }
+                if matches!(record.ord_type, OrdType::Limit | OrdType::StopLimit) {
+                    record.price = price;
+                }
+                record.leaves = leaves;
+                record.qty = Qty(leaves.0 + record.cum_qty.0);
+                let record = *record;
+                if let Some(out) = out {
+                    let status = record.live_status();
+                    self.exec_report_at(
+                        seq, order_id, &record, b'5', status, None, timestamp, None, out,
+                    );
+                }
+            }
+            Event::Triggered { order_id, .. } => {
+                if let (Some(out), Some(record)) = (out, self.orders.get(order_id).copied()) {
+                    let status = record.live_status();
+                    self.exec_report_at(
+                        seq, order_id, &record, b'L', status, None, timestamp, None, out,
+                    );
+                }
+            }
+            Event::MassCancelled { count, .. } => {
+                if let (Some(out), Some(p)) = (out, pending) {
+                    if let PendingKind::MassCancel { request_type } = p.kind {
+                        out.send_app(p.session, b"r", &mut |b| {
+                            b.push_str(11, p.client_id.as_bytes());
+                            b.push_u64(37, seq.0);
+                            b.push_char(530, request_type);
+                            b.push_char(531, request_type);
+                            b.push_u64(533, u64::from(count));
+                        });
+                    }
+                }
+            }
+            Event::Refreshed { .. } | Event::PhaseChanged { .. } => {}
+        }
+    }
+
+    /// A request's events are all in: forget it.
+    pub fn on_done(&mut self, request_id: u64) {
+        if request_id != 0
+            && self
+                .pending
+                .front()
+                .is_some_and(|p| p.request_id == request_id)
+        {
+            self.pending.pop_front();
+        }
+    }
+
+    /// Rebuilds the order table from one replayed command's event (start-up).
+    pub fn on_replayed(
+        &mut self,
+        command: &arbiter_engine::Command,
+        annotation: &[u8],
+        event: &Event,
+    ) {
+        match (&command.kind, event) {
+            (CommandKind::NewOrder(order), Event::Accepted { .. }) => {
+                if let Some(client_id) = ClientId::new(annotation) {
+                    self.orders
+                        .claim_client(order.session.0, client_id, order.order_id);
+                    self.record_new(order, client_id);
+                }
+            }
+            (CommandKind::NewOrder(order), Event::Rejected { .. }) => {
+                if let Some(client_id) = ClientId::new(annotation) {
+                    self.orders
+                        .claim_client(order.session.0, client_id, order.order_id);
+                }
+            }
+            (CommandKind::Replace(replace), Event::Replaced { .. }) => {
+                if let Some(client_id) = ClientId::new(annotation) {
+                    self.orders
+                        .claim_client(replace.session.0, client_id, replace.order_id);
+                    if let Some(record) = self.orders.get_mut(replace.order_id) {
+                        record.orig_client_id = record.client_id;
+                        record.client_id = client_id;
+                    }
+                }
+                self.on_event(0, command.seq, command.timestamp, event, None);
+            }
+            _ => self.on_event(0, command.seq, command.timestamp, event, None),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn exec_report_at(
+        &mut self,
+        seq: Seq,
+        order_id: OrderId,
+        record: &OrderRecord,
+        exec_type: u8,
+        ord_status: u8,
+        fill: Option<(Price, Qty)>,
+        timestamp: TimestampNs,
+        reject: Option<(u32, &str)>,
+        out: &mut dyn FixSender,
+    ) {
+        if self.exec_seq != seq {
+            self.exec_seq = seq;
+            self.exec_counter = 0;
+        }
+        self.exec_report_with(
+            order_id, record, exec_type, ord_status, fill, timestamp, reject, out,
+        );
+    }
+}
+
+/// ExecID: "<journal sequence>-<report number within the command>", unique and the same on
+/// every replay.
+fn format_exec_id(buffer: &mut [u8; 48], seq: u64, n: u32) -> usize {
+    use std::io::Write;
+    let mut cursor = std::io::Cursor::new(&mut buffer[..]);
+    let _ = write!(cursor, "{seq}-{n}");
+    cursor.position() as usize
+}
+
+fn ord_type_char(ord_type: OrdType) -> u8 {
+    match ord_type {
+        OrdType::Market => b'1',
+        OrdType::Limit => b'2',
+        OrdType::Stop => b'3',
+        OrdType::StopLimit => b'4',
+    }
+}
+
+fn tif_char(tif: TimeInForce) -> u8 {
+    match tif {
+        TimeInForce::Day => b'0',
+        TimeInForce::Gtc => b'1',
+        TimeInForce::Ioc => b'3',
+        TimeInForce::Fok => b'4',
+        TimeInForce::Gtd => b'6',
+    }
+}
+
+/// OrdRejReason (103) for an engine reason.
+#[must_use]
+pub fn ord_rej_reason(reason: RejectReason) -> u32 {
+    use RejectReason as R;
+    match reason {
+        R::UnknownInstrument => 1,
+        R::InstrumentHalted | R::InstrumentClosed | R::OutsideTradingHours => 2,
+        R::QtyAboveMax
+        | R::RiskMaxOrderQty
+        | R::RiskMaxOrderNotional
+        | R::RiskPositionLimit
+        | R::RiskCreditLimit
+        | R::RiskDailyLoss
+        | R::RiskVelocity => 3,
+        R::UnknownOrder => 5,
+        R::DuplicateOrderId | R::RiskDuplicateClOrdId => 6,
+        R::QtyOffLot | R::QtyBelowMin => 13,
+        R::UnknownAccount => 15,
+        R::PriceOutsideBand | R::RiskPriceDeviation => 16,
+        R::PriceOffTick => 18,
+        _ => 99,
+    }
+}
+
+/// CxlRejReason (102) for an engine reason.
+#[must_use]
+pub fn cxl_rej_reason(reason: RejectReason) -> u64 {
+    match reason {
+        RejectReason::UnknownOrder => 1,
+        RejectReason::InstrumentHalted | RejectReason::InstrumentClosed => 2,
+        _ => 99,
+    }
+}

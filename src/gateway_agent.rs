@@ -1,0 +1,250 @@
+//! The gateway agent: FIX I/O on one thread. It reads sockets through the `arbiter-fix`
+//! acceptor, maps application messages to sequencer requests, and turns the sequencer's
+//! events into reports, holding each until its command is durable when the policy is `sync`.
+
+use std::collections::VecDeque;
+
+use arbiter_engine::{AccountId, CommandKind, MassCancel, SessionId};
+use arbiter_fix::{
+    decode, Application, DisconnectReason, FileStore, Gateway, Message, MessageBuilder,
+};
+use arbiter_hardware::spsc::{Consumer, Producer};
+use arbiter_hardware::Agent;
+use arbiter_journal::DurableCursor;
+
+use crate::fix_app::{FixApp, FixSender};
+use crate::messages::{Annotation, Outbound, Request};
+
+/// Outbound messages taken from the sequencer ring per duty cycle.
+const OUTBOUND_PER_CYCLE_MAX: usize = 4096;
+/// Messages waiting for durability before the gateway stops draining the sequencer ring.
+const HELD_MAX: usize = 1 << 16;
+
+/// Collects what the acceptor delivers during one `do_work`, to be mapped right after it
+/// (the mapping needs to send on the acceptor, which is busy while it delivers).
+#[derive(Debug, Default)]
+pub struct Inbox {
+    bytes: Vec<u8>,
+    messages: Vec<(u32, usize, usize)>,
+    disconnected: Vec<u32>,
+}
+
+impl Inbox {
+    /// Preallocates room for a burst of messages.
+    #[must_use]
+    pub fn with_capacity(bytes: usize) -> Self {
+        Inbox {
+            bytes: Vec::with_capacity(bytes),
+            messages: Vec::with_capacity(4096),
+            disconnected: Vec::with_capacity(64),
+        }
+    }
+}
+
+impl Application for Inbox {
+    fn on_app_message(&mut self, session: arbiter_fix::SessionId, msg: &Message<'_>) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(msg.as_bytes());
+        self.messages.push((session.0, start, msg.as_bytes().len()));
+    }
+
+    fn on_logout(&mut self, session: arbiter_fix::SessionId, _reason: DisconnectReason) {
+        self.disconnected.push(session.0);
+    }
+}
+
+struct Sender<'a>(&'a mut Gateway<FileStore, Inbox>);
+
+impl FixSender for Sender<'_> {
+    fn send_app(
+        &mut self,
+        session: u32,
+        msg_type: &[u8],
+        fill: &mut dyn FnMut(&mut MessageBuilder<'_>),
+    ) -> bool {
+        self.0
+            .send(arbiter_fix::SessionId(session), msg_type, |b| fill(b))
+            .is_ok()
+    }
+}
+
+/// Per-session behaviour on disconnect.
+#[derive(Clone, Copy, Debug)]
+pub struct DisconnectPolicy {
+    /// Cancel the session's orders.
+    pub cancel_on_disconnect: bool,
+    /// The account whose orders are cancelled.
+    pub account: u32,
+}
+
+/// The gateway agent.
+pub struct GatewayAgent {
+    gateway: Gateway<FileStore, Inbox>,
+    app: FixApp,
+    to_sequencer: Producer<Request>,
+    from_sequencer: Consumer<Outbound>,
+    held: VecDeque<Outbound>,
+    durable: Option<DurableCursor>,
+    disconnect: Vec<DisconnectPolicy>,
+}
+
+impl std::fmt::Debug for GatewayAgent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayAgent")
+            .field("held", &self.held.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl GatewayAgent {
+    /// Wires an acceptor, the mapping and the rings. `durable` is set under the `sync`
+    /// policy: reports wait until their command is durable.
+    #[must_use]
+    pub fn new(
+        gateway: Gateway<FileStore, Inbox>,
+        app: FixApp,
+        to_sequencer: Producer<Request>,
+        from_sequencer: Consumer<Outbound>,
+        durable: Option<DurableCursor>,
+        disconnect: Vec<DisconnectPolicy>,
+    ) -> Self {
+        GatewayAgent {
+            gateway,
+            app,
+            to_sequencer,
+            from_sequencer,
+            held: VecDeque::with_capacity(HELD_MAX),
+            durable,
+            disconnect,
+        }
+    }
+
+    /// Logs every session out with a reason and flushes what it can (shutdown).
+    pub fn logout_all(&mut self, text: &str) {
+        for session in 0..self.disconnect.len() {
+            self.gateway
+                .logout(arbiter_fix::SessionId(session as u32), text);
+        }
+        for _ in 0..50 {
+            let _ = self
+                .gateway
+                .poll_once(Some(std::time::Duration::from_millis(10)));
+        }
+    }
+
+    fn push_request(&mut self, mut request: Request) {
+        // The sequencer always drains its ring; waiting here is the back-pressure that
+        // stops this gateway reading sockets while the ring is full.
+        loop {
+            match self.to_sequencer.try_push(request) {
+                Ok(()) => return,
+                Err(full) => {
+                    if self.to_sequencer.is_abandoned() {
+                        return;
+                    }
+                    request = full.0;
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+
+    fn map_inbox(&mut self) -> u32 {
+        let mut work = 0;
+        let inbox = std::mem::take(self.gateway.app_mut());
+        for &(session, start, len) in &inbox.messages {
+            let raw = &inbox.bytes[start..start + len];
+            let Ok(msg) = decode(raw) else {
+                continue; // the session layer validated it already
+            };
+            let mut sender = Sender(&mut self.gateway);
+            if let Some(request) = self.app.on_app_message(session, &msg, &mut sender) {
+                self.push_request(request);
+            }
+            work += 1;
+        }
+        for &session in &inbox.disconnected {
+            let Some(policy) = self.disconnect.get(session as usize).copied() else {
+                continue;
+            };
+            if policy.cancel_on_disconnect {
+                self.push_request(Request {
+                    kind: CommandKind::MassCancel(MassCancel {
+                        account: AccountId(policy.account),
+                        instrument: None,
+                        side: None,
+                        session: SessionId(session),
+                    }),
+                    annotation: Annotation::new(b"cancel-on-disconnect"),
+                    request_id: 0,
+                });
+            }
+            work += 1;
+        }
+        // Give the buffers back, emptied, so their capacity is reused.
+        let mut inbox = inbox;
+        inbox.bytes.clear();
+        inbox.messages.clear();
+        inbox.disconnected.clear();
+        *self.gateway.app_mut() = inbox;
+        work
+    }
+
+    fn dispatch(&mut self, message: Outbound) {
+        let mut sender = Sender(&mut self.gateway);
+        match message {
+            Outbound::Event {
+                request_id,
+                seq,
+                timestamp,
+                event,
+            } => self
+                .app
+                .on_event(request_id, seq, timestamp, &event, Some(&mut sender)),
+            Outbound::Done { request_id, .. } => self.app.on_done(request_id),
+        }
+    }
+
+    fn drain_outbound(&mut self) -> u32 {
+        let mut work = 0;
+        for _ in 0..OUTBOUND_PER_CYCLE_MAX {
+            if self.held.len() == HELD_MAX {
+                break;
+            }
+            let Some(message) = self.from_sequencer.try_pop() else {
+                break;
+            };
+            self.held.push_back(message);
+            work += 1;
+        }
+        let durable = self
+            .durable
+            .as_ref()
+            .map_or(u64::MAX, |cursor| cursor.get().0);
+        while let Some(message) = self.held.front().copied() {
+            if message.seq().0 > durable {
+                break;
+            }
+            self.held.pop_front();
+            self.dispatch(message);
+            work += 1;
+        }
+        work
+    }
+}
+
+impl Agent for GatewayAgent {
+    fn do_work(&mut self) -> u32 {
+        let mut work = 0;
+        if self.app.can_take_request() {
+            work += self.gateway.do_work();
+            work += self.map_inbox();
+        }
+        work += self.drain_outbound();
+        work
+    }
+
+    fn role_name(&self) -> &'static str {
+        "gateway"
+    }
+}

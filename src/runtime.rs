@@ -1,0 +1,324 @@
+//! `arbiter run`: recovery, threads and rings, signals and an orderly shutdown.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arbiter_engine::Engine;
+use arbiter_fix::{FileStore, FixVersion, Gateway, GatewayConfig, SessionConfig};
+use arbiter_hardware::{spsc, AgentRunner, BackoffConfig, IdleConfig, RunnerConfig};
+use arbiter_journal::{Durability as JournalDurability, JournalConfig};
+
+use crate::admin::AdminServer;
+use crate::config::{AgentConfig, Config, Durability};
+use crate::fix_app::{FixApp, SessionMapping};
+use crate::gateway_agent::{DisconnectPolicy, GatewayAgent, Inbox};
+use crate::recovery::{recover, JOURNAL_IDENTITY};
+use crate::sequencer::{Sequencer, SequencerRings, SequencerStatus};
+
+const REQUEST_RING_CAPACITY: usize = 1 << 14;
+const OUTBOUND_RING_CAPACITY: usize = 1 << 16;
+const ADMIN_RING_CAPACITY: usize = 64;
+
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    if SIGNALLED.swap(true, Ordering::SeqCst) {
+        // A second signal: leave at once.
+        unsafe { libc::_exit(130) };
+    }
+}
+
+fn install_signal_handlers() {
+    let handler = on_signal as extern "C" fn(libc::c_int);
+    // SAFETY: the handler only touches an atomic and calls the async-signal-safe _exit.
+    unsafe {
+        libc::signal(libc::SIGTERM, handler as libc::sighandler_t);
+        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
+    }
+}
+
+fn runner(name: &str, agent: &AgentConfig) -> RunnerConfig {
+    let idle = match agent.idle.as_str() {
+        "busy-spin" => IdleConfig::BusySpin,
+        "yield" => IdleConfig::Yield,
+        "sleep" => IdleConfig::Sleep {
+            park_ns: arbiter_hardware::SLEEP_PARK_NS_DEFAULT,
+        },
+        _ => IdleConfig::Backoff(BackoffConfig::default()),
+    };
+    RunnerConfig {
+        core: agent.core,
+        idle,
+        ..RunnerConfig::unpinned(name)
+    }
+}
+
+fn journal_config(config: &Config) -> JournalConfig {
+    let mut journal = JournalConfig::new(JOURNAL_IDENTITY);
+    journal.segment_size_bytes = config.journal.segment_bytes;
+    journal.durability = match config.journal.durability {
+        Durability::None => JournalDurability::None,
+        Durability::Batch => JournalDurability::Batch {
+            interval_us: config.journal.batch_interval_us,
+            records: 4096,
+        },
+        Durability::Sync => JournalDurability::Sync,
+    };
+    journal
+}
+
+/// Runs the venue until SIGTERM/SIGINT or an admin `shutdown`.
+///
+/// # Errors
+/// A message for the operator when start-up fails.
+pub fn run(config: &Config) -> Result<(), String> {
+    install_signal_handlers();
+    let _ = arbiter_hardware::allowed_cores();
+    let data_dir = &config.venue.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("data directory {}: {e}", data_dir.display()))?;
+
+    let registry = config.registry();
+    let price_decimals: Vec<u32> = config
+        .instruments
+        .iter()
+        .map(|i| i.price_decimals)
+        .collect();
+    let account_id = |name: &str| {
+        config
+            .accounts
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.id)
+            .expect("checked")
+    };
+    let mappings: Vec<SessionMapping> = config
+        .fix
+        .sessions
+        .iter()
+        .map(|s| {
+            let default_account = account_id(&s.default_account);
+            let firm = config
+                .accounts
+                .iter()
+                .find(|a| a.id == default_account)
+                .map(|a| a.firm);
+            SessionMapping {
+                default_account,
+                // A session may trade for the accounts of its own firm.
+                accounts: config
+                    .accounts
+                    .iter()
+                    .filter(|a| Some(a.firm) == firm)
+                    .map(|a| (a.name.clone(), a.id))
+                    .collect(),
+                drop_copy: s.drop_copy,
+            }
+        })
+        .collect();
+    let mut app = FixApp::new(
+        registry.clone(),
+        price_decimals,
+        mappings,
+        config.engine.orders_max as usize,
+    );
+
+    // Recovery: the journal, replayed into a fresh engine and the gateway's order table.
+    let mut engine = Engine::new(config.engine_config(), registry.clone());
+    let recovered = recover(
+        &config.journal_dir(),
+        journal_config(config),
+        &mut engine,
+        |command, annotation, event| {
+            app.on_replayed(command, annotation, event);
+        },
+    )?;
+    let rate = recovered.commands as f64 / recovered.elapsed.as_secs_f64().max(1e-9);
+    eprintln!(
+        "arbiter: recovered {} commands ({} digests checked) in {:?} ({rate:.0} records/s); {}",
+        recovered.commands,
+        recovered.digests_checked,
+        recovered.elapsed,
+        if recovered.journal.truncated.is_some() {
+            format!("torn tail truncated: {:?}", recovered.journal.truncated)
+        } else {
+            "journal clean".to_owned()
+        }
+    );
+    eprintln!(
+        "arbiter: live orders {}, digest {:016x}",
+        engine.live_orders(),
+        engine.digest()
+    );
+    match config.journal.durability {
+        Durability::Sync => eprintln!("arbiter: durability sync: reports wait until their command is on disk"),
+        Durability::Batch => eprintln!(
+            "arbiter: durability batch ({} us): reports are NOT held for durability; a power cut may lose the last batch",
+            config.journal.batch_interval_us
+        ),
+        Durability::None => eprintln!(
+            "arbiter: durability none: reports are NOT held; the OS writes back; a power cut may lose acknowledged orders"
+        ),
+    }
+    let writer = recovered.writer;
+    let flusher = writer
+        .flusher()
+        .map_err(|e| format!("journal flusher: {e}"))?;
+    let durable = writer.durable_cursor();
+    let flusher = flusher.spawn();
+
+    // Rings.
+    let (gateway_tx, gateway_rx) = spsc::channel(REQUEST_RING_CAPACITY);
+    let (admin_tx, admin_rx) = spsc::channel(ADMIN_RING_CAPACITY);
+    let (outbound_tx, outbound_rx) = spsc::channel(OUTBOUND_RING_CAPACITY);
+    let (reply_tx, reply_rx) = spsc::channel(ADMIN_RING_CAPACITY);
+
+    // The FIX acceptor.
+    let listen: SocketAddr = config.fix.listen.parse().expect("checked");
+    let store_dir = data_dir.join("fix-store");
+    std::fs::create_dir_all(&store_dir).map_err(|e| format!("{}: {e}", store_dir.display()))?;
+    let now = arbiter_fix::system_clock_ns();
+    let mut sessions = Vec::new();
+    let mut disconnect = Vec::new();
+    for s in &config.fix.sessions {
+        let version = if s.begin_string == "FIXT.1.1" {
+            FixVersion::Fixt11
+        } else {
+            FixVersion::Fix44
+        };
+        let mut session = SessionConfig::new(version, &s.sender_comp_id, &s.target_comp_id);
+        session.password.clone_from(&s.password);
+        session.reset_on_logon = s.reset_on_logon;
+        session.sending_time_accuracy_ns = Some(config.fix.sending_time_accuracy_ms * 1_000_000);
+        session.logon_timeout_ns = config.fix.logon_timeout_ms * 1_000_000;
+        let name = format!(
+            "{}-{}-{}",
+            s.begin_string, s.sender_comp_id, s.target_comp_id
+        );
+        let store = FileStore::open(
+            &store_dir,
+            &name,
+            config.journal.durability == Durability::Sync,
+            now,
+        )
+        .map_err(|e| format!("FIX store {name}: {e}"))?;
+        sessions.push((session, store));
+        disconnect.push(DisconnectPolicy {
+            cancel_on_disconnect: s.cancel_on_disconnect,
+            account: account_id(&s.default_account),
+        });
+    }
+    let gateway_config = GatewayConfig {
+        listen_address: listen,
+        connections_max: config.fix.max_connections,
+        message_bytes_max: config.fix.max_message_bytes,
+        logon_timeout_ns: config.fix.logon_timeout_ms * 1_000_000,
+        ..GatewayConfig::default()
+    };
+    let gateway = Gateway::bind(gateway_config, sessions, Inbox::with_capacity(1 << 20))
+        .map_err(|e| format!("FIX listener {listen}: {e}"))?;
+    let bound = gateway.local_addr().map_err(|e| e.to_string())?;
+    let held = (config.journal.durability == Durability::Sync).then(|| durable.clone());
+    let gateway_agent = GatewayAgent::new(gateway, app, gateway_tx, outbound_rx, held, disconnect);
+
+    let status = Arc::new(SequencerStatus::default());
+    let sequencer = Sequencer::new(
+        engine,
+        writer,
+        SequencerRings {
+            gateway_in: gateway_rx,
+            admin_in: admin_rx,
+            gateway_out: outbound_tx,
+            admin_out: reply_tx,
+        },
+        Arc::clone(&status),
+    );
+
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let gateway_stop = Arc::new(AtomicBool::new(false));
+    let sequencer_stop = Arc::new(AtomicBool::new(false));
+    let sequencer_handle = AgentRunner::spawn(
+        sequencer,
+        runner("arb-sequencer", &config.agents.sequencer),
+        Arc::clone(&sequencer_stop),
+    )
+    .map_err(|e| format!("sequencer thread: {e}"))?;
+    let gateway_handle = AgentRunner::spawn(
+        gateway_agent,
+        runner("arb-gateway", &config.agents.gateway),
+        Arc::clone(&gateway_stop),
+    )
+    .map_err(|e| format!("gateway thread: {e}"))?;
+    for warning in sequencer_handle
+        .warnings()
+        .iter()
+        .chain(gateway_handle.warnings())
+    {
+        eprintln!("arbiter: warning: {warning}");
+    }
+
+    let admin = AdminServer {
+        path: config.admin_socket(),
+        requests: admin_tx,
+        replies: reply_rx,
+        status: Arc::clone(&status),
+        durable: durable.clone(),
+        instruments: registry,
+        shutdown: Arc::clone(&shutdown),
+        venue: config.venue.name.clone(),
+    };
+    let listener = admin
+        .bind()
+        .map_err(|e| format!("admin socket {}: {e}", config.admin_socket().display()))?;
+    let admin_thread = std::thread::Builder::new()
+        .name("arb-admin".into())
+        .spawn(move || admin.serve(&listener))
+        .map_err(|e| format!("admin thread: {e}"))?;
+
+    // The line tests and operators wait for.
+    eprintln!(
+        "arbiter: listening for FIX on {bound}; admin socket {}",
+        config.admin_socket().display()
+    );
+    while !SIGNALLED.load(Ordering::SeqCst) && !shutdown.load(Ordering::Acquire) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!("arbiter: shutting down");
+    shutdown.store(true, Ordering::Release);
+
+    // Stop reading FIX first, log everyone out, then drain the sequencer.
+    gateway_stop.store(true, Ordering::Release);
+    let mut gateway_agent = gateway_handle
+        .join()
+        .map_err(|_| "gateway thread panicked".to_owned())?
+        .agent;
+    sequencer_stop.store(true, Ordering::Release);
+    let joined = sequencer_handle
+        .join()
+        .map_err(|_| "sequencer thread panicked".to_owned())?;
+    let mut sequencer = joined.agent;
+    // Requests already in the ring are applied so nothing accepted by the gateway is lost.
+    while arbiter_hardware::Agent::do_work(&mut sequencer) > 0 {}
+    sequencer
+        .finish()
+        .map_err(|e| format!("final digest record: {e}"))?;
+    let (engine, writer) = sequencer.into_parts();
+    // Deliver what the last commands caused, once durable, then log out.
+    flusher.stop().map_err(|e| format!("journal flush: {e}"))?;
+    for _ in 0..100 {
+        if arbiter_hardware::Agent::do_work(&mut gateway_agent) == 0 {
+            break;
+        }
+    }
+    gateway_agent.logout_all("venue shutting down");
+    writer.close().map_err(|e| format!("journal close: {e}"))?;
+    let _ = admin_thread.join();
+    eprintln!(
+        "arbiter: stopped cleanly; live orders {}, digest {:016x}",
+        engine.live_orders(),
+        engine.digest()
+    );
+    Ok(())
+}
