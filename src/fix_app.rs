@@ -905,7 +905,8 @@ impl FixApp {
                     }
                 }
             }
-            Event::Refreshed { .. } | Event::PhaseChanged { .. } => {}
+            // Market data and risk notices are not order reports.
+            _ => {}
         }
     }
 

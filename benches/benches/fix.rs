@@ -1,2 +1,78 @@
-//! Criterion benchmarks for the fix area (filled in by its issue).
-fn main() {}
+//! Criterion benchmarks for the FIX codec: decode+validate a NewOrderSingle and
+//! encode an ExecutionReport into a preallocated buffer.
+use std::time::Duration;
+
+use arbiter_fix::{
+    checksum, decode, frame, validate, FixVersion, FrameResult, Header, MessageBuilder,
+    TimestampPrecision,
+};
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+
+fn new_order_single() -> Vec<u8> {
+    let body = "35=D|49=CLIENT|56=ARB|34=1234|52=20240229-12:34:56.789123|11=ORD-000001234|1=ACC1|\
+453=2|448=TRADER1|447=D|452=11|448=FIRM|447=D|452=1|55=XYZ|54=1|60=20240229-12:34:56.789000|\
+38=100|40=2|44=101.25|59=0|"
+        .replace('|', "\x01");
+    let mut msg = format!("8=FIX.4.4\x019={}\x01{body}", body.len()).into_bytes();
+    let sum = checksum(&msg);
+    msg.extend_from_slice(format!("10={sum:03}\x01").as_bytes());
+    msg
+}
+
+fn bench(c: &mut Criterion) {
+    let nos = new_order_single();
+    assert_eq!(frame(&nos), FrameResult::Complete(nos.len()));
+    assert!(validate(&decode(&nos).unwrap(), FixVersion::Fix44).is_ok());
+    c.bench_function("fix/decode/new_order_single", |b| {
+        b.iter(|| {
+            let bytes = black_box(&nos[..]);
+            let FrameResult::Complete(n) = frame(bytes) else {
+                unreachable!()
+            };
+            let msg = decode(&bytes[..n]).unwrap();
+            let def = validate(&msg, FixVersion::Fix44).unwrap();
+            black_box((def, msg.get_price_decimal(44, 4).unwrap(), msg.len()))
+        });
+    });
+    let mut buf = vec![0u8; 1024];
+    c.bench_function("fix/encode/execution_report", |b| {
+        let mut seq = 1u64;
+        b.iter(|| {
+            seq += 1;
+            let mut m = MessageBuilder::new(&mut buf, FixVersion::Fix44, b"8");
+            m.header(&Header {
+                sender_comp_id: b"ARB",
+                target_comp_id: b"CLIENT",
+                msg_seq_num: seq,
+                sending_time_ns: 1_709_210_096_789_123_456 + seq,
+                precision: TimestampPrecision::Micros,
+                orig_sending_time_ns: None,
+            });
+            m.push_str(37, b"O-123456");
+            m.push_str(11, b"ORD-000001234");
+            m.push_u64(17, black_box(seq));
+            m.push_char(150, b'F');
+            m.push_char(39, b'1');
+            m.push_str(55, b"XYZ");
+            m.push_char(54, b'1');
+            m.push_decimal(38, 100, 0);
+            m.push_decimal(44, 1_012_500, 4);
+            m.push_decimal(32, 40, 0);
+            m.push_decimal(31, 1_012_500, 4);
+            m.push_decimal(151, 60, 0);
+            m.push_decimal(14, 40, 0);
+            m.push_decimal(6, 1_012_500, 4);
+            m.push_timestamp(60, 1_709_210_096_789_123_456, TimestampPrecision::Micros);
+            black_box(m.finish().unwrap().len())
+        });
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    targets = bench
+}
+criterion_main!(benches);

@@ -3,6 +3,7 @@
 //! Every command carries the sequence number and the time the sequencer stamped on it, so
 //! the engine never reads a clock and a replay of the journal gives the same events.
 
+use crate::risk::RiskCommand;
 use crate::types::{
     AccountId, InstrumentId, OrdType, OrderId, Phase, Price, Qty, Seq, SessionId, Side, StpGroup,
     StpMode, StrategyId, TimeInForce, TimestampNs,
@@ -41,6 +42,8 @@ pub enum CommandKind {
         /// The new phase.
         phase: Phase,
     },
+    /// Pre-trade risk and kill-switch control.
+    Risk(RiskCommand),
 }
 
 /// A new order.

@@ -11,6 +11,11 @@ pub struct EngineConfig {
     pub accounts_max: u32,
     /// Stop orders triggered by one command before the rest wait for the next command.
     pub stop_triggers_per_command_max: u32,
+    /// Strategies: strategy ids must be below this (per-strategy order lists and risk rows).
+    pub strategies_max: u32,
+    /// Sessions: session ids must be below this (per-session order lists, rate limits,
+    /// ClOrdID sets).
+    pub sessions_max: u32,
 }
 
 impl Default for EngineConfig {
@@ -20,6 +25,8 @@ impl Default for EngineConfig {
             levels_per_side_max: 1 << 16,
             accounts_max: 1024,
             stop_triggers_per_command_max: 1024,
+            strategies_max: 256,
+            sessions_max: 256,
         }
     }
 }

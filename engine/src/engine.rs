@@ -12,6 +12,7 @@ use crate::instrument::{Instrument, InstrumentRegistry};
 use crate::ladder::{Ladder, LevelPool, NIL};
 use crate::orders::{OrderView, Orders, Slot};
 use crate::reason::{CancelReason, RejectReason};
+use crate::risk::{Risk, RiskConfig};
 use crate::types::{
     AccountId, InstrumentId, OrdType, OrderId, Phase, Price, Qty, Side, StpMode, TimeInForce,
     TimestampNs,
@@ -47,21 +48,43 @@ pub struct Engine {
     expiries: BinaryHeap<Reverse<(u64, u64, u32)>>,
     any_stops_dirty: bool,
     trades_total: u64,
+    /// Pre-trade risk and kill switches (see `risk/`).
+    risk: Risk,
 }
 
+#[path = "risk/engine_hooks.rs"]
+mod risk_hooks;
+
 impl Engine {
-    /// Builds an engine with every arena preallocated.
+    /// Builds an engine with every arena preallocated and no risk limits.
     ///
     /// # Panics
     /// If a capacity in `config` is zero.
     #[must_use]
     pub fn new(config: EngineConfig, instruments: InstrumentRegistry) -> Self {
+        Self::with_risk(config, instruments, &RiskConfig::default())
+    }
+
+    /// Builds an engine with every arena preallocated and the given risk configuration.
+    ///
+    /// # Panics
+    /// If a capacity in `config` is zero, or `risk` is inconsistent
+    /// ([`RiskConfig::validate`]).
+    #[must_use]
+    pub fn with_risk(
+        config: EngineConfig,
+        instruments: InstrumentRegistry,
+        risk: &RiskConfig,
+    ) -> Self {
         assert!(config.orders_max > 0, "orders_max must be positive");
         assert!(
             config.levels_per_side_max > 0,
             "levels_per_side_max must be positive"
         );
         assert!(config.accounts_max > 0, "accounts_max must be positive");
+        assert!(config.strategies_max > 0, "strategies_max must be positive");
+        assert!(config.sessions_max > 0, "sessions_max must be positive");
+        let risk = Risk::new(&config, &instruments, risk);
         let books = instruments
             .iter()
             .map(|instrument| Book {
@@ -82,11 +105,17 @@ impl Engine {
             config,
             books,
             levels: LevelPool::with_capacity(config.orders_max),
-            orders: Orders::with_capacity(config.orders_max, config.accounts_max),
+            orders: Orders::with_capacity(
+                config.orders_max,
+                config.accounts_max,
+                config.strategies_max,
+                config.sessions_max,
+            ),
             expiries: BinaryHeap::with_capacity(config.orders_max as usize * 2),
             instruments,
             any_stops_dirty: false,
             trades_total: 0,
+            risk,
         }
     }
 
@@ -104,6 +133,7 @@ impl Engine {
 
     /// Applies one command, emitting its events in order.
     pub fn apply<S: EventSink>(&mut self, command: &Command, sink: &mut S) {
+        self.risk_before_command(command, sink);
         match command.kind {
             CommandKind::NewOrder(order) => self.new_order(command.timestamp, &order, sink),
             CommandKind::Cancel(cancel) => self.cancel(&cancel, sink),
@@ -125,10 +155,12 @@ impl Engine {
                     kind: RejectedKind::Control,
                 }),
             },
+            CommandKind::Risk(risk) => self.apply_risk(command.timestamp, &risk, sink),
         }
         if self.any_stops_dirty {
             self.check_stops(sink);
         }
+        self.risk_after_command(sink);
     }
 
     fn book_mut(&mut self, instrument: InstrumentId) -> Option<&mut Book> {
@@ -138,7 +170,10 @@ impl Engine {
     // ----- new orders -------------------------------------------------------------------
 
     fn new_order<S: EventSink>(&mut self, now: TimestampNs, order: &NewOrder, sink: &mut S) {
-        if let Err(reason) = self.validate_new(now, order) {
+        if let Err(reason) = self
+            .validate_new(now, order)
+            .and_then(|()| self.risk_check_new(order))
+        {
             sink.emit(Event::Rejected {
                 order_id: order.order_id,
                 reason,
@@ -183,6 +218,7 @@ impl Engine {
             ..Slot::default()
         };
         let index = self.orders.insert(slot);
+        self.risk_on_accept(index);
         let slot = self.orders.get(index);
         sink.emit(Event::Accepted {
             order_id: slot.id,
@@ -212,6 +248,7 @@ impl Engine {
         }
         let book = &self.books[order.instrument.0 as usize];
         phase_allows_orders(book.phase)?;
+        self.risk_gate(now, order)?;
         if !well_formed(order) {
             return Err(RejectReason::InvalidOrder);
         }
@@ -236,7 +273,13 @@ impl Engine {
         }
         let side = order.side.index();
         let needs_room = match order.ord_type {
-            OrdType::Stop | OrdType::StopLimit => book.stops[side].needs_room(order.stop_price),
+            OrdType::Stop => book.stops[side].needs_room(order.stop_price),
+            // A stop-limit reserves room for where it will rest once triggered, too.
+            OrdType::StopLimit => {
+                book.stops[side].needs_room(order.stop_price)
+                    || (!matches!(order.tif, TimeInForce::Ioc | TimeInForce::Fok)
+                        && book.sides[side].needs_room(order.price))
+            }
             OrdType::Limit if !matches!(order.tif, TimeInForce::Ioc | TimeInForce::Fok) => {
                 book.sides[side].needs_room(order.price)
             }
@@ -339,7 +382,7 @@ impl Engine {
         };
         let finished = self.match_against_book(taker, limit, sink);
         if finished {
-            self.orders.remove(taker);
+            self.remove_order(taker);
             return;
         }
         let t = *self.orders.get(taker);
@@ -355,7 +398,7 @@ impl Engine {
                 qty: t.leaves,
                 reason,
             });
-            self.orders.remove(taker);
+            self.remove_order(taker);
             return;
         }
         if self.books[instrument_index].sides[t.side.index()].needs_room(t.price) {
@@ -366,7 +409,7 @@ impl Engine {
                 qty: t.leaves,
                 reason: CancelReason::BookFull,
             });
-            self.orders.remove(taker);
+            self.remove_order(taker);
             return;
         }
         let slot = self.orders.get_mut(taker);
@@ -426,6 +469,7 @@ impl Engine {
             book.stops_dirty = true;
             self.any_stops_dirty = true;
             self.trades_total += 1;
+            self.risk_on_fill(maker, taker, level.price, qty);
             sink.emit(Event::Trade(Trade {
                 maker_order_id: m.id,
                 taker_order_id: t.id,
@@ -438,7 +482,7 @@ impl Engine {
             }));
             if m.leaves.0 == 0 {
                 self.unlink(maker);
-                self.orders.remove(maker);
+                self.remove_order(maker);
             } else if m.visible.0 == 0 {
                 self.unlink(maker);
                 let slot = self.orders.get_mut(maker);
@@ -486,12 +530,14 @@ impl Engine {
             StpMode::DecrementAndCancel => {
                 let decrement = Qty(t.leaves.0.min(m.leaves.0));
                 cancel_maker(sink, decrement);
+                self.risk_on_reduce(maker, decrement);
+                self.risk_on_reduce(taker, decrement);
                 let maker_slot = self.orders.get_mut(maker);
                 maker_slot.leaves.0 -= decrement.0;
                 maker_slot.visible = Qty(maker_slot.visible.0.min(maker_slot.leaves.0));
                 if maker_slot.leaves.0 == 0 {
                     self.unlink(maker);
-                    self.orders.remove(maker);
+                    self.remove_order(maker);
                 }
                 let taker_slot = self.orders.get_mut(taker);
                 taker_slot.leaves.0 -= decrement.0;
@@ -623,7 +669,7 @@ impl Engine {
             reason,
         });
         self.unlink(index);
-        self.orders.remove(index);
+        self.remove_order(index);
     }
 
     // ----- cancel, replace, mass cancel ----------------------------------------------
@@ -665,7 +711,10 @@ impl Engine {
         if replace.qty <= slot.filled {
             return self.cancel_live(index, CancelReason::ReplacedToFilled, sink);
         }
-        if let Err(reason) = self.validate_replace(&slot, replace) {
+        if let Err(reason) = self
+            .validate_replace(&slot, replace)
+            .and_then(|()| self.risk_check_replace(index, &slot, replace))
+        {
             return reject(sink, reason);
         }
         let new_leaves = Qty(replace.qty.0 - slot.filled.0);
@@ -685,6 +734,8 @@ impl Engine {
             slot.leaves = new_leaves;
             slot.visible = Qty(slot.visible.0.min(new_leaves.0));
             slot.client_ref = replace.client_ref;
+            self.risk_on_replace(index);
+            let slot = self.orders.get(index);
             sink.emit(Event::Replaced {
                 order_id: slot.id,
                 instrument: slot.instrument,
@@ -703,6 +754,8 @@ impl Engine {
         slot.price = new_price;
         slot.stop_price = new_stop;
         slot.client_ref = replace.client_ref;
+        self.risk_on_replace(index);
+        let slot = self.orders.get(index);
         sink.emit(Event::Replaced {
             order_id: slot.id,
             instrument: slot.instrument,
@@ -733,6 +786,13 @@ impl Engine {
         if slot.in_stop_book {
             if replace.stop_price != slot.stop_price
                 && book.stops[side].needs_room(replace.stop_price)
+            {
+                return Err(RejectReason::BookFull);
+            }
+            // A stop-limit keeps room for where it will rest once triggered.
+            if slot.ord_type == OrdType::StopLimit
+                && !matches!(slot.tif, TimeInForce::Ioc | TimeInForce::Fok)
+                && book.sides[side].needs_room(replace.price)
             {
                 return Err(RejectReason::BookFull);
             }
@@ -966,6 +1026,7 @@ impl Engine {
         }
         digest.u64(u64::from(self.orders.live_count()));
         digest.u64(self.trades_total);
+        self.risk.digest(&mut digest);
         digest.finish()
     }
 }

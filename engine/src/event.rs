@@ -1,6 +1,7 @@
 //! Events: everything the engine tells the outside world. Fixed-size, `Copy`, no heap.
 
 use crate::reason::{CancelReason, RejectReason};
+use crate::risk::RiskEvent;
 use crate::types::{AccountId, InstrumentId, OrdType, OrderId, Phase, Price, Qty, Side};
 
 /// One thing that happened. A command causes zero or more events, in a defined order.
@@ -86,6 +87,8 @@ pub enum Event {
         /// How many orders were cancelled.
         count: u32,
     },
+    /// Risk: kill switches, approvals, limit changes and breaches.
+    Risk(RiskEvent),
 }
 
 /// The kind of command a [`Event::Rejected`] refers to.

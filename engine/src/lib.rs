@@ -31,6 +31,7 @@ mod instrument;
 mod ladder;
 mod orders;
 mod reason;
+pub mod risk;
 mod types;
 pub mod wire;
 
@@ -41,6 +42,11 @@ pub use event::{Event, EventSink, RejectedKind, Trade};
 pub use instrument::{Instrument, InstrumentRegistry};
 pub use orders::OrderView;
 pub use reason::{CancelReason, RejectReason};
+pub use risk::{
+    ApprovalAction, ApprovalRefusal, AutoKill, KillReason, KillScope, KillStatus, KillTrigger,
+    LimitKind, LimitSetting, Operator, OperatorId, OperatorRole, PendingApproval, RiskCheck,
+    RiskCommand, RiskConfig, RiskEvent, RiskScope, TradingHours, Utilisation, NO_LIMIT,
+};
 pub use types::{
     AccountId, FirmId, InstrumentId, OrdType, OrderId, Phase, Price, Qty, Seq, SessionId, Side,
     StpGroup, StpMode, StrategyId, TimeInForce, TimestampNs,

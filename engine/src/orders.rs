@@ -48,6 +48,10 @@ pub(crate) struct Slot {
     pub account_next: u32,
     pub all_prev: u32,
     pub all_next: u32,
+    pub strategy_prev: u32,
+    pub strategy_next: u32,
+    pub session_prev: u32,
+    pub session_next: u32,
     pub client_ref: u64,
 }
 
@@ -95,13 +99,22 @@ pub(crate) struct Orders {
     /// when more than half full) and never allocates after start-up.
     index: HashMap<u64, u32, BuildHasherDefault<IdHasher>>,
     pub accounts: Vec<ListEnds>,
+    /// Per strategy and per session, in acceptance order: a kill switch of one strategy or
+    /// session walks only its own orders.
+    pub strategies: Vec<ListEnds>,
+    pub sessions: Vec<ListEnds>,
     pub all: ListEnds,
     next_accepted_no: u64,
     live: u32,
 }
 
 impl Orders {
-    pub fn with_capacity(orders_max: u32, accounts_max: u32) -> Self {
+    pub fn with_capacity(
+        orders_max: u32,
+        accounts_max: u32,
+        strategies_max: u32,
+        sessions_max: u32,
+    ) -> Self {
         let mut index = HashMap::with_capacity_and_hasher(
             orders_max as usize * 2,
             BuildHasherDefault::<IdHasher>::default(),
@@ -114,6 +127,8 @@ impl Orders {
             free: (0..orders_max).rev().collect(),
             index,
             accounts: vec![ListEnds::default(); accounts_max as usize],
+            strategies: vec![ListEnds::default(); strategies_max as usize],
+            sessions: vec![ListEnds::default(); sessions_max as usize],
             all: ListEnds::default(),
             next_accepted_no: 0,
             live: 0,
@@ -135,7 +150,8 @@ impl Orders {
         self.index.get(&id.0).copied()
     }
 
-    /// Takes a slot, indexes it and links it at the tail of its account's and the global list.
+    /// Takes a slot, indexes it and links it at the tail of its account's, strategy's, session's
+    /// and the global list. Strategy and session ids are in range (checked before).
     pub fn insert(&mut self, mut slot: Slot) -> u32 {
         let index = self.free.pop().expect("capacity checked before insert");
         slot.accepted_no = self.next_accepted_no;
@@ -148,6 +164,12 @@ impl Orders {
         slot.account_next = NIL;
         slot.all_prev = self.all.tail;
         slot.all_next = NIL;
+        let strategy = slot.strategy.0 as usize;
+        let session = slot.session.0 as usize;
+        slot.strategy_prev = self.strategies[strategy].tail;
+        slot.strategy_next = NIL;
+        slot.session_prev = self.sessions[session].tail;
+        slot.session_next = NIL;
         let id = slot.id.0;
         self.slots[index as usize] = slot;
         match self.accounts[account].tail {
@@ -160,13 +182,23 @@ impl Orders {
             tail => self.slots[tail as usize].all_next = index,
         }
         self.all.tail = index;
+        match self.strategies[strategy].tail {
+            NIL => self.strategies[strategy].head = index,
+            tail => self.slots[tail as usize].strategy_next = index,
+        }
+        self.strategies[strategy].tail = index;
+        match self.sessions[session].tail {
+            NIL => self.sessions[session].head = index,
+            tail => self.slots[tail as usize].session_next = index,
+        }
+        self.sessions[session].tail = index;
         let previous = self.index.insert(id, index);
         debug_assert!(previous.is_none(), "duplicate id checked before insert");
         self.live += 1;
         index
     }
 
-    /// Unindexes, unlinks from the account and global lists and frees the slot. The caller has
+    /// Unindexes, unlinks from the account, strategy, session and global lists and frees the slot. The caller has
     /// already taken it out of its level.
     pub fn remove(&mut self, index: u32) {
         let slot = self.slots[index as usize];
@@ -187,6 +219,24 @@ impl Orders {
         match slot.all_next {
             NIL => self.all.tail = slot.all_prev,
             next => self.slots[next as usize].all_prev = slot.all_prev,
+        }
+        let strategy = slot.strategy.0 as usize;
+        match slot.strategy_prev {
+            NIL => self.strategies[strategy].head = slot.strategy_next,
+            prev => self.slots[prev as usize].strategy_next = slot.strategy_next,
+        }
+        match slot.strategy_next {
+            NIL => self.strategies[strategy].tail = slot.strategy_prev,
+            next => self.slots[next as usize].strategy_prev = slot.strategy_prev,
+        }
+        let session = slot.session.0 as usize;
+        match slot.session_prev {
+            NIL => self.sessions[session].head = slot.session_next,
+            prev => self.slots[prev as usize].session_next = slot.session_next,
+        }
+        match slot.session_next {
+            NIL => self.sessions[session].tail = slot.session_prev,
+            next => self.slots[next as usize].session_prev = slot.session_prev,
         }
         let removed = self.index.remove(&slot.id.0);
         debug_assert_eq!(removed, Some(index));

@@ -63,6 +63,12 @@ pub enum RejectReason {
     OutsideTradingHours = 42,
     /// The operator lacks the role or approval for this action.
     NotAuthorized = 43,
+    /// The strategy id is not below the configured `strategies_max`.
+    UnknownStrategy = 44,
+    /// The session id is not below the configured `sessions_max`.
+    UnknownSession = 45,
+    /// Compliance: the session's preallocated ClOrdID set for the day is full (it never grows).
+    RiskClOrdIdCapacity = 46,
 }
 
 impl RejectReason {
@@ -99,6 +105,9 @@ impl RejectReason {
             RejectReason::KillSwitchActive => "kill switch active",
             RejectReason::OutsideTradingHours => "outside trading hours",
             RejectReason::NotAuthorized => "not authorized",
+            RejectReason::UnknownStrategy => "unknown strategy",
+            RejectReason::UnknownSession => "unknown session",
+            RejectReason::RiskClOrdIdCapacity => "compliance: ClOrdID capacity for the day reached",
         }
     }
 }

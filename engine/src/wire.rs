@@ -7,6 +7,11 @@
 //! Tags are stable: add new ones at the end, never renumber.
 
 use crate::command::{CancelOrder, Command, CommandKind, MassCancel, NewOrder, ReplaceOrder};
+use crate::risk::{
+    ApprovalAction, KillReason, KillScope, LimitKind, OperatorId, RiskCheck, RiskCommand,
+    RiskScope,
+};
+use crate::types::FirmId;
 use crate::types::{
     AccountId, InstrumentId, OrdType, OrderId, Phase, Price, Qty, Seq, SessionId, Side, StpGroup,
     StpMode, StrategyId, TimeInForce, TimestampNs,
@@ -49,6 +54,13 @@ const TAG_MASS_CANCEL: u8 = 4;
 const TAG_CLOCK: u8 = 5;
 const TAG_END_OF_DAY: u8 = 6;
 const TAG_SET_PHASE: u8 = 7;
+const TAG_RISK_SET_LIMIT: u8 = 8;
+const TAG_RISK_SET_REFERENCE_PRICE: u8 = 9;
+const TAG_RISK_SET_RESTRICTED: u8 = 10;
+const TAG_RISK_KILL: u8 = 11;
+const TAG_RISK_CANCEL_ON_DISCONNECT: u8 = 12;
+const TAG_RISK_APPROVE: u8 = 13;
+const TAG_RISK_REVOKE_BYPASSES: u8 = 14;
 
 struct Writer<'a> {
     buffer: &'a mut [u8; COMMAND_BYTES_MAX],
@@ -161,6 +173,7 @@ pub fn encode(kind: &CommandKind, buffer: &mut [u8; COMMAND_BYTES_MAX]) -> usize
             w.u32(instrument.0);
             w.u8(*phase as u8);
         }
+        CommandKind::Risk(risk) => encode_risk(&mut w, risk),
     }
     w.position
 }
@@ -223,6 +236,60 @@ pub fn decode(seq: Seq, timestamp: TimestampNs, bytes: &[u8]) -> Result<Command,
             instrument: InstrumentId(r.u32()?),
             phase: phase(r.u8()?)?,
         },
+        TAG_RISK_SET_LIMIT => CommandKind::Risk(RiskCommand::SetLimit {
+            operator: OperatorId(r.u32()?),
+            scope: risk_scope(&mut r)?,
+            instrument: match r.u32()? {
+                u32::MAX => None,
+                id => Some(InstrumentId(id)),
+            },
+            kind: {
+                let value = r.u8()?;
+                LimitKind::from_u8(value).ok_or(WireError::BadField("limit_kind", value.into()))?
+            },
+            value: r.u64()?,
+        }),
+        TAG_RISK_SET_REFERENCE_PRICE => CommandKind::Risk(RiskCommand::SetReferencePrice {
+            operator: OperatorId(r.u32()?),
+            instrument: InstrumentId(r.u32()?),
+            price: Price(r.i64()?),
+        }),
+        TAG_RISK_SET_RESTRICTED => CommandKind::Risk(RiskCommand::SetRestricted {
+            operator: OperatorId(r.u32()?),
+            account: AccountId(r.u32()?),
+            instrument: InstrumentId(r.u32()?),
+            restricted: boolean(r.u8()?)?,
+        }),
+        TAG_RISK_KILL => CommandKind::Risk(RiskCommand::Kill {
+            operator: OperatorId(r.u32()?),
+            scope: kill_scope(&mut r)?,
+            reason: {
+                let value = r.u8()?;
+                KillReason::from_u8(value).ok_or(WireError::BadField("kill_reason", value.into()))?
+            },
+        }),
+        TAG_RISK_CANCEL_ON_DISCONNECT => CommandKind::Risk(RiskCommand::CancelOnDisconnect {
+            session: SessionId(r.u32()?),
+        }),
+        TAG_RISK_APPROVE => CommandKind::Risk(RiskCommand::Approve {
+            operator: OperatorId(r.u32()?),
+            action: match r.u8()? {
+                0 => ApprovalAction::Release(kill_scope(&mut r)?),
+                1 => ApprovalAction::Bypass {
+                    account: AccountId(r.u32()?),
+                    check: {
+                        let value = r.u8()?;
+                        RiskCheck::from_u8(value)
+                            .ok_or(WireError::BadField("risk_check", value.into()))?
+                    },
+                },
+                value => return Err(WireError::BadField("approval_action", value.into())),
+            },
+        }),
+        TAG_RISK_REVOKE_BYPASSES => CommandKind::Risk(RiskCommand::RevokeBypasses {
+            operator: OperatorId(r.u32()?),
+            account: AccountId(r.u32()?),
+        }),
         tag => return Err(WireError::UnknownKind(tag)),
     };
     if r.position != bytes.len() {
@@ -331,6 +398,125 @@ fn phase(value: u8) -> Result<Phase, WireError> {
     }
 }
 
+fn encode_risk(w: &mut Writer<'_>, risk: &RiskCommand) {
+    match *risk {
+        RiskCommand::SetLimit {
+            operator,
+            scope,
+            instrument,
+            kind,
+            value,
+        } => {
+            w.u8(TAG_RISK_SET_LIMIT);
+            w.u32(operator.0);
+            let (tag, id) = risk_scope_parts(scope);
+            w.u8(tag);
+            w.u32(id);
+            w.u32(instrument.map_or(u32::MAX, |i| i.0));
+            w.u8(kind as u8);
+            w.u64(value);
+        }
+        RiskCommand::SetReferencePrice {
+            operator,
+            instrument,
+            price,
+        } => {
+            w.u8(TAG_RISK_SET_REFERENCE_PRICE);
+            w.u32(operator.0);
+            w.u32(instrument.0);
+            w.i64(price.0);
+        }
+        RiskCommand::SetRestricted {
+            operator,
+            account,
+            instrument,
+            restricted,
+        } => {
+            w.u8(TAG_RISK_SET_RESTRICTED);
+            w.u32(operator.0);
+            w.u32(account.0);
+            w.u32(instrument.0);
+            w.u8(u8::from(restricted));
+        }
+        RiskCommand::Kill {
+            operator,
+            scope,
+            reason,
+        } => {
+            w.u8(TAG_RISK_KILL);
+            w.u32(operator.0);
+            write_kill_scope(w, scope);
+            w.u8(reason as u8);
+        }
+        RiskCommand::CancelOnDisconnect { session } => {
+            w.u8(TAG_RISK_CANCEL_ON_DISCONNECT);
+            w.u32(session.0);
+        }
+        RiskCommand::Approve { operator, action } => {
+            w.u8(TAG_RISK_APPROVE);
+            w.u32(operator.0);
+            match action {
+                ApprovalAction::Release(scope) => {
+                    w.u8(0);
+                    write_kill_scope(w, scope);
+                }
+                ApprovalAction::Bypass { account, check } => {
+                    w.u8(1);
+                    w.u32(account.0);
+                    w.u8(check as u8);
+                }
+            }
+        }
+        RiskCommand::RevokeBypasses { operator, account } => {
+            w.u8(TAG_RISK_REVOKE_BYPASSES);
+            w.u32(operator.0);
+            w.u32(account.0);
+        }
+    }
+}
+
+fn risk_scope_parts(scope: RiskScope) -> (u8, u32) {
+    match scope {
+        RiskScope::Global => (0, 0),
+        RiskScope::Firm(f) => (1, f.0),
+        RiskScope::Account(a) => (2, a.0),
+        RiskScope::Strategy(s) => (3, s.0),
+        RiskScope::Session(x) => (4, x.0),
+    }
+}
+
+fn risk_scope(r: &mut Reader<'_>) -> Result<RiskScope, WireError> {
+    let tag = r.u8()?;
+    let id = r.u32()?;
+    Ok(match tag {
+        0 if id == 0 => RiskScope::Global,
+        1 => RiskScope::Firm(FirmId(id)),
+        2 => RiskScope::Account(AccountId(id)),
+        3 => RiskScope::Strategy(StrategyId(id)),
+        4 => RiskScope::Session(SessionId(id)),
+        _ => return Err(WireError::BadField("risk_scope", tag.into())),
+    })
+}
+
+fn write_kill_scope(w: &mut Writer<'_>, scope: KillScope) {
+    let (tag, id) = crate::risk::state::kill_scope_parts(scope);
+    w.u8(tag);
+    w.u32(id);
+}
+
+fn kill_scope(r: &mut Reader<'_>) -> Result<KillScope, WireError> {
+    let tag = r.u8()?;
+    let id = r.u32()?;
+    Ok(match tag {
+        0 if id == 0 => KillScope::Global,
+        1 => KillScope::Instrument(InstrumentId(id)),
+        2 => KillScope::Account(AccountId(id)),
+        3 => KillScope::Strategy(StrategyId(id)),
+        4 => KillScope::Session(SessionId(id)),
+        _ => return Err(WireError::BadField("kill_scope", tag.into())),
+    })
+}
+
 fn boolean(value: u8) -> Result<bool, WireError> {
     match value {
         0 => Ok(false),
@@ -409,6 +595,79 @@ mod tests {
             (any::<u32>(), 0u8..=2).prop_map(|(i, p)| CommandKind::SetPhase {
                 instrument: InstrumentId(i),
                 phase: phase(p).unwrap()
+            }),
+            arb_risk().prop_map(CommandKind::Risk),
+        ]
+    }
+
+    fn arb_kill_scope() -> impl Strategy<Value = KillScope> {
+        prop_oneof![
+            Just(KillScope::Global),
+            any::<u32>().prop_map(|i| KillScope::Instrument(InstrumentId(i))),
+            any::<u32>().prop_map(|a| KillScope::Account(AccountId(a))),
+            any::<u32>().prop_map(|s| KillScope::Strategy(StrategyId(s))),
+            any::<u32>().prop_map(|x| KillScope::Session(SessionId(x))),
+        ]
+    }
+
+    fn arb_risk() -> impl Strategy<Value = RiskCommand> {
+        let scope = prop_oneof![
+            Just(RiskScope::Global),
+            any::<u32>().prop_map(|f| RiskScope::Firm(FirmId(f))),
+            any::<u32>().prop_map(|a| RiskScope::Account(AccountId(a))),
+            any::<u32>().prop_map(|s| RiskScope::Strategy(StrategyId(s))),
+            any::<u32>().prop_map(|x| RiskScope::Session(SessionId(x))),
+        ];
+        let reasons = prop::sample::select(vec![0u8, 1, 2, 3, 4, 5, 16, 17, 18, 19]);
+        let action = prop_oneof![
+            arb_kill_scope().prop_map(ApprovalAction::Release),
+            (any::<u32>(), 0u8..=7).prop_map(|(a, c)| ApprovalAction::Bypass {
+                account: AccountId(a),
+                check: RiskCheck::from_u8(c).unwrap(),
+            }),
+        ];
+        prop_oneof![
+            (any::<u32>(), scope, any::<Option<u32>>(), 1u8..=10, any::<u64>()).prop_map(
+                |(o, scope, i, k, value)| RiskCommand::SetLimit {
+                    operator: OperatorId(o),
+                    scope,
+                    instrument: i.filter(|&i| i != u32::MAX).map(InstrumentId),
+                    kind: LimitKind::from_u8(k).unwrap(),
+                    value,
+                }
+            ),
+            (any::<u32>(), any::<u32>(), any::<i64>()).prop_map(|(o, i, p)| {
+                RiskCommand::SetReferencePrice {
+                    operator: OperatorId(o),
+                    instrument: InstrumentId(i),
+                    price: Price(p),
+                }
+            }),
+            (any::<u32>(), any::<u32>(), any::<u32>(), any::<bool>()).prop_map(
+                |(o, a, i, restricted)| RiskCommand::SetRestricted {
+                    operator: OperatorId(o),
+                    account: AccountId(a),
+                    instrument: InstrumentId(i),
+                    restricted,
+                }
+            ),
+            (any::<u32>(), arb_kill_scope(), reasons).prop_map(|(o, scope, r)| {
+                RiskCommand::Kill {
+                    operator: OperatorId(o),
+                    scope,
+                    reason: KillReason::from_u8(r).unwrap(),
+                }
+            }),
+            any::<u32>().prop_map(|x| RiskCommand::CancelOnDisconnect {
+                session: SessionId(x)
+            }),
+            (any::<u32>(), action).prop_map(|(o, action)| RiskCommand::Approve {
+                operator: OperatorId(o),
+                action,
+            }),
+            (any::<u32>(), any::<u32>()).prop_map(|(o, a)| RiskCommand::RevokeBypasses {
+                operator: OperatorId(o),
+                account: AccountId(a),
             }),
         ]
     }

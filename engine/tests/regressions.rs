@@ -27,7 +27,6 @@ fn apply(engine: &mut Engine, seq: u64, order: NewOrder) -> Vec<Event> {
 /// `BookFull`". The engine checks only the stop ladder for a StopLimit, accepts it, and
 /// later cancels it with `CancelReason::BookFull` when it triggers and finds no room.
 #[test]
-#[ignore = "engine bug: StopLimit (not IOC/FOK) limit price on a full limit ladder is accepted, spec rule 10 says BookFull"]
 fn stop_limit_needs_room_for_its_limit_price() {
     let registry = InstrumentRegistry::new(vec![Instrument::simple(0, "A")]).unwrap();
     let config = EngineConfig {
@@ -35,6 +34,7 @@ fn stop_limit_needs_room_for_its_limit_price() {
         levels_per_side_max: 1,
         accounts_max: 4,
         stop_triggers_per_command_max: 16,
+        ..EngineConfig::default()
     };
     let mut engine = Engine::new(config, registry);
     let resting = NewOrder {

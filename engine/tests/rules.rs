@@ -24,6 +24,7 @@ fn config() -> EngineConfig {
         levels_per_side_max: 16,
         accounts_max: 4,
         stop_triggers_per_command_max: 16,
+        ..EngineConfig::default()
     }
 }
 
@@ -832,4 +833,105 @@ fn cancel_by_other_account_is_unknown_order() {
             RejectedKind::Replace
         )]
     );
+}
+
+fn buy_stop(id: u64, instrument: InstrumentId, stop_price: i64) -> NewOrder {
+    NewOrder {
+        order_id: OrderId(id),
+        instrument,
+        account: AccountId(0),
+        side: Side::Buy,
+        ord_type: OrdType::Stop,
+        tif: TimeInForce::Gtc,
+        stop_price: Price(stop_price),
+        qty: Qty(1),
+        ..NewOrder::default()
+    }
+}
+
+#[test]
+fn stop_trigger_budget_is_per_command_across_instruments() {
+    let mut venue = Venue::with_config(EngineConfig {
+        stop_triggers_per_command_max: 1,
+        ..config()
+    });
+    for id in [1, 2, 3] {
+        venue.order(buy_stop(id, I0, 100));
+    }
+    venue.order(buy_stop(4, I1, 100));
+    venue.order(limit(5, 1, Side::Sell, 100, 5));
+    let triggered = |id, instrument| Event::Triggered {
+        order_id: OrderId(id),
+        instrument,
+    };
+    let remainder = |id, instrument| Event::Cancelled {
+        order_id: OrderId(id),
+        instrument,
+        qty: Qty(1),
+        reason: CancelReason::MarketRemainder,
+    };
+    // A trade at 100 on I0 makes stops 1, 2 and 3 eligible; the budget lets one go.
+    let taker = ioc(limit(6, 2, Side::Buy, 100, 5));
+    assert_eq!(
+        venue.order(taker),
+        vec![
+            accepted(&taker),
+            trade(5, 6, Side::Buy, 100, 5, (0, 0)),
+            triggered(1, I0),
+            remainder(1, I0),
+        ]
+    );
+    let mut resting = limit(7, 1, Side::Sell, 100, 5);
+    resting.instrument = I1;
+    assert_eq!(
+        venue.order(resting),
+        vec![accepted(&resting), triggered(2, I0), remainder(2, I0)]
+    );
+    // A trade on I1 makes stop 4 eligible, but I0 is checked first and takes the budget.
+    let mut taker = ioc(limit(8, 2, Side::Buy, 100, 5));
+    taker.instrument = I1;
+    assert_eq!(
+        venue.order(taker),
+        vec![
+            accepted(&taker),
+            trade_on(I1, 7, 8, Side::Buy, 100, 5, (0, 0)),
+            triggered(3, I0),
+            remainder(3, I0),
+        ]
+    );
+    // The next command, whatever it is (even a refused one), lets stop 4 go.
+    assert_eq!(
+        venue.cancel(99, 0),
+        vec![
+            rejected(99, RejectReason::UnknownOrder, RejectedKind::Cancel),
+            triggered(4, I1),
+            remainder(4, I1),
+        ]
+    );
+}
+
+#[test]
+fn replaced_stop_goes_to_back_of_its_stop_price() {
+    let mut venue = Venue::new();
+    venue.order(buy_stop(1, I0, 100));
+    venue.order(buy_stop(2, I0, 100));
+    // A higher quantity at the same stop price loses the place in the stop book.
+    let events = venue.run(CommandKind::Replace(ReplaceOrder {
+        order_id: OrderId(1),
+        account: AccountId(0),
+        stop_price: Price(100),
+        qty: Qty(2),
+        ..ReplaceOrder::default()
+    }));
+    assert_eq!(events, vec![replaced(1, 0, 2, false)]);
+    venue.order(limit(5, 1, Side::Sell, 100, 5));
+    let events = venue.order(ioc(limit(6, 2, Side::Buy, 100, 5)));
+    let order: Vec<OrderId> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Triggered { order_id, .. } => Some(*order_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order, vec![OrderId(2), OrderId(1)]);
 }

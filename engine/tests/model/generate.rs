@@ -46,6 +46,7 @@ pub fn config_roomy() -> EngineConfig {
         levels_per_side_max: 64,
         accounts_max: ACCOUNTS,
         stop_triggers_per_command_max: 8,
+        ..EngineConfig::default()
     }
 }
 
@@ -56,6 +57,7 @@ pub fn config_small() -> EngineConfig {
         levels_per_side_max: 4,
         accounts_max: ACCOUNTS,
         stop_triggers_per_command_max: 2,
+        ..EngineConfig::default()
     }
 }
 
@@ -177,23 +179,34 @@ pub fn op() -> impl Strategy<Value = Op> {
 #[derive(Clone, Debug)]
 pub struct Scenario {
     pub small: bool,
+    /// `stop_triggers_per_command_max`: small, so that cascades run out of budget.
+    pub trigger_budget: u32,
     pub ops: Vec<Op>,
 }
 
 pub fn scenario(len_max: usize) -> impl Strategy<Value = Scenario> {
     (
         prop::bool::weighted(0.3),
+        1u32..=4,
         prop::collection::vec(op(), 1..len_max),
     )
-        .prop_map(|(small, ops)| Scenario { small, ops })
+        .prop_map(|(small, trigger_budget, ops)| Scenario {
+            small,
+            trigger_budget,
+            ops,
+        })
 }
 
 impl Scenario {
     pub fn config(&self) -> EngineConfig {
-        if self.small {
+        let config = if self.small {
             config_small()
         } else {
             config_roomy()
+        };
+        EngineConfig {
+            stop_triggers_per_command_max: self.trigger_budget,
+            ..config
         }
     }
 
@@ -233,6 +246,16 @@ fn price_near(instrument: InstrumentId, choice: u8) -> i64 {
         96 => 0,
         97 => -5,
         _ => mid + (i64::from(choice % 3) + 7) * tick,
+    }
+}
+
+/// Stop prices cluster tighter than limit prices, so that one trade triggers several.
+fn stop_near(instrument: InstrumentId, choice: u8) -> i64 {
+    if choice <= 90 {
+        let (mid, tick) = mid(instrument);
+        mid + (i64::from(choice % 7) - 3) * tick
+    } else {
+        price_near(instrument, choice)
     }
 }
 
@@ -341,7 +364,7 @@ pub fn resolve(config: EngineConfig, ops: &[Op]) -> Vec<Command> {
                     ord_type,
                     tif,
                     price: Price(price_near(instrument, spec.price)),
-                    stop_price: Price(price_near(instrument, spec.stop)),
+                    stop_price: Price(stop_near(instrument, spec.stop)),
                     qty: Qty(qty),
                     display_qty: Qty(display),
                     post_only: spec.post_only >= 88,
@@ -407,7 +430,7 @@ pub fn resolve(config: EngineConfig, ops: &[Op]) -> Vec<Command> {
                 let new_stop = if *stop < 60 {
                     target.stop_price
                 } else {
-                    price_near(target.instrument, stop.wrapping_mul(11))
+                    stop_near(target.instrument, stop.wrapping_mul(11))
                 };
                 let new_qty = match qty {
                     0..=34 => target.qty.saturating_sub(lot * (u64::from(*qty % 3) + 1)),

@@ -107,7 +107,7 @@ impl Readings {
     /// The spec, less the divergences reported in `regressions.rs`.
     pub const fn engine() -> Self {
         Readings {
-            stop_limit_reserves_limit_level: false,
+            stop_limit_reserves_limit_level: true,
         }
     }
 }
@@ -290,6 +290,8 @@ impl Model {
                     });
                 }
             }
+            // Risk commands are outside the matching rules; the generator never makes them.
+            CommandKind::Risk(_) => unreachable!("the model covers matching only"),
         }
         self.stop_check(&mut events);
         events
@@ -755,7 +757,7 @@ impl Model {
 
     fn live_in_acceptance_order(&self) -> Vec<ModelOrder> {
         let mut list = self.orders.clone();
-        list.sort_by_key(|o| o.time_seq);
+        list.sort_by_key(|o| o.accept_seq);
         list
     }
 

@@ -1,0 +1,110 @@
+//! Sliding-window rate counting on command timestamps: per scope, a fixed ring of the last
+//! `capacity` event times. "At least n events in the window" is one look at the n-th most
+//! recent time, so a check is O(1) and replay gives the same answer.
+
+use crate::digest::Digest;
+
+/// Rings of timestamps, one per scope, in one flat preallocated array.
+#[derive(Debug)]
+pub(crate) struct Rings {
+    capacity: u32,
+    times: Vec<u64>,
+    /// Events recorded per scope since start (the ring position is `count % capacity`).
+    counts: Vec<u64>,
+    touched: Vec<u32>,
+    touched_flag: Vec<bool>,
+}
+
+impl Rings {
+    pub fn new(scopes: u32, capacity: u32) -> Self {
+        Rings {
+            capacity,
+            times: vec![0; scopes as usize * capacity as usize],
+            counts: vec![0; scopes as usize],
+            touched: Vec::with_capacity(scopes as usize),
+            touched_flag: vec![false; scopes as usize],
+        }
+    }
+
+    pub fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
+    #[inline]
+    pub fn record(&mut self, scope: u32, now_ns: u64) {
+        if self.capacity == 0 {
+            return;
+        }
+        if !self.touched_flag[scope as usize] {
+            self.touched_flag[scope as usize] = true;
+            self.touched.push(scope);
+        }
+        let count = &mut self.counts[scope as usize];
+        let position = (*count % u64::from(self.capacity)) as usize;
+        *count += 1;
+        self.times[scope as usize * self.capacity as usize + position] = now_ns;
+    }
+
+    /// Whether at least `n` events fell in the window `(now − window, now]`.
+    ///
+    /// # Panics
+    /// (Debug) if `n` exceeds the ring: limits are validated against the capacity when set.
+    #[inline]
+    pub fn at_least(&self, scope: u32, n: u64, now_ns: u64, window_ns: u64) -> bool {
+        if n == 0 {
+            return true;
+        }
+        debug_assert!(n <= u64::from(self.capacity));
+        let count = self.counts[scope as usize];
+        if count < n {
+            return false;
+        }
+        let position = ((count - n) % u64::from(self.capacity)) as usize;
+        let time = self.times[scope as usize * self.capacity as usize + position];
+        time > now_ns.saturating_sub(window_ns)
+    }
+
+    /// Events in the window, for read-outs (walks the ring).
+    pub fn in_window(&self, scope: u32, now_ns: u64, window_ns: u64) -> u64 {
+        let count = self.counts[scope as usize].min(u64::from(self.capacity));
+        (1..=count)
+            .take_while(|&n| self.at_least(scope, n, now_ns, window_ns))
+            .count() as u64
+    }
+
+    pub fn digest(&self, digest: &mut Digest) {
+        for &scope in &self.touched {
+            digest.u64(u64::from(scope));
+            let count = self.counts[scope as usize];
+            digest.u64(count);
+            let kept = count.min(u64::from(self.capacity));
+            for back in 1..=kept {
+                let position = ((count - back) % u64::from(self.capacity)) as usize;
+                digest.u64(self.times[scope as usize * self.capacity as usize + position]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sliding_window() {
+        let mut rings = Rings::new(1, 4);
+        for t in [10, 20, 30] {
+            rings.record(0, t);
+        }
+        assert!(rings.at_least(0, 3, 30, 100));
+        assert!(!rings.at_least(0, 4, 30, 100));
+        // Window (15, 35]: 20, 30.
+        assert!(rings.at_least(0, 2, 35, 20));
+        assert!(!rings.at_least(0, 3, 35, 20));
+        for t in [40, 50, 60] {
+            rings.record(0, t);
+        }
+        assert_eq!(rings.in_window(0, 60, 25), 3);
+        assert_eq!(rings.in_window(0, 60, 1000), 4);
+    }
+}

@@ -1,0 +1,563 @@
+//! Zero-copy decoder: a [`Message`] is a view over a framed message with a
+//! fixed-capacity field table (no heap), plus typed getters and group iteration.
+
+use crate::dictionary::{tag, GroupDef};
+use crate::frame::SOH;
+use crate::time::parse_utc_timestamp_ns;
+
+/// Capacity of the field table; a message with more fields is refused.
+pub const FIELDS_MAX: usize = 128;
+
+#[derive(Clone, Copy, Debug, Default)]
+struct FieldEntry {
+    tag: u16,
+    start: u16,
+    len: u16,
+}
+
+/// Why bytes could not be tokenised into a [`Message`]. Structural problems only:
+/// content problems are found by [`crate::validate`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// Input longer than the 16-bit offsets of the field table allow.
+    TooLong,
+    /// A tag is not a positive number below 65536, or `=` is missing; `tag` is what
+    /// could be read (0 if nothing).
+    InvalidTag {
+        /// The unparseable tag's numeric prefix, saturated.
+        tag: u32,
+    },
+    /// The last field has no terminating SOH.
+    Truncated,
+    /// More than [`FIELDS_MAX`] fields.
+    TooManyFields,
+    /// BeginString(8), BodyLength(9) are not the first two fields or CheckSum(10) is
+    /// not the last.
+    BadEnvelope,
+}
+
+impl core::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            DecodeError::TooLong => write!(f, "message too long"),
+            DecodeError::InvalidTag { tag } => write!(f, "invalid tag number {tag}"),
+            DecodeError::Truncated => write!(f, "message truncated"),
+            DecodeError::TooManyFields => write!(f, "more than {FIELDS_MAX} fields"),
+            DecodeError::BadEnvelope => write!(f, "8, 9 must be first and 10 last"),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Why a typed getter failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldError {
+    /// The tag is absent.
+    Missing(u32),
+    /// The value does not parse as the requested type.
+    Format(u32),
+}
+
+impl core::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            FieldError::Missing(t) => write!(f, "tag {t} missing"),
+            FieldError::Format(t) => write!(f, "tag {t} has a bad format"),
+        }
+    }
+}
+
+impl std::error::Error for FieldError {}
+
+/// A decoded FIX message borrowing the receive buffer.
+///
+/// Holds up to [`FIELDS_MAX`] `(tag, start, len)` entries inline.
+#[derive(Clone)]
+pub struct Message<'a> {
+    buf: &'a [u8],
+    fields: [FieldEntry; FIELDS_MAX],
+    count: usize,
+}
+
+impl core::fmt::Debug for Message<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Message")
+            .field(
+                "text",
+                &String::from_utf8_lossy(self.buf).replace('\x01', "|"),
+            )
+            .finish()
+    }
+}
+
+/// Tokenises one framed message (as delimited by [`crate::frame`]).
+///
+/// Does not check BodyLength/CheckSum (framing did) nor the dictionary
+/// ([`crate::validate`] does); values may be empty.
+///
+/// # Errors
+/// [`DecodeError`] when the bytes are not a `tag=value<SOH>` sequence that starts
+/// with 8, 9 and ends with 10, or has too many fields.
+pub fn decode(buf: &[u8]) -> Result<Message<'_>, DecodeError> {
+    if buf.len() > usize::from(u16::MAX) {
+        return Err(DecodeError::TooLong);
+    }
+    let mut msg = Message {
+        buf,
+        fields: [FieldEntry::default(); FIELDS_MAX],
+        count: 0,
+    };
+    let mut i = 0;
+    let n = buf.len();
+    while i < n {
+        // Tag: 1..=5 digits, no leading zero, then '='.
+        let mut tag_value: u32 = 0;
+        let tag_start = i;
+        while i < n {
+            let d = buf[i].wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            tag_value = tag_value.saturating_mul(10).saturating_add(u32::from(d));
+            i += 1;
+        }
+        let tag_len = i - tag_start;
+        if tag_len == 0
+            || i >= n
+            || buf[i] != b'='
+            || buf[tag_start] == b'0'
+            || tag_value > u32::from(u16::MAX)
+        {
+            return Err(DecodeError::InvalidTag { tag: tag_value });
+        }
+        i += 1;
+        let value_start = i;
+        match buf[i..].iter().position(|&b| b == SOH) {
+            Some(offset) => i += offset,
+            None => return Err(DecodeError::Truncated),
+        }
+        if msg.count == FIELDS_MAX {
+            return Err(DecodeError::TooManyFields);
+        }
+        // All three fit in u16: buf.len() <= u16::MAX was checked above.
+        msg.fields[msg.count] = FieldEntry {
+            tag: tag_value as u16,
+            start: value_start as u16,
+            len: (i - value_start) as u16,
+        };
+        msg.count += 1;
+        i += 1;
+    }
+    if msg.count < 3
+        || msg.fields[0].tag != 8
+        || msg.fields[1].tag != 9
+        || msg.fields[msg.count - 1].tag != 10
+    {
+        return Err(DecodeError::BadEnvelope);
+    }
+    Ok(msg)
+}
+
+/// Parses an unsigned integer of at most 19 digits.
+#[inline]
+#[must_use]
+pub fn parse_u64(bytes: &[u8]) -> Option<u64> {
+    if bytes.is_empty() || bytes.len() > 19 {
+        return None;
+    }
+    let mut value = 0u64;
+    for &b in bytes {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        value = value * 10 + u64::from(d);
+    }
+    Some(value)
+}
+
+/// Parses a signed integer of at most 18 digits.
+#[inline]
+#[must_use]
+pub fn parse_i64(bytes: &[u8]) -> Option<i64> {
+    let (negative, digits) = match bytes.first() {
+        Some(b'-') => (true, &bytes[1..]),
+        _ => (false, bytes),
+    };
+    if digits.len() > 18 {
+        return None;
+    }
+    let value = parse_u64(digits)? as i64;
+    Some(if negative { -value } else { value })
+}
+
+/// Parses a FIX decimal (`-?digits[.digits]`) as a fixed-point integer with `scale`
+/// decimal places. Extra non-zero fraction digits beyond `scale` are refused rather
+/// than rounded: a price off the grid is an input error, not something to guess.
+#[must_use]
+pub fn parse_decimal(bytes: &[u8], scale: u32) -> Option<i64> {
+    if scale > 18 {
+        return None;
+    }
+    let (negative, digits) = match bytes.first() {
+        Some(b'-') => (true, &bytes[1..]),
+        _ => (false, bytes),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut value: i64 = 0;
+    let mut fraction_digits: Option<u32> = None;
+    let mut any_digit = false;
+    for &b in digits {
+        if b == b'.' {
+            if fraction_digits.is_some() {
+                return None;
+            }
+            fraction_digits = Some(0);
+            continue;
+        }
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        any_digit = true;
+        if let Some(count) = fraction_digits.as_mut() {
+            if *count == scale {
+                if d != 0 {
+                    return None;
+                }
+                continue;
+            }
+            *count += 1;
+        }
+        value = value.checked_mul(10)?.checked_add(i64::from(d))?;
+    }
+    if !any_digit {
+        return None;
+    }
+    let used = fraction_digits.unwrap_or(0);
+    value = value.checked_mul(10i64.checked_pow(scale - used)?)?;
+    Some(if negative { -value } else { value })
+}
+
+impl<'a> Message<'a> {
+    /// The whole message bytes.
+    #[must_use]
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    /// Number of fields, header and trailer included.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Always false: a decoded message has at least 8, 9 and 10.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Field `index` as `(tag, value)`.
+    #[inline]
+    #[must_use]
+    pub fn field(&self, index: usize) -> Option<(u32, &'a [u8])> {
+        if index >= self.count {
+            return None;
+        }
+        let e = self.fields[index];
+        let start = usize::from(e.start);
+        Some((
+            u32::from(e.tag),
+            &self.buf[start..start + usize::from(e.len)],
+        ))
+    }
+
+    /// All fields in wire order.
+    pub fn fields(&self) -> impl Iterator<Item = (u32, &'a [u8])> + '_ {
+        (0..self.count).filter_map(|i| self.field(i))
+    }
+
+    /// Index of the first occurrence of `tag`.
+    #[inline]
+    #[must_use]
+    pub fn position(&self, tag: u32) -> Option<usize> {
+        self.fields[..self.count]
+            .iter()
+            .position(|e| u32::from(e.tag) == tag)
+    }
+
+    /// Value of the first occurrence of `tag`.
+    #[inline]
+    #[must_use]
+    pub fn get(&self, tag: u32) -> Option<&'a [u8]> {
+        self.field(self.position(tag)?).map(|(_, v)| v)
+    }
+
+    /// Value as raw bytes.
+    ///
+    /// # Errors
+    /// [`FieldError::Missing`] if absent.
+    pub fn get_bytes(&self, tag: u32) -> Result<&'a [u8], FieldError> {
+        self.get(tag).ok_or(FieldError::Missing(tag))
+    }
+
+    /// Value as UTF-8 text.
+    ///
+    /// # Errors
+    /// Missing, or not UTF-8.
+    pub fn get_str(&self, tag: u32) -> Result<&'a str, FieldError> {
+        core::str::from_utf8(self.get_bytes(tag)?).map_err(|_| FieldError::Format(tag))
+    }
+
+    /// Value as an unsigned integer.
+    ///
+    /// # Errors
+    /// Missing, or not digits.
+    pub fn get_u64(&self, tag: u32) -> Result<u64, FieldError> {
+        parse_u64(self.get_bytes(tag)?).ok_or(FieldError::Format(tag))
+    }
+
+    /// Value as a signed integer.
+    ///
+    /// # Errors
+    /// Missing, or not an integer.
+    pub fn get_i64(&self, tag: u32) -> Result<i64, FieldError> {
+        parse_i64(self.get_bytes(tag)?).ok_or(FieldError::Format(tag))
+    }
+
+    /// Value as one character.
+    ///
+    /// # Errors
+    /// Missing, or not exactly one byte.
+    pub fn get_char(&self, tag: u32) -> Result<u8, FieldError> {
+        match self.get_bytes(tag)? {
+            [c] => Ok(*c),
+            _ => Err(FieldError::Format(tag)),
+        }
+    }
+
+    /// Value as a FIX Boolean (`Y`/`N`).
+    ///
+    /// # Errors
+    /// Missing, or neither `Y` nor `N`.
+    pub fn get_bool(&self, tag: u32) -> Result<bool, FieldError> {
+        match self.get_bytes(tag)? {
+            b"Y" => Ok(true),
+            b"N" => Ok(false),
+            _ => Err(FieldError::Format(tag)),
+        }
+    }
+
+    /// Value as a fixed-point integer with `scale` decimal places
+    /// (`get_price_decimal(44, 2)` on `44=101.25` is `10125`).
+    ///
+    /// # Errors
+    /// Missing, not a decimal, more significant fraction digits than `scale`, or
+    /// overflow.
+    pub fn get_price_decimal(&self, tag: u32, scale: u32) -> Result<i64, FieldError> {
+        parse_decimal(self.get_bytes(tag)?, scale).ok_or(FieldError::Format(tag))
+    }
+
+    /// Value as a UTCTimestamp, in nanoseconds since the epoch.
+    ///
+    /// # Errors
+    /// Missing, or not a valid timestamp.
+    pub fn get_utc_timestamp_ns(&self, tag: u32) -> Result<u64, FieldError> {
+        parse_utc_timestamp_ns(self.get_bytes(tag)?).ok_or(FieldError::Format(tag))
+    }
+
+    /// BeginString(8).
+    #[must_use]
+    pub fn begin_string(&self) -> &'a [u8] {
+        self.field(0).map_or(&[], |(_, v)| v)
+    }
+
+    /// MsgType(35), empty if absent.
+    #[must_use]
+    pub fn msg_type(&self) -> &'a [u8] {
+        match self.field(2) {
+            Some((tag::MSG_TYPE, v)) => v,
+            _ => self.get(tag::MSG_TYPE).unwrap_or(&[]),
+        }
+    }
+
+    /// MsgSeqNum(34), if present and numeric.
+    #[must_use]
+    pub fn msg_seq_num(&self) -> Option<u64> {
+        self.get_u64(tag::MSG_SEQ_NUM).ok()
+    }
+
+    /// PossDupFlag(43) is `Y`.
+    #[must_use]
+    pub fn poss_dup(&self) -> bool {
+        self.get(tag::POSS_DUP_FLAG) == Some(b"Y")
+    }
+
+    /// Entries of repeating group `def`, iterated in wire order. Relies on the message
+    /// having passed validation for exact semantics; on an unvalidated message it
+    /// stops at the first field that is not a member, never reads out of bounds.
+    #[must_use]
+    pub fn group<'m>(&'m self, def: &'static GroupDef) -> GroupIter<'m, 'a> {
+        let next = self.position(def.count_tag).map_or(self.count, |i| i + 1);
+        GroupIter {
+            msg: self,
+            def,
+            next,
+        }
+    }
+}
+
+/// Iterator over the entries of a repeating group.
+#[derive(Debug)]
+pub struct GroupIter<'m, 'a> {
+    msg: &'m Message<'a>,
+    def: &'static GroupDef,
+    next: usize,
+}
+
+/// One entry of a repeating group.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupEntry<'m, 'a> {
+    msg: &'m Message<'a>,
+    start: usize,
+    end: usize,
+}
+
+impl<'a> GroupEntry<'_, 'a> {
+    /// Value of `tag` within this entry.
+    #[must_use]
+    pub fn get(&self, tag: u32) -> Option<&'a [u8]> {
+        (self.start..self.end)
+            .filter_map(|i| self.msg.field(i))
+            .find(|(t, _)| *t == tag)
+            .map(|(_, v)| v)
+    }
+}
+
+impl<'m, 'a> Iterator for GroupIter<'m, 'a> {
+    type Item = GroupEntry<'m, 'a>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (first, _) = self.msg.field(self.next)?;
+        if first != self.def.delimiter {
+            return None;
+        }
+        let start = self.next;
+        let mut end = start + 1;
+        while let Some((t, _)) = self.msg.field(end) {
+            if t == self.def.delimiter || !self.def.members.contains_tag(t) {
+                break;
+            }
+            end += 1;
+        }
+        self.next = end;
+        Some(GroupEntry {
+            msg: self.msg,
+            start,
+            end,
+        })
+    }
+}
+
+/// Best-effort scan of raw bytes for MsgSeqNum(34) and MsgType(35), used to answer a
+/// message that failed [`decode`] with a Reject that names it.
+#[must_use]
+pub fn scan_seq_num_and_type(buf: &[u8]) -> (Option<u64>, Option<&[u8]>) {
+    let mut seq = None;
+    let mut msg_type = None;
+    for field in buf.split(|&b| b == SOH) {
+        if let Some(v) = field.strip_prefix(b"34=") {
+            seq = seq.or(parse_u64(v));
+        } else if let Some(v) = field.strip_prefix(b"35=") {
+            msg_type = msg_type.or(Some(v));
+        }
+    }
+    (seq, msg_type)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dictionary::PARTIES;
+
+    fn soh(s: &str) -> Vec<u8> {
+        s.replace('|', "\x01").into_bytes()
+    }
+
+    #[test]
+    fn decodes_fields_and_getters() {
+        let raw =
+            soh("8=FIX.4.4|9=10|35=D|34=7|44=101.25|43=Y|52=20240101-00:00:01.5|54=1|10=000|");
+        let m = decode(&raw).unwrap();
+        assert_eq!(m.msg_type(), b"D");
+        assert_eq!(m.msg_seq_num(), Some(7));
+        assert_eq!(m.get_price_decimal(44, 2), Ok(10125));
+        assert_eq!(m.get_price_decimal(44, 4), Ok(1_012_500));
+        assert_eq!(m.get_price_decimal(44, 1), Err(FieldError::Format(44)));
+        assert!(m.poss_dup());
+        assert_eq!(m.get_char(54), Ok(b'1'));
+        assert_eq!(m.get_u64(99), Err(FieldError::Missing(99)));
+        assert_eq!(m.get_utc_timestamp_ns(52), Err(FieldError::Format(52)));
+    }
+
+    #[test]
+    fn structural_errors() {
+        assert_eq!(
+            decode(&soh("8=FIX.4.4|9=1|x=1|10=000|")).unwrap_err(),
+            DecodeError::InvalidTag { tag: 0 }
+        );
+        assert_eq!(
+            decode(&soh("8=FIX.4.4|9=1|35=0|10=000")).unwrap_err(),
+            DecodeError::Truncated
+        );
+        assert_eq!(
+            decode(&soh("9=1|8=FIX.4.4|35=0|10=000|")).unwrap_err(),
+            DecodeError::BadEnvelope
+        );
+        assert_eq!(
+            decode(&soh("8=FIX.4.4|9=1|35=0|070000=1|10=000|")).unwrap_err(),
+            DecodeError::InvalidTag { tag: 70000 }
+        );
+        let mut many = "8=FIX.4.4|9=1|35=0|".to_string();
+        for _ in 0..FIELDS_MAX {
+            many.push_str("58=x|");
+        }
+        many.push_str("10=000|");
+        assert_eq!(decode(&soh(&many)).unwrap_err(), DecodeError::TooManyFields);
+    }
+
+    #[test]
+    fn parties_group() {
+        let raw = soh("8=FIX.4.4|9=1|35=D|453=2|448=A|447=D|452=1|448=B|452=3|55=X|10=000|");
+        let m = decode(&raw).unwrap();
+        let entries: Vec<_> = m.group(&PARTIES).collect();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].get(448), Some(&b"A"[..]));
+        assert_eq!(entries[0].get(447), Some(&b"D"[..]));
+        assert_eq!(entries[1].get(452), Some(&b"3"[..]));
+        assert_eq!(entries[1].get(447), None);
+    }
+
+    #[test]
+    fn decimals() {
+        assert_eq!(parse_decimal(b"-0.5", 2), Some(-50));
+        assert_eq!(parse_decimal(b"100", 0), Some(100));
+        assert_eq!(parse_decimal(b"1.2300", 2), Some(123));
+        assert_eq!(parse_decimal(b".5", 1), Some(5));
+        assert_eq!(parse_decimal(b".", 1), None);
+        assert_eq!(parse_decimal(b"1..2", 2), None);
+        assert_eq!(parse_decimal(b"99999999999999999999", 0), None);
+        assert_eq!(parse_decimal(b"1", 19), None);
+    }
+
+    #[test]
+    fn scan() {
+        let raw = soh("8=FIX.4.4|9=1|35=D|34=12|x=1|10=000|");
+        assert_eq!(scan_seq_num_and_type(&raw), (Some(12), Some(&b"D"[..])));
+    }
+}

@@ -1,0 +1,252 @@
+//! Message framing: find `8=...|9=len|...|10=nnn|` in a receive buffer and check
+//! BodyLength and CheckSum before anything looks at the content.
+
+/// The field separator, SOH.
+pub const SOH: u8 = 0x01;
+
+/// Largest message [`frame`] accepts by default, in bytes. The decoder's field table
+/// stores 16-bit offsets, so no limit may exceed `u16::MAX`.
+pub const MESSAGE_BYTES_MAX_DEFAULT: usize = 8192;
+/// Hard upper bound for any configured message size limit.
+pub const MESSAGE_BYTES_LIMIT: usize = u16::MAX as usize;
+
+/// Why bytes were judged garbled. The FIX session protocol says garbled messages are
+/// ignored without a reply; the gateway counts them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GarbledReason {
+    /// Bytes before the next `8=` that do not start a message.
+    NoBeginString,
+    /// The second field is not `9=<digits>`.
+    BadBodyLength,
+    /// The declared message would exceed the size limit.
+    TooLarge,
+    /// BodyLength does not end right before `10=`.
+    BodyLengthMismatch,
+    /// The CheckSum field is not `10=nnn<SOH>`.
+    BadChecksumField,
+    /// The CheckSum value differs from the computed one.
+    ChecksumMismatch,
+}
+
+/// Outcome of [`frame`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameResult {
+    /// A whole, checked message occupies `buf[..len]`.
+    Complete(usize),
+    /// More bytes are needed.
+    Incomplete,
+    /// `buf[..skip_len]` must be dropped (`skip_len >= 1`).
+    Garbled(GarbledReason, usize),
+}
+
+/// Frames one message at the start of `buf` with the default size limit.
+#[must_use]
+pub fn frame(buf: &[u8]) -> FrameResult {
+    frame_with_limit(buf, MESSAGE_BYTES_MAX_DEFAULT)
+}
+
+/// The FIX checksum: sum of bytes modulo 256.
+#[inline]
+#[must_use]
+pub fn checksum(bytes: &[u8]) -> u8 {
+    // Wide accumulators let the compiler vectorise; u32 cannot overflow below 16 MiB.
+    let mut sum = 0u32;
+    for &b in bytes {
+        sum = sum.wrapping_add(u32::from(b));
+    }
+    (sum & 0xff) as u8
+}
+
+/// Where the next possible message start (`8=F`, or a prefix of it at the very end)
+/// lies after position 0; used to resynchronise after garbage.
+fn resync_len(buf: &[u8]) -> usize {
+    const START: &[u8] = b"8=F";
+    for i in 1..buf.len() {
+        let rest = &buf[i..];
+        let n = rest.len().min(START.len());
+        if rest[..n] == START[..n] {
+            return i;
+        }
+    }
+    buf.len().max(1)
+}
+
+/// Frames one message at the start of `buf`, refusing messages larger than
+/// `message_bytes_max` (clamped to [`MESSAGE_BYTES_LIMIT`]).
+///
+/// Never panics; on garbage it reports how many bytes to skip to resynchronise on the
+/// next `8=F`.
+#[must_use]
+pub fn frame_with_limit(buf: &[u8], message_bytes_max: usize) -> FrameResult {
+    let limit = message_bytes_max.min(MESSAGE_BYTES_LIMIT);
+    if buf.is_empty() {
+        return FrameResult::Incomplete;
+    }
+    // "8=" then the BeginString value, bounded.
+    const PREFIX: &[u8] = b"8=";
+    let n = buf.len().min(PREFIX.len());
+    if buf[..n] != PREFIX[..n] {
+        return FrameResult::Garbled(GarbledReason::NoBeginString, resync_len(buf));
+    }
+    if buf.len() < 3 {
+        return FrameResult::Incomplete;
+    }
+    const BEGIN_STRING_MAX: usize = 16;
+    let mut i = 2;
+    loop {
+        if i >= buf.len() {
+            return FrameResult::Incomplete;
+        }
+        if buf[i] == SOH {
+            break;
+        }
+        if i - 2 >= BEGIN_STRING_MAX || buf[i] == b'=' {
+            return FrameResult::Garbled(GarbledReason::NoBeginString, resync_len(buf));
+        }
+        i += 1;
+    }
+    if i == 2 {
+        return FrameResult::Garbled(GarbledReason::NoBeginString, resync_len(buf));
+    }
+    i += 1; // past SOH
+            // "9=" digits SOH
+    for expected in *b"9=" {
+        if i >= buf.len() {
+            return FrameResult::Incomplete;
+        }
+        if buf[i] != expected {
+            return FrameResult::Garbled(GarbledReason::BadBodyLength, resync_len(buf));
+        }
+        i += 1;
+    }
+    let digits_start = i;
+    let mut body_len: usize = 0;
+    loop {
+        if i >= buf.len() {
+            return FrameResult::Incomplete;
+        }
+        let b = buf[i];
+        if b == SOH {
+            break;
+        }
+        if !b.is_ascii_digit() || i - digits_start >= 6 {
+            return FrameResult::Garbled(GarbledReason::BadBodyLength, resync_len(buf));
+        }
+        body_len = body_len * 10 + usize::from(b - b'0');
+        i += 1;
+    }
+    if i == digits_start {
+        return FrameResult::Garbled(GarbledReason::BadBodyLength, resync_len(buf));
+    }
+    let body_start = i + 1;
+    const TRAILER_LEN: usize = 7; // "10=nnn<SOH>"
+    let checksum_start = body_start + body_len;
+    let total = checksum_start + TRAILER_LEN;
+    if total > limit {
+        return FrameResult::Garbled(GarbledReason::TooLarge, resync_len(buf));
+    }
+    if buf.len() < total {
+        return FrameResult::Incomplete;
+    }
+    let trailer = &buf[checksum_start..total];
+    if body_len == 0 || buf[checksum_start - 1] != SOH || &trailer[..3] != b"10=" {
+        return FrameResult::Garbled(GarbledReason::BodyLengthMismatch, resync_len(buf));
+    }
+    if trailer[6] != SOH || !trailer[3..6].iter().all(u8::is_ascii_digit) {
+        return FrameResult::Garbled(GarbledReason::BadChecksumField, resync_len(buf));
+    }
+    let declared = u32::from(trailer[3] - b'0') * 100
+        + u32::from(trailer[4] - b'0') * 10
+        + u32::from(trailer[5] - b'0');
+    if declared != u32::from(checksum(&buf[..checksum_start])) {
+        return FrameResult::Garbled(GarbledReason::ChecksumMismatch, total);
+    }
+    FrameResult::Complete(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn soh(s: &str) -> Vec<u8> {
+        s.replace('|', "\x01").into_bytes()
+    }
+
+    fn with_trailer(body: &str) -> Vec<u8> {
+        let body = soh(body);
+        let mut msg = soh("8=FIX.4.4|");
+        msg.extend_from_slice(format!("9={}\x01", body.len()).as_bytes());
+        msg.extend_from_slice(&body);
+        let sum = checksum(&msg);
+        msg.extend_from_slice(format!("10={sum:03}\x01").as_bytes());
+        msg
+    }
+
+    #[test]
+    fn complete_and_incomplete() {
+        let msg = with_trailer("35=0|49=A|56=B|34=1|52=20240101-00:00:00|");
+        assert_eq!(frame(&msg), FrameResult::Complete(msg.len()));
+        for cut in 0..msg.len() {
+            assert_eq!(frame(&msg[..cut]), FrameResult::Incomplete, "cut {cut}");
+        }
+        let mut two = msg.clone();
+        two.extend_from_slice(&msg);
+        assert_eq!(frame(&two), FrameResult::Complete(msg.len()));
+    }
+
+    #[test]
+    fn bad_checksum_is_garbled_and_skipped_whole() {
+        let mut msg = with_trailer("35=0|49=A|56=B|34=1|52=20240101-00:00:00|");
+        let n = msg.len();
+        msg[n - 2] = if msg[n - 2] == b'9' { b'0' } else { b'9' };
+        assert_eq!(
+            frame(&msg),
+            FrameResult::Garbled(GarbledReason::ChecksumMismatch, n)
+        );
+    }
+
+    #[test]
+    fn bad_length_resyncs_on_next_message() {
+        let good = with_trailer("35=0|49=A|56=B|34=1|52=20240101-00:00:00|");
+        let mut bad = soh("8=FIX.4.4|9=5|35=0|49=A|10=000|");
+        let bad_len = bad.len();
+        bad.extend_from_slice(&good);
+        match frame(&bad) {
+            FrameResult::Garbled(GarbledReason::BodyLengthMismatch, skip) => {
+                assert_eq!(skip, bad_len);
+                assert_eq!(frame(&bad[skip..]), FrameResult::Complete(good.len()));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn garbage_prefix_skipped() {
+        let good = with_trailer("35=0|49=A|56=B|34=1|52=20240101-00:00:00|");
+        let mut buf = b"hello world".to_vec();
+        buf.extend_from_slice(&good);
+        assert_eq!(
+            frame(&buf),
+            FrameResult::Garbled(GarbledReason::NoBeginString, 11)
+        );
+        // A partial "8=" at the end is kept.
+        assert_eq!(
+            frame(b"xx8"),
+            FrameResult::Garbled(GarbledReason::NoBeginString, 2)
+        );
+    }
+
+    #[test]
+    fn too_large() {
+        let msg = soh("8=FIX.4.4|9=99999|");
+        assert!(matches!(
+            frame(&msg),
+            FrameResult::Garbled(GarbledReason::TooLarge, _)
+        ));
+        assert!(matches!(
+            frame(&soh("8=FIX.4.4|9=1234567|")),
+            FrameResult::Garbled(GarbledReason::BadBodyLength, _)
+        ));
+    }
+}

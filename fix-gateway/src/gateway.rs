@@ -1,0 +1,615 @@
+//! The mio acceptor: many sessions on one thread, driven by [`Gateway::poll_once`] /
+//! [`Gateway::do_work`] so that the runtime's agent decides how to wait.
+//!
+//! Every resource is bounded and allocated at start-up: connection slots, receive
+//! buffers (fixed size, at least one maximum message), outbound queues (a slow
+//! consumer is disconnected), inbound message rate, logon timeout for connections
+//! that have not said who they are.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+
+use crate::decode::decode;
+use crate::dictionary::tag;
+use crate::encode::MessageBuilder;
+use crate::frame::{frame_with_limit, FrameResult, MESSAGE_BYTES_LIMIT};
+use crate::session::{
+    Application, DisconnectReason, Outbox, SendError, Session, SessionConfig, SessionId,
+};
+use crate::store::MessageStore;
+use crate::time::NS_PER_SECOND;
+
+const LISTENER: Token = Token(0);
+/// Reads per connection per call, so one busy peer cannot starve the others.
+const READS_PER_CALL_MAX: usize = 8;
+/// Accepts per call.
+const ACCEPTS_PER_CALL_MAX: usize = 64;
+
+/// Limits and address of the acceptor.
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// Listen address; default `0.0.0.0:9898`.
+    pub listen_address: SocketAddr,
+    /// Simultaneous connections, logged on or not.
+    pub connections_max: usize,
+    /// Largest inbound message, bytes (≤ 65,535).
+    pub message_bytes_max: usize,
+    /// Receive buffer per connection, bytes (≥ `message_bytes_max`).
+    pub receive_buffer_bytes: usize,
+    /// Outbound queue bound per connection, bytes; beyond it the peer is a slow
+    /// consumer and is disconnected.
+    pub outbound_queue_bytes_max: usize,
+    /// Inbound messages per second per connection; beyond it the peer is cut off.
+    pub inbound_messages_per_second_max: u32,
+    /// Time a connection may stay without a valid Logon.
+    pub logon_timeout_ns: u64,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            listen_address: SocketAddr::from(([0, 0, 0, 0], 9898)),
+            connections_max: 256,
+            message_bytes_max: crate::frame::MESSAGE_BYTES_MAX_DEFAULT,
+            receive_buffer_bytes: 64 * 1024,
+            outbound_queue_bytes_max: 4 * 1024 * 1024,
+            inbound_messages_per_second_max: 50_000,
+            logon_timeout_ns: 10 * NS_PER_SECOND,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Connection {
+    stream: TcpStream,
+    peer: Option<SocketAddr>,
+    receive: Box<[u8]>,
+    receive_len: usize,
+    outbox: Outbox,
+    session: Option<usize>,
+    connected_ns: u64,
+    rate_window_start_ns: u64,
+    rate_count: u32,
+    write_interest: bool,
+    maybe_readable: bool,
+}
+
+#[derive(Debug)]
+struct SessionSlot<S: MessageStore> {
+    session: Session<S>,
+    connection: Option<usize>,
+}
+
+/// Counters of the gateway, for metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GatewayCounters {
+    /// Connections accepted.
+    pub accepted: u64,
+    /// Connections refused at the connection limit.
+    pub refused: u64,
+    /// Connections closed, for any reason.
+    pub closed: u64,
+    /// Messages framed.
+    pub messages_in: u64,
+    /// Garbled byte runs skipped.
+    pub garbled: u64,
+}
+
+/// The FIX acceptor.
+pub struct Gateway<S: MessageStore, A: Application> {
+    poll: Poll,
+    events: Events,
+    listener: TcpListener,
+    config: GatewayConfig,
+    connections: Vec<Option<Connection>>,
+    sessions: Vec<SessionSlot<S>>,
+    app: A,
+    clock: fn() -> u64,
+    accept_pending: bool,
+    counters: GatewayCounters,
+}
+
+impl<S: MessageStore, A: Application> core::fmt::Debug for Gateway<S, A> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("config", &self.config)
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Wall-clock nanoseconds since the epoch (SendingTime is wall-clock by definition).
+#[must_use]
+pub fn system_clock_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+impl<S: MessageStore, A: Application> Gateway<S, A> {
+    /// Binds the listener and preallocates every connection slot.
+    ///
+    /// # Errors
+    /// Bind or poll registration failed, or limits are inconsistent.
+    pub fn bind(
+        config: GatewayConfig,
+        sessions: Vec<(SessionConfig, S)>,
+        app: A,
+    ) -> io::Result<Self> {
+        if config.message_bytes_max > MESSAGE_BYTES_LIMIT
+            || config.receive_buffer_bytes < config.message_bytes_max
+            || config.connections_max == 0
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "message_bytes_max <= 65535 <= ... and receive_buffer_bytes >= message_bytes_max",
+            ));
+        }
+        let poll = Poll::new()?;
+        let mut listener = TcpListener::bind(config.listen_address)?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let sessions = sessions
+            .into_iter()
+            .enumerate()
+            .map(|(i, (mut session_config, store))| {
+                session_config.message_bytes_max = config.message_bytes_max;
+                SessionSlot {
+                    session: Session::new(
+                        SessionId(u32::try_from(i).unwrap_or(u32::MAX)),
+                        session_config,
+                        store,
+                    ),
+                    connection: None,
+                }
+            })
+            .collect();
+        let mut connections = Vec::with_capacity(config.connections_max);
+        connections.resize_with(config.connections_max, || None);
+        Ok(Gateway {
+            poll,
+            events: Events::with_capacity(1024),
+            listener,
+            connections,
+            sessions,
+            app,
+            clock: system_clock_ns,
+            accept_pending: false,
+            counters: GatewayCounters::default(),
+            config,
+        })
+    }
+
+    /// Replaces the wall clock (tests, simulation).
+    pub fn set_clock(&mut self, clock: fn() -> u64) {
+        self.clock = clock;
+    }
+
+    /// The bound address (useful with port 0).
+    ///
+    /// # Errors
+    /// The socket has no address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The application.
+    pub fn app_mut(&mut self) -> &mut A {
+        &mut self.app
+    }
+
+    /// A session by id.
+    #[must_use]
+    pub fn session(&self, id: SessionId) -> Option<&Session<S>> {
+        self.sessions.get(id.0 as usize).map(|s| &s.session)
+    }
+
+    /// Counters.
+    #[must_use]
+    pub fn counters(&self) -> GatewayCounters {
+        self.counters
+    }
+
+    /// One non-blocking round of work; returns the amount of work done (0 = idle),
+    /// for the caller's idle strategy.
+    pub fn do_work(&mut self) -> u32 {
+        self.poll_once(Some(Duration::ZERO)).unwrap_or(0)
+    }
+
+    /// Waits up to `timeout` for readiness, then accepts, reads, runs sessions and
+    /// timers, and flushes. Returns a work count.
+    ///
+    /// # Errors
+    /// `poll` itself failed.
+    pub fn poll_once(&mut self, timeout: Option<Duration>) -> io::Result<u32> {
+        let wait =
+            if self.accept_pending || self.connections.iter().flatten().any(|c| c.maybe_readable) {
+                Some(Duration::ZERO)
+            } else {
+                timeout
+            };
+        match self.poll.poll(&mut self.events, wait) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(0),
+            Err(e) => return Err(e),
+        }
+        let now_ns = (self.clock)();
+        let mut work = 0u32;
+        for event in &self.events {
+            if event.token() == LISTENER {
+                self.accept_pending = true;
+                continue;
+            }
+            let slot = event.token().0 - 1;
+            if let Some(conn) = self.connections.get_mut(slot).and_then(Option::as_mut) {
+                if event.is_readable() || event.is_read_closed() || event.is_error() {
+                    conn.maybe_readable = true;
+                }
+            }
+        }
+        if self.accept_pending {
+            work += self.accept(now_ns);
+        }
+        for slot in 0..self.connections.len() {
+            if self.connections[slot]
+                .as_ref()
+                .is_some_and(|c| c.maybe_readable)
+            {
+                work += self.read(slot, now_ns);
+            }
+        }
+        work += self.run_timers(now_ns);
+        for slot in 0..self.connections.len() {
+            if self.connections[slot].is_some() {
+                work += self.flush(slot, now_ns);
+            }
+        }
+        Ok(work)
+    }
+
+    fn accept(&mut self, now_ns: u64) -> u32 {
+        let mut work = 0;
+        for _ in 0..ACCEPTS_PER_CALL_MAX {
+            let (mut stream, peer) = match self.listener.accept() {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.accept_pending = false;
+                    return work;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::warn!("accept failed: {e}");
+                    self.accept_pending = false;
+                    return work;
+                }
+            };
+            work += 1;
+            let Some(slot) = self.connections.iter().position(Option::is_none) else {
+                self.counters.refused += 1;
+                log::warn!(
+                    "refusing {peer}: {:?}",
+                    DisconnectReason::TooManyConnections
+                );
+                continue; // dropping the stream closes it
+            };
+            let _ = stream.set_nodelay(true);
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .register(&mut stream, Token(slot + 1), Interest::READABLE)
+            {
+                log::warn!("register {peer} failed: {e}");
+                continue;
+            }
+            self.counters.accepted += 1;
+            self.connections[slot] = Some(Connection {
+                stream,
+                peer: Some(peer),
+                receive: vec![0u8; self.config.receive_buffer_bytes].into_boxed_slice(),
+                receive_len: 0,
+                outbox: Outbox::new(self.config.outbound_queue_bytes_max),
+                session: None,
+                connected_ns: now_ns,
+                rate_window_start_ns: now_ns,
+                rate_count: 0,
+                write_interest: false,
+                maybe_readable: true,
+            });
+        }
+        self.accept_pending = true;
+        work
+    }
+
+    fn read(&mut self, slot: usize, now_ns: u64) -> u32 {
+        let mut work = 0;
+        let Some(conn) = self.connections[slot].as_mut() else {
+            return 0;
+        };
+        conn.maybe_readable = false;
+        for _ in 0..READS_PER_CALL_MAX {
+            let Some(conn) = self.connections[slot].as_mut() else {
+                return work;
+            };
+            if conn.outbox.disconnect_requested().is_some() {
+                return work;
+            }
+            if conn.receive_len == conn.receive.len() {
+                // Full: process first, read again on the next call.
+                conn.maybe_readable = true;
+                work += self.process_input(slot, now_ns);
+                return work;
+            }
+            let len = conn.receive_len;
+            match conn.stream.read(&mut conn.receive[len..]) {
+                Ok(0) => {
+                    self.close(slot, now_ns, DisconnectReason::PeerClosed);
+                    return work + 1;
+                }
+                Ok(n) => {
+                    conn.receive_len += n;
+                    work += 1 + self.process_input(slot, now_ns);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return work,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.close(slot, now_ns, DisconnectReason::Io);
+                    return work + 1;
+                }
+            }
+        }
+        if let Some(conn) = self.connections[slot].as_mut() {
+            conn.maybe_readable = true;
+        }
+        work
+    }
+
+    fn process_input(&mut self, slot: usize, now_ns: u64) -> u32 {
+        let Gateway {
+            connections,
+            sessions,
+            app,
+            config,
+            counters,
+            ..
+        } = self;
+        let Some(conn) = connections[slot].as_mut() else {
+            return 0;
+        };
+        let mut work = 0;
+        let mut consumed = 0;
+        let mut close_reason = None;
+        // Each iteration consumes at least one byte or stops.
+        while consumed < conn.receive_len && conn.outbox.disconnect_requested().is_none() {
+            let input = &conn.receive[consumed..conn.receive_len];
+            match frame_with_limit(input, config.message_bytes_max) {
+                FrameResult::Incomplete => break,
+                FrameResult::Garbled(_, skip) => {
+                    counters.garbled += 1;
+                    consumed += skip.max(1);
+                }
+                FrameResult::Complete(n) => {
+                    let raw = &input[..n];
+                    consumed += n;
+                    work += 1;
+                    counters.messages_in += 1;
+                    if now_ns.saturating_sub(conn.rate_window_start_ns) >= NS_PER_SECOND {
+                        conn.rate_window_start_ns = now_ns;
+                        conn.rate_count = 0;
+                    }
+                    conn.rate_count += 1;
+                    if conn.rate_count > config.inbound_messages_per_second_max {
+                        close_reason = Some(DisconnectReason::RateLimitExceeded);
+                        break;
+                    }
+                    let index = match conn.session {
+                        Some(index) => index,
+                        None => match bind(sessions, raw) {
+                            Ok(index) => {
+                                sessions[index].connection = Some(slot);
+                                conn.session = Some(index);
+                                sessions[index].session.on_connect(conn.connected_ns);
+                                index
+                            }
+                            Err(reason) => {
+                                close_reason = Some(reason);
+                                break;
+                            }
+                        },
+                    };
+                    sessions[index]
+                        .session
+                        .on_message(now_ns, raw, &mut conn.outbox, app);
+                }
+            }
+        }
+        conn.receive.copy_within(consumed..conn.receive_len, 0);
+        conn.receive_len -= consumed;
+        if let Some(reason) = close_reason {
+            self.close(slot, now_ns, reason);
+        }
+        work
+    }
+
+    fn run_timers(&mut self, now_ns: u64) -> u32 {
+        let mut work = 0;
+        let logon_timeout_ns = self.config.logon_timeout_ns;
+        let mut expired = [usize::MAX; 16];
+        let mut expired_len = 0;
+        for (slot, conn) in self.connections.iter_mut().enumerate() {
+            let Some(conn) = conn.as_mut() else { continue };
+            match conn.session {
+                Some(index) => {
+                    let before = conn.outbox.pending().len();
+                    self.sessions[index]
+                        .session
+                        .on_timer(now_ns, &mut conn.outbox);
+                    if conn.outbox.pending().len() != before
+                        || conn.outbox.disconnect_requested().is_some()
+                    {
+                        work += 1;
+                    }
+                }
+                None => {
+                    if now_ns.saturating_sub(conn.connected_ns) >= logon_timeout_ns
+                        && expired_len < expired.len()
+                    {
+                        expired[expired_len] = slot;
+                        expired_len += 1;
+                    }
+                }
+            }
+        }
+        for &slot in &expired[..expired_len] {
+            self.close(slot, now_ns, DisconnectReason::LogonTimeout);
+            work += 1;
+        }
+        work
+    }
+
+    fn flush(&mut self, slot: usize, now_ns: u64) -> u32 {
+        let Some(conn) = self.connections[slot].as_mut() else {
+            return 0;
+        };
+        let mut work = 0;
+        let mut failed = false;
+        while !conn.outbox.pending().is_empty() {
+            match conn.stream.write(conn.outbox.pending()) {
+                Ok(0) => {
+                    failed = true;
+                    break;
+                }
+                Ok(n) => {
+                    conn.outbox.consume(n);
+                    work += 1;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        if failed {
+            self.close(slot, now_ns, DisconnectReason::Io);
+            return work + 1;
+        }
+        if let Some(reason) = conn.outbox.disconnect_requested() {
+            self.close(slot, now_ns, reason);
+            return work + 1;
+        }
+        let want_write = !conn.outbox.pending().is_empty();
+        if want_write != conn.write_interest {
+            let interest = if want_write {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            if self
+                .poll
+                .registry()
+                .reregister(&mut conn.stream, Token(slot + 1), interest)
+                .is_ok()
+            {
+                conn.write_interest = want_write;
+            }
+        }
+        work
+    }
+
+    fn close(&mut self, slot: usize, now_ns: u64, reason: DisconnectReason) {
+        let Some(mut conn) = self.connections[slot].take() else {
+            return;
+        };
+        // Best effort: a Logout explaining why is worth one write.
+        let _ = conn.stream.write(conn.outbox.pending());
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        let reason = conn.outbox.disconnect_requested().unwrap_or(reason);
+        self.counters.closed += 1;
+        match reason {
+            DisconnectReason::LogoutCompleted | DisconnectReason::LogoutReceived => {
+                log::info!("closing {:?}: {reason:?}", conn.peer);
+            }
+            _ => log::warn!("closing {:?}: {reason:?}", conn.peer),
+        }
+        if let Some(index) = conn.session {
+            let slot_entry = &mut self.sessions[index];
+            slot_entry.connection = None;
+            slot_entry
+                .session
+                .on_disconnect(now_ns, reason, &mut self.app);
+        }
+    }
+
+    /// Sends an application message of type `msg_type` on a logged-on session;
+    /// `fill` writes the body. Flushed immediately when the socket allows.
+    ///
+    /// # Errors
+    /// Unknown or not logged-on session, encode, store or queue failure.
+    pub fn send(
+        &mut self,
+        session: SessionId,
+        msg_type: &[u8],
+        fill: impl FnOnce(&mut MessageBuilder<'_>),
+    ) -> Result<u64, SendError> {
+        let now_ns = (self.clock)();
+        let index = session.0 as usize;
+        let slot = self
+            .sessions
+            .get(index)
+            .and_then(|s| s.connection)
+            .ok_or(SendError::NotLoggedOn)?;
+        let conn = self.connections[slot]
+            .as_mut()
+            .ok_or(SendError::NotLoggedOn)?;
+        let seq = self.sessions[index]
+            .session
+            .send(now_ns, msg_type, &mut conn.outbox, fill)?;
+        self.flush(slot, now_ns);
+        Ok(seq)
+    }
+
+    /// Starts a Logout on a session.
+    pub fn logout(&mut self, session: SessionId, text: &str) {
+        let now_ns = (self.clock)();
+        let index = session.0 as usize;
+        let Some(slot) = self.sessions.get(index).and_then(|s| s.connection) else {
+            return;
+        };
+        if let Some(conn) = self.connections[slot].as_mut() {
+            self.sessions[index]
+                .session
+                .logout(now_ns, text, &mut conn.outbox);
+        }
+    }
+}
+
+/// Finds the configured session a first message (which must be a Logon) is for.
+fn bind<S: MessageStore>(
+    sessions: &[SessionSlot<S>],
+    raw: &[u8],
+) -> Result<usize, DisconnectReason> {
+    let msg = decode(raw).map_err(|_| DisconnectReason::FirstMessageNotLogon)?;
+    if msg.msg_type() != b"A" {
+        return Err(DisconnectReason::FirstMessageNotLogon);
+    }
+    let sender = msg.get(tag::SENDER_COMP_ID).unwrap_or(&[]);
+    let target = msg.get(tag::TARGET_COMP_ID).unwrap_or(&[]);
+    let index = sessions
+        .iter()
+        .position(|s| {
+            let c = s.session.config();
+            c.target_comp_id.as_bytes() == sender
+                && c.sender_comp_id.as_bytes() == target
+                && c.version.begin_string() == msg.begin_string()
+        })
+        .ok_or(DisconnectReason::UnknownSession)?;
+    if sessions[index].connection.is_some() {
+        return Err(DisconnectReason::DuplicateLogon);
+    }
+    Ok(index)
+}

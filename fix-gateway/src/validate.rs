@@ -1,0 +1,341 @@
+//! Dictionary validation of a decoded message, producing SessionRejectReason codes
+//! with the offending RefTagID, as a session-level Reject(3) needs them.
+
+use crate::decode::{parse_i64, parse_u64, Message};
+use crate::dictionary::{
+    field_index, FieldDef, FieldSet, FieldType, FixVersion, MessageDef, FIELDS, HEADER_FIELDS,
+    HEADER_REQUIRED,
+};
+use crate::time::{parse_date_days, parse_utc_timestamp_ns};
+
+/// SessionRejectReason(373) values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+#[non_exhaustive]
+pub enum SessionRejectReason {
+    /// 0: tag number not in the dictionary.
+    InvalidTagNumber = 0,
+    /// 1: a required tag is missing.
+    RequiredTagMissing = 1,
+    /// 2: the tag is not defined for this message type.
+    TagNotDefinedForMessageType = 2,
+    /// 4: `tag=` with an empty value.
+    TagSpecifiedWithoutValue = 4,
+    /// 5: value out of range / not in the enum.
+    ValueIsIncorrect = 5,
+    /// 6: value does not parse as the field's type.
+    IncorrectDataFormat = 6,
+    /// 9: SenderCompID/TargetCompID do not match the session.
+    CompIdProblem = 9,
+    /// 10: SendingTime outside the accepted accuracy.
+    SendingTimeAccuracyProblem = 10,
+    /// 11: unknown MsgType.
+    InvalidMsgType = 11,
+    /// 13: tag appears more than once.
+    TagAppearsMoreThanOnce = 13,
+    /// 14: tag specified out of required order (header after body, 8/9/35 not first).
+    TagSpecifiedOutOfRequiredOrder = 14,
+    /// 15: repeating group fields out of order.
+    RepeatingGroupFieldsOutOfOrder = 15,
+    /// 16: NumInGroup count differs from the number of entries.
+    IncorrectNumInGroupCount = 16,
+    /// 99: other.
+    Other = 99,
+}
+
+impl SessionRejectReason {
+    /// The standard text, as QuickFIX users see it in Text(58).
+    #[must_use]
+    pub const fn text(self) -> &'static str {
+        match self {
+            Self::InvalidTagNumber => "Invalid tag number",
+            Self::RequiredTagMissing => "Required tag missing",
+            Self::TagNotDefinedForMessageType => "Tag not defined for this message type",
+            Self::TagSpecifiedWithoutValue => "Tag specified without a value",
+            Self::ValueIsIncorrect => "Value is incorrect (out of range) for this tag",
+            Self::IncorrectDataFormat => "Incorrect data format for value",
+            Self::CompIdProblem => "CompID problem",
+            Self::SendingTimeAccuracyProblem => "SendingTime accuracy problem",
+            Self::InvalidMsgType => "Invalid MsgType",
+            Self::TagAppearsMoreThanOnce => "Tag appears more than once",
+            Self::TagSpecifiedOutOfRequiredOrder => "Tag specified out of required order",
+            Self::RepeatingGroupFieldsOutOfOrder => "Repeating group fields out of order",
+            Self::IncorrectNumInGroupCount => "Incorrect NumInGroup count for repeating group",
+            Self::Other => "Other",
+        }
+    }
+}
+
+/// A validation failure: the reason and the tag it concerns (RefTagID 371).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionReject {
+    /// SessionRejectReason(373).
+    pub reason: SessionRejectReason,
+    /// RefTagID(371), if the problem is about one tag.
+    pub ref_tag: Option<u32>,
+}
+
+impl SessionReject {
+    /// A reject for `reason` about `tag`.
+    #[must_use]
+    pub const fn new(reason: SessionRejectReason, tag: u32) -> Self {
+        SessionReject {
+            reason,
+            ref_tag: Some(tag),
+        }
+    }
+}
+
+impl core::fmt::Display for SessionReject {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.ref_tag {
+            Some(t) => write!(f, "{} ({})", self.reason.text(), t),
+            None => write!(f, "{}", self.reason.text()),
+        }
+    }
+}
+
+impl std::error::Error for SessionReject {}
+
+use SessionRejectReason as R;
+
+/// Checks one value against its field definition.
+///
+/// # Errors
+/// Reason 4, 5 or 6 with the field's tag.
+pub fn check_value(def: &FieldDef, value: &[u8]) -> Result<(), SessionReject> {
+    let fail = |reason| Err(SessionReject::new(reason, def.tag));
+    if value.is_empty() {
+        return fail(R::TagSpecifiedWithoutValue);
+    }
+    let format_ok = match def.ty {
+        FieldType::Int => parse_i64(value).is_some(),
+        FieldType::SeqNum | FieldType::Length | FieldType::NumInGroup => parse_u64(value).is_some(),
+        FieldType::Decimal => is_decimal(value),
+        FieldType::Char => value.len() == 1,
+        FieldType::Boolean => value == b"Y" || value == b"N",
+        FieldType::UtcTimestamp => parse_utc_timestamp_ns(value).is_some(),
+        FieldType::Date => parse_date_days(value).is_some(),
+        FieldType::String | FieldType::MultipleCharValue => true,
+    };
+    if !format_ok {
+        return fail(R::IncorrectDataFormat);
+    }
+    if !def.values.is_empty() {
+        let in_enum = |v: &[u8]| def.values.iter().any(|e| e.as_bytes() == v);
+        let ok = if def.ty == FieldType::MultipleCharValue {
+            value.split(|&b| b == b' ').all(in_enum)
+        } else {
+            in_enum(value)
+        };
+        if !ok {
+            return fail(R::ValueIsIncorrect);
+        }
+    }
+    Ok(())
+}
+
+fn is_decimal(value: &[u8]) -> bool {
+    let digits = value.strip_prefix(b"-").unwrap_or(value);
+    let mut dots = 0;
+    let mut count = 0;
+    for &b in digits {
+        if b == b'.' {
+            dots += 1;
+        } else if b.is_ascii_digit() {
+            count += 1;
+        } else {
+            return false;
+        }
+    }
+    dots <= 1 && count > 0
+}
+
+/// Validates `msg` against the dictionary of `version`: header order, known tags,
+/// tags allowed for the message type, duplicates, value formats and enums, repeating
+/// groups (delimiter first, NumInGroup count) and required fields.
+///
+/// Does not check BeginString, CompIDs, SendingTime accuracy or sequence numbers:
+/// those are session decisions.
+///
+/// # Errors
+/// The first problem found, as a [`SessionReject`].
+pub fn validate(
+    msg: &Message<'_>,
+    version: FixVersion,
+) -> Result<&'static MessageDef, SessionReject> {
+    match msg.field(2) {
+        Some((35, _)) => {}
+        _ => return Err(SessionReject::new(R::TagSpecifiedOutOfRequiredOrder, 35)),
+    }
+    let Some(def) = version.message(msg.msg_type()) else {
+        return Err(SessionReject::new(R::InvalidMsgType, 35));
+    };
+    let mut seen = FieldSet::EMPTY;
+    let mut in_body = false;
+    let last = msg.len() - 1; // CheckSum, placed by decode
+    let mut i = 0;
+    while i < last {
+        let Some((tag, value)) = msg.field(i) else {
+            break;
+        };
+        let Some(index) = field_index(tag) else {
+            return Err(SessionReject::new(R::InvalidTagNumber, tag));
+        };
+        let field = &FIELDS[index];
+        if HEADER_FIELDS.contains_index(index) {
+            if in_body || (i > 2 && matches!(tag, 8 | 9 | 35)) {
+                return Err(SessionReject::new(R::TagSpecifiedOutOfRequiredOrder, tag));
+            }
+        } else if def.allowed.contains_index(index) {
+            in_body = true;
+        } else if def.groups.iter().any(|g| g.members.contains_index(index)) {
+            return Err(SessionReject::new(R::RepeatingGroupFieldsOutOfOrder, tag));
+        } else if tag == 10 {
+            return Err(SessionReject::new(R::TagSpecifiedOutOfRequiredOrder, tag));
+        } else {
+            return Err(SessionReject::new(R::TagNotDefinedForMessageType, tag));
+        }
+        if seen.contains_index(index) {
+            return Err(SessionReject::new(R::TagAppearsMoreThanOnce, tag));
+        }
+        seen.insert_index(index);
+        check_value(field, value)?;
+        i += 1;
+        if field.ty == FieldType::NumInGroup {
+            if let Some(group) = def.groups.iter().find(|g| g.count_tag == tag) {
+                let declared = parse_u64(value).unwrap_or(0);
+                let mut entries = 0u64;
+                let mut entry_seen = FieldSet::EMPTY;
+                while i < last {
+                    let Some((member, member_value)) = msg.field(i) else {
+                        break;
+                    };
+                    let Some(member_index) = field_index(member) else {
+                        break;
+                    };
+                    if !group.members.contains_index(member_index) {
+                        break;
+                    }
+                    if member == group.delimiter {
+                        if entries > 0 {
+                            if let Some(t) = group.required.first_missing_from(&entry_seen) {
+                                return Err(SessionReject::new(R::RequiredTagMissing, t));
+                            }
+                        }
+                        entries += 1;
+                        entry_seen = FieldSet::EMPTY;
+                    } else if entries == 0 || entry_seen.contains_index(member_index) {
+                        return Err(SessionReject::new(
+                            R::RepeatingGroupFieldsOutOfOrder,
+                            member,
+                        ));
+                    }
+                    entry_seen.insert_index(member_index);
+                    check_value(&FIELDS[member_index], member_value)?;
+                    i += 1;
+                }
+                if entries > 0 {
+                    if let Some(t) = group.required.first_missing_from(&entry_seen) {
+                        return Err(SessionReject::new(R::RequiredTagMissing, t));
+                    }
+                }
+                if entries != declared {
+                    return Err(SessionReject::new(R::IncorrectNumInGroupCount, tag));
+                }
+            }
+        }
+    }
+    if let Some(t) = HEADER_REQUIRED.first_missing_from(&seen) {
+        return Err(SessionReject::new(R::RequiredTagMissing, t));
+    }
+    if let Some(t) = def.required.first_missing_from(&seen) {
+        return Err(SessionReject::new(R::RequiredTagMissing, t));
+    }
+    Ok(def)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::decode;
+
+    fn check(body: &str) -> Result<&'static str, SessionReject> {
+        let text = format!("8=FIX.4.4|9=1|{body}10=000|").replace('|', "\x01");
+        let msg = decode(text.as_bytes()).unwrap();
+        validate(&msg, FixVersion::Fix44).map(|d| d.name)
+    }
+
+    const HDR: &str = "35=D|49=C|56=S|34=2|52=20240101-00:00:00|";
+    const NOS: &str = "11=a|54=1|60=20240101-00:00:00|40=2|38=100|44=1.5|55=X|";
+
+    fn nos(extra: &str) -> Result<&'static str, SessionReject> {
+        check(&format!("{HDR}{NOS}{extra}"))
+    }
+
+    fn rej(reason: SessionRejectReason, tag: u32) -> Result<&'static str, SessionReject> {
+        Err(SessionReject::new(reason, tag))
+    }
+
+    #[test]
+    fn valid_new_order_single() {
+        assert_eq!(nos(""), Ok("NewOrderSingle"));
+        assert_eq!(nos("453=2|448=A|447=D|452=1|448=B|"), Ok("NewOrderSingle"));
+        assert_eq!(nos("18=G 6|"), Ok("NewOrderSingle"));
+    }
+
+    #[test]
+    fn reject_reasons() {
+        assert_eq!(nos("9999=1|"), rej(R::InvalidTagNumber, 9999));
+        assert_eq!(
+            check("35=D|49=C|56=S|34=2|52=20240101-00:00:00|54=1|60=20240101-00:00:00|40=2|38=1|"),
+            rej(R::RequiredTagMissing, 11)
+        );
+        assert_eq!(
+            check(&format!("35=D|49=C|34=2|52=20240101-00:00:00|{NOS}")),
+            rej(R::RequiredTagMissing, 56)
+        );
+        assert_eq!(nos("108=30|"), rej(R::TagNotDefinedForMessageType, 108));
+        assert_eq!(nos("58=|"), rej(R::TagSpecifiedWithoutValue, 58));
+        assert_eq!(nos("59=9|"), rej(R::ValueIsIncorrect, 59));
+        assert_eq!(nos("18=G Z6|"), rej(R::ValueIsIncorrect, 18));
+        assert_eq!(nos("110=abc|"), rej(R::IncorrectDataFormat, 110));
+        assert_eq!(nos("126=2024|"), rej(R::IncorrectDataFormat, 126));
+        assert_eq!(
+            check(&format!("35=ZZ|49=C|56=S|34=2|52=20240101-00:00:00|{NOS}")),
+            rej(R::InvalidMsgType, 35)
+        );
+        assert_eq!(nos("55=Y|"), rej(R::TagAppearsMoreThanOnce, 55));
+        assert_eq!(nos("43=Y|"), rej(R::TagSpecifiedOutOfRequiredOrder, 43));
+        assert_eq!(
+            check(&format!("49=C|35=D|56=S|34=2|52=20240101-00:00:00|{NOS}")),
+            rej(R::TagSpecifiedOutOfRequiredOrder, 35)
+        );
+        assert_eq!(
+            nos("453=1|447=D|448=A|"),
+            rej(R::RepeatingGroupFieldsOutOfOrder, 447)
+        );
+        assert_eq!(nos("448=A|"), rej(R::RepeatingGroupFieldsOutOfOrder, 448));
+        assert_eq!(
+            nos("453=2|448=A|447=D|"),
+            rej(R::IncorrectNumInGroupCount, 453)
+        );
+        assert_eq!(
+            nos("453=1|448=A|448=B|"),
+            rej(R::IncorrectNumInGroupCount, 453)
+        );
+        assert_eq!(nos("453=1|448=A|452=x|"), rej(R::IncorrectDataFormat, 452));
+    }
+
+    #[test]
+    fn logon_versions() {
+        let logon = "35=A|49=C|56=S|34=1|52=20240101-00:00:00|98=0|108=30|";
+        assert_eq!(check(logon), Ok("Logon"));
+        let text = format!("8=FIXT.1.1|9=1|{logon}10=000|").replace('|', "\x01");
+        let msg = decode(text.as_bytes()).unwrap();
+        assert_eq!(
+            validate(&msg, FixVersion::Fixt11).map(|d| d.name),
+            Err(SessionReject::new(R::RequiredTagMissing, 1137))
+        );
+    }
+}

@@ -1,0 +1,275 @@
+//! Logon, authentication, first-message and duplicate-logon rules, both versions.
+mod common;
+use arbiter_fix::{DisconnectReason, FixVersion, SessionState};
+use common::*;
+
+#[test]
+fn logon_echoes_heartbeat_interval_and_version_fields() {
+    for v in VERSIONS {
+        let mut h = Harness::new(v);
+        let fields = h.logon_fields();
+        h.recv("A", 1, fields);
+        let sent = h.sent();
+        assert_eq!(sent.len(), 1);
+        let logon = &sent[0];
+        assert!(logon.starts_with(&format!("8={}|", String::from_utf8_lossy(v.begin_string()))));
+        assert_eq!(field(logon, 108).as_deref(), Some("30"));
+        assert_eq!(field(logon, 49).as_deref(), Some("ARB"));
+        assert_eq!(field(logon, 56).as_deref(), Some("CLIENT"));
+        assert_eq!(field(logon, 34).as_deref(), Some("1"));
+        match v {
+            FixVersion::Fixt11 => assert_eq!(field(logon, 1137).as_deref(), Some("9")),
+            FixVersion::Fix44 => assert_eq!(field(logon, 1137), None),
+        }
+        assert_eq!(h.session.heartbeat_interval_ns(), 30 * SEC);
+        assert_eq!(h.session.next_target_seq(), 2);
+        assert_eq!(h.app.logons, 1);
+    }
+}
+
+#[test]
+fn fixt_logon_requires_default_appl_ver_id_9() {
+    let mut h = Harness::new(FixVersion::Fixt11);
+    h.recv("A", 1, "98=0|108=30|");
+    let sent = h.sent();
+    assert_eq!(field(&sent[0], 35).as_deref(), Some("5"));
+    assert_eq!(
+        h.disconnect_requested(),
+        Some(DisconnectReason::InvalidLogon)
+    );
+    let mut h = Harness::new(FixVersion::Fixt11);
+    h.recv("A", 1, "98=0|108=30|1137=7|");
+    assert_eq!(
+        h.disconnect_requested(),
+        Some(DisconnectReason::InvalidLogon)
+    );
+}
+
+#[test]
+fn reset_seq_num_flag_resets_both_directions() {
+    for v in VERSIONS {
+        let mut h = Harness::new(v);
+        h.logon();
+        h.recv("0", 2, "");
+        h.session
+            .on_disconnect(h.now, DisconnectReason::PeerClosed, &mut h.app);
+        h.session.on_connect(h.now);
+        let fields = format!("{}141=Y|", h.logon_fields());
+        h.recv("A", 1, &fields);
+        let sent = h.sent();
+        assert_eq!(field(&sent[0], 141).as_deref(), Some("Y"));
+        assert_eq!(field(&sent[0], 34).as_deref(), Some("1"));
+        assert_eq!(h.session.next_target_seq(), 2);
+        assert_eq!(h.session.next_sender_seq(), 2);
+    }
+}
+
+#[test]
+fn reset_on_logon_option() {
+    for v in VERSIONS {
+        let mut c = config(v);
+        c.reset_on_logon = true;
+        let mut h = Harness::with_config(c);
+        h.logon();
+        h.recv("0", 2, "");
+        h.session
+            .on_disconnect(h.now, DisconnectReason::PeerClosed, &mut h.app);
+        h.session.on_connect(h.now);
+        h.logon(); // seq 1 accepted again
+        assert_eq!(h.session.next_target_seq(), 2);
+    }
+}
+
+#[test]
+fn credentials_checked() {
+    for v in VERSIONS {
+        let mut c = config(v);
+        c.username = Some("alice".into());
+        c.password = Some("secret".into());
+        let mut h = Harness::with_config(c.clone());
+        let good = format!("{}553=alice|554=secret|", h.logon_fields());
+        h.recv("A", 1, &good);
+        assert!(h.session.is_logged_on());
+
+        let mut h = Harness::with_config(c);
+        let bad = format!("{}553=alice|554=wrong|", h.logon_fields());
+        h.recv("A", 1, &bad);
+        let sent = h.sent();
+        assert_eq!(field(&sent[0], 35).as_deref(), Some("5"));
+        assert_eq!(
+            field(&sent[0], 58).as_deref(),
+            Some("Invalid username or password")
+        );
+        assert_eq!(
+            h.disconnect_requested(),
+            Some(DisconnectReason::AuthenticationFailed)
+        );
+        assert!(!h.session.is_logged_on());
+    }
+}
+
+#[test]
+fn first_message_must_be_logon() {
+    for v in VERSIONS {
+        let mut h = Harness::new(v);
+        h.recv("D", 1, NOS);
+        let sent = h.sent();
+        assert_eq!(field(&sent[0], 35).as_deref(), Some("5"));
+        assert_eq!(
+            h.disconnect_requested(),
+            Some(DisconnectReason::FirstMessageNotLogon)
+        );
+        assert!(h.app.app_messages.is_empty());
+    }
+}
+
+#[test]
+fn second_logon_on_active_session_refused() {
+    for v in VERSIONS {
+        let mut h = Harness::new(v);
+        h.logon();
+        let fields = h.logon_fields();
+        h.recv("A", 2, fields);
+        assert_eq!(
+            h.disconnect_requested(),
+            Some(DisconnectReason::DuplicateLogon)
+        );
+    }
+}
+
+#[test]
+fn heartbeat_interval_bounds() {
+    for v in VERSIONS {
+        let mut h = Harness::new(v);
+        let fields = h.logon_fields().replace("108=30", "108=0");
+        h.recv("A", 1, &fields);
+        assert_eq!(
+            h.disconnect_requested(),
+            Some(DisconnectReason::InvalidLogon)
+        );
+    }
+}
+
+#[test]
+fn logon_seq_too_low_logs_out() {
+    for v in VERSIONS {
+        let mut h = Harness::new(v);
+        h.logon();
+        h.recv("0", 2, "");
+        h.session
+            .on_disconnect(h.now, DisconnectReason::PeerClosed, &mut h.app);
+        h.session.on_connect(h.now);
+        let fields = h.logon_fields();
+        h.recv("A", 1, fields);
+        let sent = h.sent();
+        assert_eq!(
+            field(&sent[0], 58).as_deref(),
+            Some("MsgSeqNum too low, expecting 3 but received 1")
+        );
+        assert_eq!(
+            h.disconnect_requested(),
+            Some(DisconnectReason::SeqNumTooLow)
+        );
+    }
+}
+
+#[test]
+fn logon_timeout() {
+    for v in VERSIONS {
+        let mut h = Harness::new(v);
+        h.timer(T0 + 9 * SEC);
+        assert_eq!(h.disconnect_requested(), None);
+        h.timer(T0 + 10 * SEC);
+        assert_eq!(
+            h.disconnect_requested(),
+            Some(DisconnectReason::LogonTimeout)
+        );
+        assert_eq!(h.session.state(), SessionState::Disconnected);
+    }
+}
+
+#[test]
+fn wrong_begin_string_logs_out() {
+    for v in VERSIONS {
+        let mut h = Harness::new(v);
+        let other = if v == FixVersion::Fix44 {
+            FixVersion::Fixt11
+        } else {
+            FixVersion::Fix44
+        };
+        let body = format!(
+            "35=A|49=CLIENT|56=ARB|34=1|52={}|98=0|108=30|1137=9|",
+            ts(h.now)
+        );
+        h.feed(&wrap(other, &body));
+        let sent = h.sent();
+        assert_eq!(
+            field(&sent[0], 58).as_deref(),
+            Some("Incorrect BeginString")
+        );
+        assert_eq!(
+            h.disconnect_requested(),
+            Some(DisconnectReason::BadBeginString)
+        );
+    }
+}
+
+#[test]
+fn logout_handshake_initiated_by_counterparty_and_by_us() {
+    for v in VERSIONS {
+        let mut h = Harness::new(v);
+        h.logon();
+        h.recv("5", 2, "58=bye|");
+        let sent = h.sent();
+        assert_eq!(field(&sent[0], 35).as_deref(), Some("5"));
+        assert_eq!(
+            h.disconnect_requested(),
+            Some(DisconnectReason::LogoutReceived)
+        );
+
+        let mut h = Harness::new(v);
+        h.logon();
+        h.session.logout(h.now, "done", &mut h.out);
+        assert!(matches!(h.session.state(), SessionState::LogoutSent { .. }));
+        assert_eq!(field(&h.sent()[0], 58).as_deref(), Some("done"));
+        h.recv("5", 2, "");
+        assert!(h.sent().is_empty(), "no second Logout");
+        assert_eq!(
+            h.disconnect_requested(),
+            Some(DisconnectReason::LogoutCompleted)
+        );
+
+        let mut h = Harness::new(v);
+        h.logon();
+        h.session.logout(h.now, "", &mut h.out);
+        h.timer(T0 + SEC);
+        assert_eq!(h.disconnect_requested(), None);
+        h.timer(T0 + 2 * SEC);
+        assert_eq!(
+            h.disconnect_requested(),
+            Some(DisconnectReason::LogoutTimeout)
+        );
+    }
+}
+
+#[test]
+fn reset_on_logout_and_on_disconnect() {
+    for v in VERSIONS {
+        let mut c = config(v);
+        c.reset_on_logout = true;
+        let mut h = Harness::with_config(c);
+        h.logon();
+        h.recv("5", 2, "");
+        assert_eq!(h.session.next_target_seq(), 1);
+        assert_eq!(h.session.next_sender_seq(), 1);
+
+        let mut c = config(v);
+        c.reset_on_disconnect = true;
+        let mut h = Harness::with_config(c);
+        h.logon();
+        h.session
+            .on_disconnect(h.now, DisconnectReason::PeerClosed, &mut h.app);
+        assert_eq!(h.session.next_target_seq(), 1);
+        assert_eq!(h.app.logouts, vec![DisconnectReason::PeerClosed]);
+    }
+}
