@@ -6,7 +6,7 @@ use arbiter_engine::{
     OrderId, Price, Qty, Seq, Side, TimeInForce, TimestampNs,
 };
 
-use crate::config::Config;
+use arbiter_config::Config;
 
 /// A small deterministic generator (splitmix64).
 struct Rng(u64);

@@ -2,7 +2,6 @@
 #![deny(missing_docs)]
 
 mod admin;
-mod config;
 mod demo;
 mod fix_app;
 mod gateway_agent;
@@ -17,7 +16,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, DEFAULT_CONFIG};
+use arbiter_config::{Config, DEFAULT_CONFIG};
 
 /// Arbiter: a deterministic matching and pre-trade risk core with a FIX acceptor.
 #[derive(Parser, Debug)]
@@ -74,16 +73,25 @@ enum ConfigCommand {
 }
 
 fn load(path: Option<&PathBuf>) -> Result<Config, ExitCode> {
-    let result = match path {
-        Some(path) => Config::load(path),
-        None => Config::parse(DEFAULT_CONFIG),
+    load_with_text(path).map(|(config, _)| config)
+}
+
+fn load_with_text(path: Option<&PathBuf>) -> Result<(Config, String), ExitCode> {
+    let text = match path {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            eprintln!("arbiter: config: {}: {e}", path.display());
+            ExitCode::from(2)
+        })?,
+        None => DEFAULT_CONFIG.to_owned(),
     };
-    result.map_err(|problems| {
-        for problem in problems {
-            eprintln!("arbiter: config: {problem}");
-        }
-        ExitCode::from(2)
-    })
+    Config::parse(&text)
+        .map(|config| (config, text))
+        .map_err(|problems| {
+            for problem in problems {
+                eprintln!("arbiter: config: {problem}");
+            }
+            ExitCode::from(2)
+        })
 }
 
 fn main() -> ExitCode {
@@ -111,8 +119,8 @@ fn main() -> ExitCode {
             }
             Err(code) => code,
         },
-        Command::Run { config } => match load(config.as_ref()) {
-            Ok(config) => match runtime::run(&config) {
+        Command::Run { config } => match load_with_text(config.as_ref()) {
+            Ok((config, text)) => match runtime::run(&config, &text) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(message) => {
                     eprintln!("arbiter: {message}");

@@ -175,14 +175,6 @@ impl OrderTable {
     pub fn remove(&mut self, order: OrderId) -> Option<OrderRecord> {
         self.orders.remove(&order.0)
     }
-
-    /// Live orders of a session (for cancel-on-disconnect and status).
-    pub fn orders_of_session(&self, session: u32) -> impl Iterator<Item = (OrderId, &OrderRecord)> {
-        self.orders
-            .iter()
-            .filter(move |(_, r)| r.session == session)
-            .map(|(&id, r)| (OrderId(id), r))
-    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use arbiter_engine::wire::{decode_record, RECORD_COMMAND, RECORD_DIGEST};
+use arbiter_config::Config;
+use arbiter_engine::wire::{decode_record, RECORD_COMMAND, RECORD_CONFIG, RECORD_DIGEST};
 use arbiter_engine::{Command, Engine, Event, EventSink, Seq, TimestampNs};
 use arbiter_journal::{
     Journal, JournalConfig, JournalId, Reader, RecoveryReport, Sequence, Writer,
@@ -23,6 +24,8 @@ pub struct Recovered {
     pub digests_checked: u64,
     /// Replay time.
     pub elapsed: std::time::Duration,
+    /// The last configuration text the journal holds, if any.
+    pub last_config: Option<String>,
 }
 
 /// Every Arbiter journal carries this identity.
@@ -38,6 +41,7 @@ pub const JOURNAL_IDENTITY: JournalId = JournalId(*b"ARBITER-JOURNAL1");
 pub fn recover(
     dir: &Path,
     config: JournalConfig,
+    venue: &Config,
     engine: &mut Engine,
     mut on_event: impl FnMut(&Command, &[u8], &Event),
 ) -> Result<Recovered, String> {
@@ -47,6 +51,7 @@ pub fn recover(
     let reader = Reader::open(dir).map_err(|e| format!("journal {}: {e}", dir.display()))?;
     let mut commands = 0u64;
     let mut digests_checked = 0u64;
+    let mut last_config = None;
     struct Collect<'a, F: FnMut(&Command, &[u8], &Event)> {
         command: Command,
         annotation: &'a [u8],
@@ -89,6 +94,28 @@ pub fn recover(
                 }
                 digests_checked += 1;
             }
+            RECORD_CONFIG => {
+                let text = std::str::from_utf8(record.payload())
+                    .map_err(|_| format!("journal record {}: configuration is not UTF-8", seq.0))?;
+                let journaled = Config::parse(text).map_err(|problems| {
+                    format!(
+                        "journal record {}: journaled configuration: {}",
+                        seq.0,
+                        problems.join("; ")
+                    )
+                })?;
+                if journaled.registry() != venue.registry()
+                    || journaled.engine_config() != venue.engine_config()
+                {
+                    return Err(format!(
+                        "the configuration changes instruments or engine capacities against the one \
+                         journaled at record {}: replay would not rebuild the same state; start a new \
+                         journal (another journal directory) for the new instrument set",
+                        seq.0
+                    ));
+                }
+                last_config = Some(text.to_owned());
+            }
             _ => {} // other record types (seals) are the journal's own
         }
     }
@@ -98,5 +125,6 @@ pub fn recover(
         commands,
         digests_checked,
         elapsed: started.elapsed(),
+        last_config,
     })
 }

@@ -11,11 +11,11 @@ use arbiter_hardware::{spsc, AgentRunner, BackoffConfig, IdleConfig, RunnerConfi
 use arbiter_journal::{Durability as JournalDurability, JournalConfig};
 
 use crate::admin::AdminServer;
-use crate::config::{AgentConfig, Config, Durability};
 use crate::fix_app::{FixApp, SessionMapping};
 use crate::gateway_agent::{DisconnectPolicy, GatewayAgent, Inbox};
 use crate::recovery::{recover, JOURNAL_IDENTITY};
 use crate::sequencer::{Sequencer, SequencerRings, SequencerStatus};
+use arbiter_config::{AgentConfig, Config, Durability};
 
 const REQUEST_RING_CAPACITY: usize = 1 << 14;
 const OUTBOUND_RING_CAPACITY: usize = 1 << 16;
@@ -73,7 +73,7 @@ fn journal_config(config: &Config) -> JournalConfig {
 ///
 /// # Errors
 /// A message for the operator when start-up fails.
-pub fn run(config: &Config) -> Result<(), String> {
+pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
     install_signal_handlers();
     let _ = arbiter_hardware::allowed_cores();
     let data_dir = &config.venue.data_dir;
@@ -130,6 +130,7 @@ pub fn run(config: &Config) -> Result<(), String> {
     let recovered = recover(
         &config.journal_dir(),
         journal_config(config),
+        config,
         &mut engine,
         |command, annotation, event| {
             app.on_replayed(command, annotation, event);
@@ -162,7 +163,19 @@ pub fn run(config: &Config) -> Result<(), String> {
             "arbiter: durability none: reports are NOT held; the OS writes back; a power cut may lose acknowledged orders"
         ),
     }
-    let writer = recovered.writer;
+    let mut writer = recovered.writer;
+    if recovered.last_config.as_deref() != Some(config_text) {
+        // The replay tool rebuilds the engine from the configuration journaled here.
+        let seq = writer.next_sequence();
+        writer
+            .append(
+                arbiter_journal::RecordType(arbiter_engine::wire::RECORD_CONFIG),
+                seq,
+                arbiter_journal::TimestampNs(arbiter_fix::system_clock_ns()),
+                config_text.as_bytes(),
+            )
+            .map_err(|e| format!("journal configuration record: {e}"))?;
+    }
     let flusher = writer
         .flusher()
         .map_err(|e| format!("journal flusher: {e}"))?;

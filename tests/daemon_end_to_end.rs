@@ -34,14 +34,32 @@ fn orders_rest_cross_cancel_replace_and_survive_restart() {
     // Replace down keeps the order; the report carries both ClOrdIDs.
     client.send(
         "G",
-        &[(11, "buy-1b"), (41, "buy-1"), (55, "AAPL"), (54, "1"), (38, "90"), (40, "2"), (44, "100.25"), (60, "20261125-10:00:00")],
+        &[
+            (11, "buy-1b"),
+            (41, "buy-1"),
+            (55, "AAPL"),
+            (54, "1"),
+            (38, "90"),
+            (40, "2"),
+            (44, "100.25"),
+            (60, "20261125-10:00:00"),
+        ],
     );
     let replaced = client.exec_report("buy-1b", "5");
     assert_eq!(replaced.get(41), Some("buy-1"));
     assert_eq!(replaced.get(151), Some("50"));
 
     // Cancelling an unknown order gets an OrderCancelReject.
-    client.send("F", &[(11, "c-x"), (41, "nope"), (55, "AAPL"), (54, "1"), (60, "20261125-10:00:00")]);
+    client.send(
+        "F",
+        &[
+            (11, "c-x"),
+            (41, "nope"),
+            (55, "AAPL"),
+            (54, "1"),
+            (60, "20261125-10:00:00"),
+        ],
+    );
     let cxl_rej = client.expect(|m| m.msg_type() == "9", "OrderCancelReject");
     assert_eq!(cxl_rej.get(102), Some("1"));
 
@@ -71,7 +89,10 @@ fn orders_rest_cross_cancel_replace_and_survive_restart() {
     let mut client = Client::connect(daemon.port, "CLIENT1", "FIX.4.4");
     client.seq = sent_seq; // the daemon expects the next number after the last one we sent
     let logon = client.logon();
-    assert!(logon.get(34).unwrap().parse::<u64>().unwrap() > 1, "sequence numbers resumed");
+    assert!(
+        logon.get(34).unwrap().parse::<u64>().unwrap() > 1,
+        "sequence numbers resumed"
+    );
     client.send("H", &[(11, "buy-1b"), (55, "AAPL"), (54, "1")]);
     let status = client.exec_report("buy-1b", "I");
     assert_eq!(status.get(151), Some("50"));

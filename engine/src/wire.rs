@@ -8,8 +8,7 @@
 
 use crate::command::{CancelOrder, Command, CommandKind, MassCancel, NewOrder, ReplaceOrder};
 use crate::risk::{
-    ApprovalAction, KillReason, KillScope, LimitKind, OperatorId, RiskCheck, RiskCommand,
-    RiskScope,
+    ApprovalAction, KillReason, KillScope, LimitKind, OperatorId, RiskCheck, RiskCommand, RiskScope,
 };
 use crate::types::FirmId;
 use crate::types::{
@@ -265,7 +264,8 @@ pub fn decode(seq: Seq, timestamp: TimestampNs, bytes: &[u8]) -> Result<Command,
             scope: kill_scope(&mut r)?,
             reason: {
                 let value = r.u8()?;
-                KillReason::from_u8(value).ok_or(WireError::BadField("kill_reason", value.into()))?
+                KillReason::from_u8(value)
+                    .ok_or(WireError::BadField("kill_reason", value.into()))?
             },
         }),
         TAG_RISK_CANCEL_ON_DISCONNECT => CommandKind::Risk(RiskCommand::CancelOnDisconnect {
@@ -303,6 +303,11 @@ pub const RECORD_COMMAND: u16 = 1;
 /// Record type of a periodic state digest: the engine's digest (8 bytes, little-endian) after
 /// every command up to the previous record; replay checks it.
 pub const RECORD_DIGEST: u16 = 2;
+
+/// Record type of the venue configuration (TOML text) in force from this record on.
+/// The daemon writes one at start-up when the text changed; the replay tool builds its
+/// engine from it.
+pub const RECORD_CONFIG: u16 = 3;
 
 /// The longest annotation a journal record carries beside its command.
 pub const ANNOTATION_BYTES_MAX: usize = 64;
@@ -627,15 +632,20 @@ mod tests {
             }),
         ];
         prop_oneof![
-            (any::<u32>(), scope, any::<Option<u32>>(), 1u8..=10, any::<u64>()).prop_map(
-                |(o, scope, i, k, value)| RiskCommand::SetLimit {
+            (
+                any::<u32>(),
+                scope,
+                any::<Option<u32>>(),
+                1u8..=10,
+                any::<u64>()
+            )
+                .prop_map(|(o, scope, i, k, value)| RiskCommand::SetLimit {
                     operator: OperatorId(o),
                     scope,
                     instrument: i.filter(|&i| i != u32::MAX).map(InstrumentId),
                     kind: LimitKind::from_u8(k).unwrap(),
                     value,
-                }
-            ),
+                }),
             (any::<u32>(), any::<u32>(), any::<i64>()).prop_map(|(o, i, p)| {
                 RiskCommand::SetReferencePrice {
                     operator: OperatorId(o),

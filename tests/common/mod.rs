@@ -19,11 +19,17 @@ pub struct Daemon {
 }
 
 pub fn write_config(dir: &Path, durability: &str) -> PathBuf {
-    let text = include_str!("../../src/default-config.toml")
-        .replace("data_dir = \"./arbiter-data\"", &format!("data_dir = {:?}", dir.join("data")))
+    let text = include_str!("../../config/default-config.toml")
+        .replace(
+            "data_dir = \"./arbiter-data\"",
+            &format!("data_dir = {:?}", dir.join("data")),
+        )
         .replace("listen = \"0.0.0.0:9898\"", "listen = \"127.0.0.1:0\"")
         .replace("segment_bytes = 67108864", "segment_bytes = 1048576")
-        .replace("durability = \"sync\"", &format!("durability = {durability:?}"));
+        .replace(
+            "durability = \"sync\"",
+            &format!("durability = {durability:?}"),
+        );
     let path = dir.join("arbiter.toml");
     std::fs::write(&path, text).unwrap();
     path
@@ -95,7 +101,10 @@ pub struct Fix(pub Vec<(u32, String)>);
 
 impl Fix {
     pub fn get(&self, tag: u32) -> Option<&str> {
-        self.0.iter().find(|(t, _)| *t == tag).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(t, _)| *t == tag)
+            .map(|(_, v)| v.as_str())
     }
     pub fn msg_type(&self) -> &str {
         self.get(35).unwrap_or("")
@@ -133,7 +142,9 @@ fn utc_now() -> String {
 impl Client {
     pub fn connect(port: u16, sender: &str, begin_string: &str) -> Client {
         let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
         Client {
             stream,
             buffer: Vec::new(),
@@ -199,7 +210,11 @@ impl Client {
             match self.stream.read(&mut chunk) {
                 Ok(0) => panic!("connection closed while waiting for {what}"),
                 Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
                 Err(e) => panic!("read failed waiting for {what}: {e}"),
             }
         }
@@ -208,7 +223,9 @@ impl Client {
     pub fn exec_report(&mut self, cl_ord_id: &str, exec_type: &str) -> Fix {
         let what = format!("ExecutionReport 11={cl_ord_id} 150={exec_type}");
         self.expect(
-            |m| m.msg_type() == "8" && m.get(11) == Some(cl_ord_id) && m.get(150) == Some(exec_type),
+            |m| {
+                m.msg_type() == "8" && m.get(11) == Some(cl_ord_id) && m.get(150) == Some(exec_type)
+            },
             &what,
         )
     }

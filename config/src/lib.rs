@@ -1,4 +1,8 @@
-//! The daemon's configuration: TOML, parsed with serde, checked with errors that name the key.
+//! Arbiter's configuration: TOML, parsed with serde, checked with errors that name the key.
+//!
+//! The daemon reads it at start-up and journals its text, so that the replay tool rebuilds
+//! the same engine from the journal alone.
+#![deny(missing_docs)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -9,7 +13,7 @@ use arbiter_engine::{
 use serde::Deserialize;
 
 /// The configuration `arbiter run` uses when no file is given.
-pub const DEFAULT_CONFIG: &str = include_str!("default-config.toml");
+pub const DEFAULT_CONFIG: &str = include_str!("../default-config.toml");
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
