@@ -180,6 +180,14 @@ impl Client {
         self.expect(|m| m.msg_type() == "A", "Logon")
     }
 
+    /// Logon with ResetSeqNumFlag: both sides start again at 1 (what a client does after
+    /// the venue crashed and its sequence state is unknown).
+    pub fn logon_reset(&mut self) -> Fix {
+        self.seq = 1;
+        self.send("A", &[(98, "0"), (108, "30"), (141, "Y")]);
+        self.expect(|m| m.msg_type() == "A", "Logon")
+    }
+
     fn parse_one(&mut self) -> Option<Fix> {
         let end = self.buffer.windows(4).position(|w| w == b"\x0110=")?;
         let stop = self.buffer[end + 4..].iter().position(|&b| b == SOH)? + end + 5;
