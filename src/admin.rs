@@ -9,9 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arbiter_config::{OperatorConfig, Role};
 use arbiter_engine::{CommandKind, InstrumentRegistry, Phase};
 use arbiter_hardware::spsc::{Consumer, Producer};
 use arbiter_journal::DurableCursor;
+use sha2::{Digest, Sha256};
 
 use crate::messages::{AdminReply, Annotation, Request};
 use crate::sequencer::{SequencerStatus, ADMIN_REQUEST_BIT};
@@ -34,6 +36,41 @@ pub struct AdminServer {
     pub shutdown: Arc<AtomicBool>,
     /// Venue name.
     pub venue: String,
+    /// Who may do what.
+    pub operators: Vec<OperatorConfig>,
+}
+
+/// The operator a request was authenticated as.
+#[derive(Clone, Copy, Debug)]
+struct Caller {
+    id: u32,
+    role: Role,
+}
+
+/// Whether a role may run a request (the table in docs/admin.md).
+fn allowed(role: Role, request: &str) -> bool {
+    match request {
+        "status" => true,
+        "halt" | "resume" => matches!(role, Role::Operator | Role::RiskManager),
+        "shutdown" => role == Role::Operator,
+        _ => false,
+    }
+}
+
+/// Compares without an early exit, so timing says nothing about how much matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn credential_hex(salt: &str, secret: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(salt.as_bytes());
+    hasher.update(secret.as_bytes());
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl AdminServer {
@@ -71,18 +108,62 @@ impl AdminServer {
         let _ = std::fs::remove_file(&self.path);
     }
 
+    fn authenticate(&self, line: &str) -> Option<Caller> {
+        let mut words = line.split_whitespace();
+        let (Some("auth"), Some(name), Some(secret)) = (words.next(), words.next(), words.next())
+        else {
+            return None;
+        };
+        let operator = self.operators.iter().find(|o| o.name == name)?;
+        let presented = credential_hex(&operator.salt, secret);
+        constant_time_eq(presented.as_bytes(), operator.credential_sha256.as_bytes()).then_some(
+            Caller {
+                id: operator.id,
+                role: operator.role,
+            },
+        )
+    }
+
     fn handle(&mut self, stream: UnixStream, next_id: &mut u64) {
+        let mut auth = String::new();
         let mut line = String::new();
         let mut reader = BufReader::new(&stream);
-        if reader.read_line(&mut line).is_err() {
+        if reader.read_line(&mut auth).is_err() || reader.read_line(&mut line).is_err() {
             return;
         }
-        let answer = self.answer(line.trim(), next_id);
+        let answer = match self.authenticate(auth.trim()) {
+            None => {
+                eprintln!(
+                    "arbiter: admin: refused request {:?}: bad credentials",
+                    line.trim()
+                );
+                "error: not authenticated".to_owned()
+            }
+            Some(caller) => {
+                let request = line.split_whitespace().next().unwrap_or("");
+                if allowed(caller.role, request) {
+                    eprintln!(
+                        "arbiter: admin: operator {} runs {:?}",
+                        caller.id,
+                        line.trim()
+                    );
+                    self.answer(line.trim(), caller, next_id)
+                } else {
+                    eprintln!(
+                        "arbiter: admin: operator {} ({:?}) refused {:?}: role",
+                        caller.id,
+                        caller.role,
+                        line.trim()
+                    );
+                    format!("error: role {:?} may not run {request:?}", caller.role)
+                }
+            }
+        };
         let mut stream = &stream;
         let _ = writeln!(stream, "{answer}");
     }
 
-    fn answer(&mut self, line: &str, next_id: &mut u64) -> String {
+    fn answer(&mut self, line: &str, caller: Caller, next_id: &mut u64) -> String {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
             ["status"] => format!(
@@ -95,8 +176,12 @@ impl AdminServer {
                 self.status.digest.load(Ordering::Relaxed),
                 self.status.journal_errors.load(Ordering::Relaxed),
             ),
-            ["halt", symbol] => self.set_phase(symbol, Phase::Halted, next_id),
-            ["resume", symbol] => self.set_phase(symbol, Phase::Continuous, next_id),
+            ["halt", symbol, reason @ ..] => {
+                self.set_phase(symbol, Phase::Halted, caller, reason, next_id)
+            }
+            ["resume", symbol, reason @ ..] => {
+                self.set_phase(symbol, Phase::Continuous, caller, reason, next_id)
+            }
             ["shutdown"] => {
                 self.shutdown.store(true, Ordering::Release);
                 "ok shutting down".to_owned()
@@ -106,7 +191,14 @@ impl AdminServer {
         }
     }
 
-    fn set_phase(&mut self, symbol: &str, phase: Phase, next_id: &mut u64) -> String {
+    fn set_phase(
+        &mut self,
+        symbol: &str,
+        phase: Phase,
+        caller: Caller,
+        reason: &[&str],
+        next_id: &mut u64,
+    ) -> String {
         let Some(instrument) = self.instruments.by_symbol(symbol) else {
             return format!("error: unknown instrument {symbol}");
         };
@@ -114,15 +206,23 @@ impl AdminServer {
             instrument: instrument.id,
             phase,
         };
-        self.submit(kind, next_id)
+        self.submit(kind, caller, reason, next_id)
     }
 
-    fn submit(&mut self, kind: CommandKind, next_id: &mut u64) -> String {
+    /// Sends a command to the sequencer, journaled with the operator and the reason.
+    fn submit(
+        &mut self,
+        kind: CommandKind,
+        caller: Caller,
+        reason: &[&str],
+        next_id: &mut u64,
+    ) -> String {
         let request_id = ADMIN_REQUEST_BIT | *next_id;
         *next_id += 1;
+        let note = format!("operator={} reason={}", caller.id, reason.join(" "));
         let request = Request {
             kind,
-            annotation: Annotation::new(b"admin"),
+            annotation: Annotation::new(note.as_bytes()),
             request_id,
         };
         if self.requests.try_push(request).is_err() {
@@ -146,15 +246,57 @@ impl AdminServer {
     }
 }
 
-/// `arbiter admin ...`: sends one request line and prints the answer.
+/// `arbiter admin ...`: authenticates, sends one request line and returns the answer.
 ///
 /// # Errors
 /// The socket cannot be reached.
-pub fn client(socket: &Path, words: &[String]) -> std::io::Result<String> {
+pub fn client(
+    socket: &Path,
+    operator: &str,
+    secret: &str,
+    words: &[String],
+) -> std::io::Result<String> {
     let mut stream = UnixStream::connect(socket)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    writeln!(stream, "auth {operator} {secret}")?;
     writeln!(stream, "{}", words.join(" "))?;
     let mut answer = String::new();
     BufReader::new(&stream).read_line(&mut answer)?;
     Ok(answer.trim_end().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_follow_the_table() {
+        assert!(allowed(Role::Auditor, "status"));
+        assert!(!allowed(Role::Auditor, "halt"));
+        assert!(!allowed(Role::Auditor, "shutdown"));
+        assert!(allowed(Role::Operator, "halt"));
+        assert!(allowed(Role::Operator, "shutdown"));
+        assert!(allowed(Role::RiskManager, "halt"));
+        assert!(!allowed(Role::RiskManager, "shutdown"));
+        assert!(!allowed(Role::Operator, "anything-else"));
+    }
+
+    #[test]
+    fn demo_credentials_match_the_embedded_configuration() {
+        let config = arbiter_config::Config::default_demo();
+        for operator in &config.admin.operators {
+            let secret = format!("{}-demo", operator.name);
+            assert_eq!(
+                credential_hex(&operator.salt, &secret),
+                operator.credential_sha256
+            );
+        }
+    }
+
+    #[test]
+    fn comparison_needs_every_byte() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
 }

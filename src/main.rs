@@ -40,6 +40,12 @@ enum Command {
         /// Configuration file (to find the socket).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Operator name (see `[[admin.operators]]`).
+        #[arg(long, env = "ARBITER_OPERATOR")]
+        operator: String,
+        /// The operator's secret (prefer the environment variable to the command line).
+        #[arg(long, env = "ARBITER_SECRET", hide_env_values = true)]
+        secret: String,
         /// The request.
         #[arg(required = true)]
         words: Vec<String>,
@@ -129,8 +135,13 @@ fn main() -> ExitCode {
             },
             Err(code) => code,
         },
-        Command::Admin { config, words } => match load(config.as_ref()) {
-            Ok(config) => match admin::client(&config.admin_socket(), &words) {
+        Command::Admin {
+            config,
+            operator,
+            secret,
+            words,
+        } => match load(config.as_ref()) {
+            Ok(config) => match admin::client(&config.admin_socket(), &operator, &secret, &words) {
                 Ok(answer) => {
                     println!("{answer}");
                     if answer.starts_with("error") {

@@ -281,6 +281,7 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         instruments: registry,
         shutdown: Arc::clone(&shutdown),
         venue: config.venue.name.clone(),
+        operators: config.admin.operators.clone(),
     };
     let listener = admin
         .bind()

@@ -109,3 +109,33 @@ fn field<'a>(status: &'a str, key: &str) -> &'a str {
         .find_map(|kv| kv.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
         .unwrap_or_else(|| panic!("{key} missing in {status:?}"))
 }
+
+#[test]
+fn admin_checks_credentials_and_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "none");
+    let daemon = Daemon::start(&config);
+    assert!(daemon
+        .admin_as("audit", "audit-demo", &["status"])
+        .starts_with("venue="));
+    assert_eq!(
+        daemon.admin_as("audit", "wrong", &["status"]),
+        "error: not authenticated"
+    );
+    assert!(daemon
+        .admin_as("audit", "audit-demo", &["halt", "AAPL"])
+        .starts_with("error: role"));
+    assert!(daemon
+        .admin_as("risk1", "risk1-demo", &["shutdown"])
+        .starts_with("error: role"));
+    assert!(daemon
+        .admin_as("risk1", "risk1-demo", &["halt", "AAPL", "news", "pending"])
+        .starts_with("ok"));
+    assert!(daemon.admin(&["shutdown"]).starts_with("ok"));
+    let (status, log) = daemon.wait();
+    assert!(status.success());
+    assert!(
+        log.iter().any(|l| l.contains("refused")),
+        "refusals are logged: {log:?}"
+    );
+}

@@ -268,20 +268,52 @@ pub struct AgentsConfig {
     pub flusher: AgentConfig,
 }
 
-/// The admin socket.
+/// The admin socket and who may use it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
     /// Unix socket path, relative to the data directory.
     pub socket: PathBuf,
+    /// Operators and their roles.
+    #[serde(default)]
+    pub operators: Vec<OperatorConfig>,
 }
 
 impl Default for AdminConfig {
     fn default() -> Self {
         AdminConfig {
             socket: PathBuf::from("admin.sock"),
+            operators: Vec::new(),
         }
     }
+}
+
+/// What an operator may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Kill switches, limits, reference prices, halts; approves releases (two needed).
+    RiskManager,
+    /// SRE: status, halts, sessions, snapshots, shutdown.
+    Operator,
+    /// Read-only: status and dumps.
+    Auditor,
+}
+
+/// One operator of the admin socket. The secret is never stored: only a salted SHA-256.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorConfig {
+    /// Operator id, journaled with every action it takes.
+    pub id: u32,
+    /// Login name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Salt prepended to the secret before hashing.
+    pub salt: String,
+    /// Lower-case hex SHA-256 of salt ++ secret.
+    pub credential_sha256: String,
 }
 
 const IDLE_NAMES: [&str; 4] = ["busy-spin", "yield", "backoff", "sleep"];
@@ -406,6 +438,25 @@ impl Config {
         }
         if self.journal.segment_bytes < 1 << 16 {
             out.push("journal.segment_bytes: must be at least 65536".to_owned());
+        }
+        for (i, operator) in self.admin.operators.iter().enumerate() {
+            let path = format!("admin.operators[{i}]");
+            let hex_ok = operator.credential_sha256.len() == 64
+                && operator
+                    .credential_sha256
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            if !hex_ok {
+                out.push(format!(
+                    "{path}.credential_sha256: must be 64 lower-case hex digits"
+                ));
+            }
+            if self.admin.operators[..i]
+                .iter()
+                .any(|o| o.id == operator.id || o.name == operator.name)
+            {
+                out.push(format!("{path}: duplicate operator id or name"));
+            }
         }
         for (name, agent) in [
             ("gateway", &self.agents.gateway),
@@ -634,6 +685,24 @@ mod tests {
     fn account_of_unknown_firm_is_explained() {
         let errors = broken("firm = 2", "firm = 9");
         assert!(errors.iter().any(|e| e.contains(".firm")), "{errors:?}");
+    }
+
+    #[test]
+    fn bad_credential_hash_is_explained() {
+        let errors = broken("credential_sha256 = \"", "credential_sha256 = \"zz");
+        assert!(
+            errors.iter().any(|e| e.contains("credential_sha256")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_role_is_named() {
+        let errors = broken("role = \"auditor\"", "role = \"god\"");
+        assert!(
+            errors[0].contains("god") || errors[0].contains("role"),
+            "{errors:?}"
+        );
     }
 
     #[test]

@@ -72,8 +72,16 @@ impl Daemon {
         }
     }
 
+    /// Runs `arbiter admin` as the demo SRE operator.
     pub fn admin(&self, words: &[&str]) -> String {
+        self.admin_as("sre", "sre-demo", words)
+    }
+
+    /// Runs `arbiter admin` as a given operator.
+    pub fn admin_as(&self, operator: &str, secret: &str, words: &[&str]) -> String {
         let out = Command::new(env!("CARGO_BIN_EXE_arbiter"))
+            .env("ARBITER_OPERATOR", operator)
+            .env("ARBITER_SECRET", secret)
             .args(["admin", "--config"])
             .arg(&self.config)
             .args(words)
