@@ -69,6 +69,10 @@ pub struct FixApp {
     next_request_id: u64,
     exec_seq: Seq,
     exec_counter: u32,
+    /// Reports the gateway answers itself (refusals before the sequencer, status of unknown
+    /// orders) are numbered apart from the journal's: "G<start>-<n>".
+    local_exec_ids: u64,
+    local_exec_prefix: u64,
 }
 
 /// Reasons the gateway refuses a message before it reaches the sequencer.
@@ -103,6 +107,10 @@ impl FixApp {
             next_request_id: 1,
             exec_seq: Seq(0),
             exec_counter: 0,
+            local_exec_ids: 0,
+            local_exec_prefix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
         }
     }
 
@@ -536,7 +544,26 @@ impl FixApp {
                 self.exec_report(order_id, &record, b'I', status, None, TimestampNs(0), out);
             }
             None => {
-                self.local_order_reject(session, msg, 5, "unknown order", out);
+                // FIX: an unknown order's status is ExecType I with OrdStatus 8 (rejected).
+                let client_id = msg.get(11).unwrap_or(b"NONE");
+                let symbol = msg.get(55).unwrap_or(b"NONE");
+                let side = msg.get(54).and_then(|s| s.first().copied()).unwrap_or(b'1');
+                self.local_exec_ids += 1;
+                let exec_id = self.local_exec_ids;
+                let prefix = self.local_exec_prefix;
+                out.send_app(session, b"8", &mut |b| {
+                    b.push_str(37, b"NONE");
+                    b.push_str(11, client_id);
+                    push_local_exec_id(b, prefix, exec_id);
+                    b.push_char(150, b'I');
+                    b.push_char(39, b'8');
+                    b.push_str(55, symbol);
+                    b.push_char(54, side);
+                    b.push_u64(151, 0);
+                    b.push_u64(14, 0);
+                    b.push_u64(6, 0);
+                    b.push_str(58, b"unknown order");
+                });
             }
         }
     }
@@ -565,7 +592,7 @@ impl FixApp {
 
     /// An ExecutionReport (rejected) or OrderCancelReject for a message the gateway refused.
     fn local_order_reject(
-        &self,
+        &mut self,
         session: u32,
         msg: &Message<'_>,
         reason: u32,
@@ -590,10 +617,13 @@ impl FixApp {
             _ => {
                 let symbol = msg.get(55).unwrap_or(b"NONE");
                 let side = msg.get(54).and_then(|s| s.first().copied()).unwrap_or(b'1');
+                self.local_exec_ids += 1;
+                let exec_id = self.local_exec_ids;
+                let prefix = self.local_exec_prefix;
                 out.send_app(session, b"8", &mut |b| {
                     b.push_str(37, b"NONE");
                     b.push_str(11, client_id);
-                    b.push_str(17, b"REJ");
+                    push_local_exec_id(b, prefix, exec_id);
                     b.push_char(150, b'8');
                     b.push_char(39, b'8');
                     b.push_str(55, symbol);
@@ -979,6 +1009,18 @@ impl FixApp {
             order_id, record, exec_type, ord_status, fill, timestamp, reject, out,
         );
     }
+}
+
+/// ExecID of a report the gateway answers itself: "G<start>-<n>" cannot collide with the journal's
+/// "<seq>-<n>" form. The counter restarts with the process, so the prefix carries the start
+/// time too.
+fn push_local_exec_id(b: &mut MessageBuilder<'_>, prefix: u64, n: u64) {
+    use std::io::Write;
+    let mut buffer = [0u8; 48];
+    let mut cursor = std::io::Cursor::new(&mut buffer[..]);
+    let _ = write!(cursor, "G{prefix}-{n}");
+    let len = cursor.position() as usize;
+    b.push_str(17, &buffer[..len]);
 }
 
 /// ExecID: "<journal sequence>-<report number within the command>", unique and the same on

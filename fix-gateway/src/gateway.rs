@@ -545,8 +545,9 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
         }
     }
 
-    /// Sends an application message of type `msg_type` on a logged-on session;
-    /// `fill` writes the body. Flushed immediately when the socket allows.
+    /// Sends an application message of type `msg_type` on a session; `fill` writes the
+    /// body. Flushed immediately when the socket allows; when the session is not logged on
+    /// the message is stored with the next sequence number for a later resend.
     ///
     /// # Errors
     /// Unknown or not logged-on session, encode, store or queue failure.
@@ -558,11 +559,14 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
     ) -> Result<u64, SendError> {
         let now_ns = (self.clock)();
         let index = session.0 as usize;
-        let slot = self
-            .sessions
-            .get(index)
-            .and_then(|s| s.connection)
-            .ok_or(SendError::NotLoggedOn)?;
+        let entry = self.sessions.get_mut(index).ok_or(SendError::NotLoggedOn)?;
+        let connected = entry
+            .connection
+            .filter(|&slot| self.connections[slot].is_some() && entry.session.is_logged_on());
+        let Some(slot) = connected else {
+            // Away: keep it for the resend the counterparty will ask for at its next Logon.
+            return entry.session.store_for_resend(now_ns, msg_type, fill);
+        };
         let conn = self.connections[slot]
             .as_mut()
             .ok_or(SendError::NotLoggedOn)?;

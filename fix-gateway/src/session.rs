@@ -389,6 +389,22 @@ fn build<'b>(
     b.finish()
 }
 
+/// Session-level message types (FIX Session Protocol); everything else is application level.
+fn is_session_msg_type(msg_type: &[u8]) -> bool {
+    matches!(msg_type, b"0" | b"1" | b"2" | b"3" | b"4" | b"5" | b"A")
+}
+
+/// Whether a MsgType has the shape of one FIX 4.4 / 5.0 SP2 defines: one letter or digit, or
+/// two capitals starting A, B or C (AA..CZ). Undefined types (e.g. "ZZ") stay a session
+/// Reject with reason 11.
+fn is_fix_defined_msg_type(msg_type: &[u8]) -> bool {
+    match msg_type {
+        [c] => c.is_ascii_alphanumeric(),
+        [first, second] => matches!(first, b'A' | b'B' | b'C') && second.is_ascii_uppercase(),
+        _ => false,
+    }
+}
+
 /// Constant-time comparison, so that credential checks leak no prefix length.
 fn same_secret(a: &[u8], b: &[u8]) -> bool {
     let mut diff = a.len() ^ b.len();
@@ -580,6 +596,33 @@ impl<S: MessageStore> Session<S> {
             self.disconnect(DisconnectReason::SlowConsumer, out);
             Err(SendError::OutboxFull)
         }
+    }
+
+    /// Stores an application message for a session that is not logged on: it takes the next
+    /// sequence number and waits in the store, so that the counterparty, seeing the gap at its
+    /// next Logon, asks for it with a ResendRequest (as QuickFIX users expect for reports
+    /// that happen while they are away).
+    ///
+    /// # Errors
+    /// Encode buffer too small or store failure.
+    pub fn store_for_resend(
+        &mut self,
+        now_ns: u64,
+        msg_type: &[u8],
+        fill: impl FnOnce(&mut MessageBuilder<'_>),
+    ) -> Result<u64, SendError> {
+        let seq = self.store.next_sender_seq();
+        let bytes = build(
+            &mut self.send_buf,
+            &self.config,
+            msg_type,
+            seq,
+            now_ns,
+            fill,
+        )?;
+        self.store.store(seq, bytes)?;
+        self.store.set_next_sender_seq(seq + 1)?;
+        Ok(seq)
     }
 
     /// Starts the Logout handshake (we wait for the answer up to the logout timeout).
@@ -908,6 +951,23 @@ impl<S: MessageStore> Session<S> {
         }
         // seq == expected
         if let Err(reject) = validation {
+            if reject.reason == SessionRejectReason::InvalidMsgType
+                && !is_session_msg_type(msg_type)
+                && is_fix_defined_msg_type(msg_type)
+            {
+                // A well-formed application message we do not support is a business-level
+                // refusal (BusinessRejectReason 3), not a session error.
+                self.set_target(seq + 1, out);
+                let _ = self.send(now_ns, b"j", out, |b| {
+                    b.push_u64(tag::REF_SEQ_NUM, seq);
+                    if msg_type.len() <= 8 {
+                        b.push_bytes(tag::REF_MSG_TYPE, msg_type);
+                    }
+                    b.push_u64(380, 3);
+                    b.push_str(tag::TEXT, b"Unsupported Message Type");
+                });
+                return;
+            }
             self.send_reject(now_ns, seq, msg_type, reject, out);
             self.set_target(seq + 1, out);
             return;

@@ -64,6 +64,20 @@ fn invalid_msg_type_rejected() {
 }
 
 #[test]
+fn defined_but_unsupported_msg_type_gets_business_reject() {
+    for v in VERSIONS {
+        let mut h = Harness::new(v);
+        h.logon();
+        h.recv("AF", 2, "");
+        let sent = h.sent();
+        assert_eq!(field(&sent[0], 35).as_deref(), Some("j"));
+        assert_eq!(field(&sent[0], 380).as_deref(), Some("3"));
+        assert_eq!(field(&sent[0], 372).as_deref(), Some("AF"));
+        assert_eq!(field(&sent[0], 45).as_deref(), Some("2"));
+    }
+}
+
+#[test]
 fn header_out_of_order_rejected_14() {
     for v in VERSIONS {
         let mut h = Harness::new(v);

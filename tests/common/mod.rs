@@ -36,6 +36,8 @@ pub fn write_config(dir: &Path, durability: &str) -> PathBuf {
 }
 
 impl Daemon {
+    // The child is waited for by `wait`/`kill9`; on a startup panic the test is failing anyway.
+    #[allow(clippy::zombie_processes)]
     pub fn start(config: &Path) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_arbiter"))
             .args(["run", "--config"])
