@@ -400,9 +400,9 @@ impl Workload {
             && order.tif != TimeInForce::Fok;
         if may_rest {
             self.remember(Recent {
-            order_id: order.order_id.0,
-            account,
-            instrument: order.instrument.0,
+                order_id: order.order_id.0,
+                account,
+                instrument: order.instrument.0,
                 ord_type: order.ord_type as u8,
                 side: side as u8,
                 price: order.price.0,

@@ -92,7 +92,10 @@ struct Checker {
 impl Checker {
     fn limit(&self, key: Key, instrument: u32, kind: u8) -> Option<u64> {
         let a = self.limits.get(&(key.0, key.1, None, kind)).copied();
-        let b = self.limits.get(&(key.0, key.1, Some(instrument), kind)).copied();
+        let b = self
+            .limits
+            .get(&(key.0, key.1, Some(instrument), kind))
+            .copied();
         match (a, b) {
             (Some(x), Some(y)) => Some(x.min(y)),
             (x, y) => x.or(y),
@@ -106,7 +109,11 @@ impl Checker {
 
     fn reference(&self, instrument: u32) -> Option<i64> {
         let r = self.reference[instrument as usize];
-        let p = if r != 0 { r } else { self.last[instrument as usize] };
+        let p = if r != 0 {
+            r
+        } else {
+            self.last[instrument as usize]
+        };
         (p != 0).then_some(p)
     }
 
@@ -121,15 +128,25 @@ impl Checker {
 
     /// Checks an accepted new order against the state before the command.
     fn verify(&self, o: &Live, qty: u64, market: bool, limit_price: i64) -> Result<(), String> {
-        let all = [(0u8, 0u32), (1, firm_of(o.account)), (2, o.account), (3, o.strategy)];
-        let tightest = |kind: u8| all.iter().filter_map(|&k| self.limit(k, o.instrument, kind)).min();
+        let all = [
+            (0u8, 0u32),
+            (1, firm_of(o.account)),
+            (2, o.account),
+            (3, o.strategy),
+        ];
+        let tightest = |kind: u8| {
+            all.iter()
+                .filter_map(|&k| self.limit(k, o.instrument, kind))
+                .min()
+        };
         if let Some(max) = tightest(1) {
             if qty > max {
                 return Err(format!("qty {qty} > max {max}"));
             }
         }
         let notional = if market {
-            self.reference(o.instrument).map(|p| i128::from(p) * i128::from(qty))
+            self.reference(o.instrument)
+                .map(|p| i128::from(p) * i128::from(qty))
         } else {
             Some(i128::from(limit_price) * i128::from(qty))
         };
@@ -143,16 +160,26 @@ impl Checker {
             if let (Some(bps), Some(reference)) = (tightest(3), self.reference(o.instrument)) {
                 let distance = (i128::from(limit_price) - i128::from(reference)).abs();
                 if distance * 10_000 > i128::from(bps) * i128::from(reference) {
-                    return Err(format!("price {limit_price} too far from {reference} ({bps} bps)"));
+                    return Err(format!(
+                        "price {limit_price} too far from {reference} ({bps} bps)"
+                    ));
                 }
             }
         }
         for key in Self::keys(o.account, o.strategy) {
-            let (position, _) = self.books.get(&(key, o.instrument)).copied().unwrap_or((0, 0));
+            let (position, _) = self
+                .books
+                .get(&(key, o.instrument))
+                .copied()
+                .unwrap_or((0, 0));
             let open: u64 = self
                 .live
                 .values()
-                .filter(|l| l.instrument == o.instrument && l.buy == o.buy && Self::keys(l.account, l.strategy).contains(&key))
+                .filter(|l| {
+                    l.instrument == o.instrument
+                        && l.buy == o.buy
+                        && Self::keys(l.account, l.strategy).contains(&key)
+                })
                 .map(|l| l.leaves)
                 .sum();
             let worst = if o.buy {
@@ -165,7 +192,12 @@ impl Checker {
                     return Err(format!("{key:?} worst-case position {worst} > {max}"));
                 }
             }
-            if let Some(max) = self.limits.get(&(key.0, key.1, None, 7)).copied().filter(|&v| v != NO_LIMIT) {
+            if let Some(max) = self
+                .limits
+                .get(&(key.0, key.1, None, 7))
+                .copied()
+                .filter(|&v| v != NO_LIMIT)
+            {
                 let open: i128 = self
                     .live
                     .values()
@@ -174,10 +206,19 @@ impl Checker {
                     .sum();
                 match notional {
                     Some(n) if open + n <= i128::from(max) => {}
-                    _ => return Err(format!("{key:?} open notional {open} + {notional:?} > {max}")),
+                    _ => {
+                        return Err(format!(
+                            "{key:?} open notional {open} + {notional:?} > {max}"
+                        ))
+                    }
                 }
             }
-            if let Some(max) = self.limits.get(&(key.0, key.1, None, 8)).copied().filter(|&v| v != NO_LIMIT) {
+            if let Some(max) = self
+                .limits
+                .get(&(key.0, key.1, None, 8))
+                .copied()
+                .filter(|&v| v != NO_LIMIT)
+            {
                 if self.pnl(key) < -i128::from(max) {
                     return Err(format!("{key:?} pnl {} below -{max}", self.pnl(key)));
                 }
@@ -210,7 +251,9 @@ impl Checker {
 
 fn run(ops: &[Op]) -> Result<u32, TestCaseError> {
     let registry = InstrumentRegistry::new(
-        (0..INSTRUMENTS).map(|i| Instrument::simple(i, &format!("I{i}"))).collect(),
+        (0..INSTRUMENTS)
+            .map(|i| Instrument::simple(i, &format!("I{i}")))
+            .collect(),
     )
     .unwrap();
     let config = EngineConfig {
@@ -223,8 +266,13 @@ fn run(ops: &[Op]) -> Result<u32, TestCaseError> {
     };
     let risk = RiskConfig {
         firms_max: 2,
-        account_firms: (0..ACCOUNTS).map(|a| (AccountId(a), FirmId(firm_of(a)))).collect(),
-        operators: vec![Operator { id: OPERATOR, role: OperatorRole::RiskManager }],
+        account_firms: (0..ACCOUNTS)
+            .map(|a| (AccountId(a), FirmId(firm_of(a))))
+            .collect(),
+        operators: vec![Operator {
+            id: OPERATOR,
+            role: OperatorRole::RiskManager,
+        }],
         ..RiskConfig::default()
     };
     let mut engine = Engine::with_risk(config, registry, &risk);
@@ -235,7 +283,16 @@ fn run(ops: &[Op]) -> Result<u32, TestCaseError> {
     for (n, op) in ops.iter().enumerate() {
         let seq = n as u64 + 1;
         let kind = match *op {
-            Op::New { instrument, account, strategy, buy, market, ioc, price, qty } => {
+            Op::New {
+                instrument,
+                account,
+                strategy,
+                buy,
+                market,
+                ioc,
+                price,
+                qty,
+            } => {
                 next_id += 1;
                 CommandKind::NewOrder(NewOrder {
                     order_id: OrderId(next_id),
@@ -244,8 +301,16 @@ fn run(ops: &[Op]) -> Result<u32, TestCaseError> {
                     strategy: StrategyId(strategy),
                     session: SessionId(account),
                     side: if buy { Side::Buy } else { Side::Sell },
-                    ord_type: if market { OrdType::Market } else { OrdType::Limit },
-                    tif: if ioc { TimeInForce::Ioc } else { TimeInForce::Gtc },
+                    ord_type: if market {
+                        OrdType::Market
+                    } else {
+                        OrdType::Limit
+                    },
+                    tif: if ioc {
+                        TimeInForce::Ioc
+                    } else {
+                        TimeInForce::Gtc
+                    },
                     price: Price(if market { 0 } else { price }),
                     qty: Qty(qty),
                     ..NewOrder::default()
@@ -264,7 +329,13 @@ fn run(ops: &[Op]) -> Result<u32, TestCaseError> {
                     session: SessionId(checker.live[&id].account),
                 })
             }
-            Op::Limit { scope, id, instrument, kind, value } => {
+            Op::Limit {
+                scope,
+                id,
+                instrument,
+                kind,
+                value,
+            } => {
                 let scope = match scope {
                     0 => RiskScope::Global,
                     1 => RiskScope::Firm(FirmId(id % 2)),
@@ -279,18 +350,25 @@ fn run(ops: &[Op]) -> Result<u32, TestCaseError> {
                     value,
                 })
             }
-            Op::Reference { instrument, price } => CommandKind::Risk(RiskCommand::SetReferencePrice {
-                operator: OPERATOR,
-                instrument: InstrumentId(instrument),
-                price: Price(price),
-            }),
+            Op::Reference { instrument, price } => {
+                CommandKind::Risk(RiskCommand::SetReferencePrice {
+                    operator: OPERATOR,
+                    instrument: InstrumentId(instrument),
+                    price: Price(price),
+                })
+            }
         };
         let command = Command::new(Seq(seq), TimestampNs(seq * 1_000), kind);
         events.clear();
         engine.apply(&command, &mut events);
         for event in &events {
             match *event {
-                Event::Accepted { order_id, qty, price, .. } => {
+                Event::Accepted {
+                    order_id,
+                    qty,
+                    price,
+                    ..
+                } => {
                     let CommandKind::NewOrder(o) = command.kind else {
                         return Err(TestCaseError::fail("Accepted outside a new order"));
                     };
@@ -300,12 +378,17 @@ fn run(ops: &[Op]) -> Result<u32, TestCaseError> {
                         account: o.account.0,
                         strategy: o.strategy.0,
                         buy: o.side == Side::Buy,
-                        price: if market { checker.reference(o.instrument.0).unwrap_or(0) } else { price.0 },
+                        price: if market {
+                            checker.reference(o.instrument.0).unwrap_or(0)
+                        } else {
+                            price.0
+                        },
                         leaves: qty.0,
                     };
                     if let Err(message) = checker.verify(&live, qty.0, market, price.0) {
                         return Err(TestCaseError::fail(format!(
-                            "#{n} accepted {order_id:?} {o:?} breaching: {message}")));
+                            "#{n} accepted {order_id:?} {o:?} breaching: {message}"
+                        )));
                     }
                     checker.live.insert(order_id.0, live);
                     accepted_count += 1;
@@ -323,7 +406,12 @@ fn run(ops: &[Op]) -> Result<u32, TestCaseError> {
                 Event::Cancelled { order_id, .. } => {
                     checker.live.remove(&order_id.0);
                 }
-                Event::Risk(RiskEvent::LimitSet { scope, instrument, kind, value }) => {
+                Event::Risk(RiskEvent::LimitSet {
+                    scope,
+                    instrument,
+                    kind,
+                    value,
+                }) => {
                     let (level, id) = match scope {
                         RiskScope::Global => (0, 0),
                         RiskScope::Firm(f) => (1, f.0),
@@ -331,12 +419,18 @@ fn run(ops: &[Op]) -> Result<u32, TestCaseError> {
                         RiskScope::Strategy(s) => (3, s.0),
                         RiskScope::Session(x) => (4, x.0),
                     };
-                    checker.limits.insert((level, id, instrument.map(|i| i.0), kind as u8), value);
+                    checker
+                        .limits
+                        .insert((level, id, instrument.map(|i| i.0), kind as u8), value);
                 }
                 Event::Risk(RiskEvent::ReferencePriceSet { instrument, price }) => {
                     checker.reference[instrument.0 as usize] = price.0;
                 }
-                Event::Risk(RiskEvent::LimitBreached { scope, kind: LimitKind::DailyLoss, .. }) => {
+                Event::Risk(RiskEvent::LimitBreached {
+                    scope,
+                    kind: LimitKind::DailyLoss,
+                    ..
+                }) => {
                     let key = match scope {
                         RiskScope::Firm(f) => (1, f.0),
                         RiskScope::Account(a) => (2, a.0),
@@ -351,15 +445,34 @@ fn run(ops: &[Op]) -> Result<u32, TestCaseError> {
         // The engine's own figures agree with the checker's.
         for account in 0..ACCOUNTS {
             for instrument in 0..INSTRUMENTS {
-                let expected = checker.books.get(&((2, account), instrument)).map_or(0, |b| b.0);
+                let expected = checker
+                    .books
+                    .get(&((2, account), instrument))
+                    .map_or(0, |b| b.0);
                 prop_assert_eq!(
-                    i128::from(engine.position(RiskScope::Account(AccountId(account)), InstrumentId(instrument)).unwrap()),
+                    i128::from(
+                        engine
+                            .position(
+                                RiskScope::Account(AccountId(account)),
+                                InstrumentId(instrument)
+                            )
+                            .unwrap()
+                    ),
                     expected
                 );
             }
-            let open: i128 = checker.live.values().filter(|l| l.account == account)
-                .map(|l| i128::from(l.price) * i128::from(l.leaves)).sum();
-            prop_assert_eq!(engine.open_notional(RiskScope::Account(AccountId(account))).unwrap(), open);
+            let open: i128 = checker
+                .live
+                .values()
+                .filter(|l| l.account == account)
+                .map(|l| i128::from(l.price) * i128::from(l.leaves))
+                .sum();
+            prop_assert_eq!(
+                engine
+                    .open_notional(RiskScope::Account(AccountId(account)))
+                    .unwrap(),
+                open
+            );
         }
     }
     Ok(accepted_count)

@@ -2,8 +2,8 @@
 //! managers approved it within the window (command timestamps). Requests live in a fixed
 //! table; the first approval opens one, later commands expire it.
 
-use super::{ApprovalAction, ApprovalRefusal, OperatorId, OperatorRole, PendingApproval};
 use super::APPROVALS_REQUIRED_MAX;
+use super::{ApprovalAction, ApprovalRefusal, OperatorId, OperatorRole, PendingApproval};
 use crate::digest::Digest;
 use crate::types::TimestampNs;
 
@@ -174,7 +174,12 @@ mod tests {
             Outcome::Refused(ApprovalRefusal::SameOperator)
         );
         assert_eq!(
-            approvals.approve(TimestampNs(20), OperatorId(2), Some(OperatorRole::Admin), RELEASE),
+            approvals.approve(
+                TimestampNs(20),
+                OperatorId(2),
+                Some(OperatorRole::Admin),
+                RELEASE
+            ),
             Outcome::Refused(ApprovalRefusal::WrongRole)
         );
         assert_eq!(

@@ -34,7 +34,10 @@ impl Engine {
         self.risk.now = now;
         if self.risk.approvals.any_pending() {
             self.risk.approvals.expire(now, |action, approvals| {
-                sink.emit(Event::Risk(RiskEvent::ApprovalExpired { action, approvals }));
+                sink.emit(Event::Risk(RiskEvent::ApprovalExpired {
+                    action,
+                    approvals,
+                }));
             });
         }
         match command.kind {
@@ -110,7 +113,8 @@ impl Engine {
         facts.client_ref = replace.client_ref;
         let tick = self.tick_size(slot.instrument);
         let registered = self.risk.registered(index);
-        self.risk.check(self.risk.now, &facts, tick, Some(registered))
+        self.risk
+            .check(self.risk.now, &facts, tick, Some(registered))
     }
 
     fn tick_size(&self, instrument: InstrumentId) -> i64 {
@@ -134,8 +138,10 @@ impl Engine {
     /// A fill between two live orders.
     #[inline]
     pub(super) fn risk_on_fill(&mut self, maker: u32, taker: u32, price: Price, qty: crate::Qty) {
-        self.risk.on_fill(maker, self.orders.get(maker), price.0, qty.0);
-        self.risk.on_fill(taker, self.orders.get(taker), price.0, qty.0);
+        self.risk
+            .on_fill(maker, self.orders.get(maker), price.0, qty.0);
+        self.risk
+            .on_fill(taker, self.orders.get(taker), price.0, qty.0);
     }
 
     /// A live order's open quantity shrank without a fill.
@@ -196,7 +202,10 @@ impl Engine {
                     return control_reject(sink, RejectReason::InvalidOrder);
                 }
                 self.risk.set_reference(instrument, price);
-                sink.emit(Event::Risk(RiskEvent::ReferencePriceSet { instrument, price }));
+                sink.emit(Event::Risk(RiskEvent::ReferencePriceSet {
+                    instrument,
+                    price,
+                }));
             }
             RiskCommand::SetRestricted {
                 operator,
@@ -213,7 +222,9 @@ impl Engine {
                 if self.instruments.get(instrument).is_none() {
                     return control_reject(sink, RejectReason::UnknownInstrument);
                 }
-                self.risk.restricted.set(account.0, instrument.0, restricted);
+                self.risk
+                    .restricted
+                    .set(account.0, instrument.0, restricted);
                 sink.emit(Event::Risk(RiskEvent::RestrictionSet {
                     account,
                     instrument,
@@ -332,7 +343,10 @@ impl Engine {
                     ApprovalAction::Release(scope) => {
                         let index = self.risk.kills.index(scope).expect("checked applicable");
                         self.risk.kills.release(index);
-                        sink.emit(Event::Risk(RiskEvent::KillSwitchReleased { scope, operator }));
+                        sink.emit(Event::Risk(RiskEvent::KillSwitchReleased {
+                            scope,
+                            operator,
+                        }));
                     }
                     ApprovalAction::Bypass { account, check } => {
                         self.risk.grant_bypass(account, check);
@@ -394,14 +408,10 @@ impl Engine {
         let (head, next_of): (u32, fn(&Slot) -> u32) = match scope {
             KillScope::Global => (self.orders.all.head, |s| s.all_next),
             KillScope::Account(a) => (self.orders.accounts[a.0 as usize].head, |s| s.account_next),
-            KillScope::Strategy(s) => (
-                self.orders.strategies[s.0 as usize].head,
-                |s| s.strategy_next,
-            ),
-            KillScope::Session(x) => (
-                self.orders.sessions[x.0 as usize].head,
-                |s| s.session_next,
-            ),
+            KillScope::Strategy(s) => (self.orders.strategies[s.0 as usize].head, |s| {
+                s.strategy_next
+            }),
+            KillScope::Session(x) => (self.orders.sessions[x.0 as usize].head, |s| s.session_next),
             KillScope::Instrument(i) => {
                 let book = i.0 as usize;
                 for ladder in 0..4 {

@@ -50,11 +50,7 @@ impl KillSwitches {
             KillScope::Global => return Some(0),
             KillScope::Instrument(i) => (1, i.0, self.instruments),
             KillScope::Account(a) => (1 + self.instruments, a.0, self.accounts),
-            KillScope::Strategy(s) => (
-                1 + self.instruments + self.accounts,
-                s.0,
-                self.strategies,
-            ),
+            KillScope::Strategy(s) => (1 + self.instruments + self.accounts, s.0, self.strategies),
             KillScope::Session(x) => (
                 1 + self.instruments + self.accounts + self.strategies,
                 x.0,
@@ -65,7 +61,8 @@ impl KillSwitches {
     }
 
     pub fn get(&self, scope: KillScope) -> Option<&Switch> {
-        self.index(scope).map(|index| &self.switches[index as usize])
+        self.index(scope)
+            .map(|index| &self.switches[index as usize])
     }
 
     /// Whether any switch covering an order with these ids is active. The ids are in range

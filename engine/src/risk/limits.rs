@@ -45,9 +45,7 @@ impl Entities {
             RiskScope::Global => Some(Self::GLOBAL),
             RiskScope::Firm(FirmId(f)) => (f < self.firms).then(|| self.firm(f)),
             RiskScope::Account(AccountId(a)) => (a < self.accounts).then(|| self.account(a)),
-            RiskScope::Strategy(StrategyId(s)) => {
-                (s < self.strategies).then(|| self.strategy(s))
-            }
+            RiskScope::Strategy(StrategyId(s)) => (s < self.strategies).then(|| self.strategy(s)),
             RiskScope::Session(SessionId(x)) => (x < self.sessions).then(|| self.session(x)),
         }
     }
@@ -141,6 +139,11 @@ impl LimitTable {
             position = (position + 1) & mask;
         }
         unreachable!("limit table never more than half full")
+    }
+
+    /// Entities whose general row was ever written, by position (allocation-free walk).
+    pub fn touched(&self) -> &[u32] {
+        &self.touched
     }
 
     /// Whether any row holds a value of this kind.
@@ -272,10 +275,16 @@ mod tests {
         assert!(table.any(LimitKind::MaxOrderQty));
         assert_eq!(table.get(1, i0, LimitKind::MaxOrderQty), 100);
         assert_eq!(table.get(1, i1, LimitKind::MaxOrderQty), 10);
-        table.set(1, Some(i1), LimitKind::MaxOrderQty, 1000).unwrap();
+        table
+            .set(1, Some(i1), LimitKind::MaxOrderQty, 1000)
+            .unwrap();
         assert_eq!(table.get(1, i1, LimitKind::MaxOrderQty), 100);
-        table.set(1, None, LimitKind::MaxOrderQty, NO_LIMIT).unwrap();
-        table.set(1, Some(i1), LimitKind::MaxOrderQty, NO_LIMIT).unwrap();
+        table
+            .set(1, None, LimitKind::MaxOrderQty, NO_LIMIT)
+            .unwrap();
+        table
+            .set(1, Some(i1), LimitKind::MaxOrderQty, NO_LIMIT)
+            .unwrap();
         assert!(!table.any(LimitKind::MaxOrderQty));
     }
 

@@ -138,9 +138,10 @@ impl LimitKind {
     pub const fn applies_to(self, scope: RiskScope, per_instrument: bool) -> bool {
         use LimitKind as K;
         match self {
-            K::MaxOrderQty | K::MaxOrderNotional | K::PriceDeviationBps | K::PriceDeviationTicks => {
-                !matches!(scope, RiskScope::Session(_))
-            }
+            K::MaxOrderQty
+            | K::MaxOrderNotional
+            | K::PriceDeviationBps
+            | K::PriceDeviationTicks => !matches!(scope, RiskScope::Session(_)),
             K::LongPosition | K::ShortPosition => matches!(
                 scope,
                 RiskScope::Firm(_) | RiskScope::Account(_) | RiskScope::Strategy(_)

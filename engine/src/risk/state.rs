@@ -105,6 +105,8 @@ pub(crate) struct Risk {
     /// Holders filled during this command whose loss/position rules must be evaluated.
     dirty: Vec<u32>,
     dirty_flag: Vec<bool>,
+    /// A trade moved a mark during this command: every daily-loss limit is re-evaluated.
+    marks_moved: bool,
     pub notices: Vec<RiskEvent>,
     pub pending_kills: Vec<PendingKill>,
     /// The latest command timestamp (for read-outs of rate windows).
@@ -168,13 +170,19 @@ impl Risk {
             auto_kill: risk.auto_kill,
             dirty: Vec::with_capacity(holders as usize),
             dirty_flag: vec![false; holders as usize],
+            marks_moved: false,
             notices: Vec::with_capacity(QUEUED_MAX),
             pending_kills: Vec::with_capacity(QUEUED_MAX),
             now: TimestampNs(0),
         };
         for setting in &risk.limits {
             state
-                .set_limit(setting.scope, setting.instrument, setting.kind, setting.value)
+                .set_limit(
+                    setting.scope,
+                    setting.instrument,
+                    setting.kind,
+                    setting.value,
+                )
                 .expect("validated");
         }
         for &(account, instrument) in &risk.restricted {
@@ -208,7 +216,10 @@ impl Risk {
     fn holders(&self, account: u32, strategy: u32) -> [(u32, u32); 3] {
         let firm = self.firm_of(account);
         [
-            (self.holder_strategy(strategy), self.entities.strategy(strategy)),
+            (
+                self.holder_strategy(strategy),
+                self.entities.strategy(strategy),
+            ),
             (self.holder_account(account), self.entities.account(account)),
             (self.holder_firm(firm), self.entities.firm(firm)),
         ]
@@ -231,9 +242,7 @@ impl Risk {
     pub fn holder_of(&self, scope: RiskScope) -> Option<u32> {
         match scope {
             RiskScope::Firm(f) if f.0 < self.entities.firms => Some(self.holder_firm(f.0)),
-            RiskScope::Account(a) if a.0 < self.entities.accounts => {
-                Some(self.holder_account(a.0))
-            }
+            RiskScope::Account(a) if a.0 < self.entities.accounts => Some(self.holder_account(a.0)),
             RiskScope::Strategy(s) if s.0 < self.entities.strategies => {
                 Some(self.holder_strategy(s.0))
             }
@@ -301,8 +310,10 @@ impl Risk {
         if !kind.applies_to(scope, instrument.is_some()) {
             return Err(RejectReason::InvalidOrder);
         }
-        if matches!(kind, LimitKind::OrdersPerWindow | LimitKind::MessagesPerWindow)
-            && value != NO_LIMIT
+        if matches!(
+            kind,
+            LimitKind::OrdersPerWindow | LimitKind::MessagesPerWindow
+        ) && value != NO_LIMIT
             && value >= u64::from(self.orders.capacity())
         {
             return Err(RejectReason::InvalidOrder);
@@ -410,9 +421,7 @@ impl Risk {
             if let Some(reference) = self.reference_price(facts.instrument) {
                 let distance = (i128::from(facts.price) - i128::from(reference)).abs();
                 let bps = self.tightest(&entities, instrument, LimitKind::PriceDeviationBps);
-                if bps != NO_LIMIT
-                    && distance * 10_000 > i128::from(bps) * i128::from(reference)
-                {
+                if bps != NO_LIMIT && distance * 10_000 > i128::from(bps) * i128::from(reference) {
                     return Err(RejectReason::RiskPriceDeviation);
                 }
                 let ticks = self.tightest(&entities, instrument, LimitKind::PriceDeviationTicks);
@@ -499,7 +508,9 @@ impl Risk {
                 ),
             ];
             for (ring, entity, kill_scope) in scopes {
-                let messages = self.limits.get(entity, instrument, LimitKind::MessagesPerWindow);
+                let messages = self
+                    .limits
+                    .get(entity, instrument, LimitKind::MessagesPerWindow);
                 let breach = if messages != NO_LIMIT
                     && self
                         .messages
@@ -507,7 +518,9 @@ impl Risk {
                 {
                     Some(messages)
                 } else {
-                    let orders = self.limits.get(entity, instrument, LimitKind::OrdersPerWindow);
+                    let orders = self
+                        .limits
+                        .get(entity, instrument, LimitKind::OrdersPerWindow);
                     (orders != NO_LIMIT
                         && replacing.is_none()
                         && self
@@ -582,7 +595,10 @@ impl Risk {
     }
 
     fn queue_notice(&mut self, event: RiskEvent) {
-        assert!(self.notices.len() < self.notices.capacity(), "notice queue bound");
+        assert!(
+            self.notices.len() < self.notices.capacity(),
+            "notice queue bound"
+        );
         self.notices.push(event);
     }
 
@@ -597,12 +613,34 @@ impl Risk {
     /// Whether anything waits for the end of the command.
     #[inline]
     pub fn has_work(&self) -> bool {
-        !self.notices.is_empty() || !self.pending_kills.is_empty() || !self.dirty.is_empty()
+        !self.notices.is_empty()
+            || !self.pending_kills.is_empty()
+            || !self.dirty.is_empty()
+            || self.marks_moved
     }
 
-    /// Evaluates the rules of holders filled during the command (daily loss, and positions
-    /// when the position rule may kill), queueing notices and kills.
+    /// After a command with trades: re-marks every scope with a daily loss limit (a price
+    /// move hurts holders that did not trade), then checks the positions of holders that
+    /// traded when the position rule may kill. Queues notices and kills.
     pub fn evaluate_dirty(&mut self) {
+        if self.marks_moved && self.limits.any(LimitKind::DailyLoss) {
+            // Bounded by the entities that have limits; in order of their first limit.
+            for position in 0..self.limits.touched().len() {
+                let entity = self.limits.touched()[position];
+                let limit = self.limits.get_exact(entity, None, LimitKind::DailyLoss);
+                let Some(holder) = self.holder_of(self.entities.scope(entity)) else {
+                    continue;
+                };
+                if limit == NO_LIMIT || self.breached[holder as usize] {
+                    continue;
+                }
+                let pnl = self.exposures.daily_pnl(holder, &self.marks);
+                if pnl < -i128::from(limit) {
+                    self.breach_daily_loss(holder, pnl, limit);
+                }
+            }
+        }
+        self.marks_moved = false;
         // Bounded by the number of holders (each is queued once).
         while let Some(holder) = self.dirty.pop() {
             self.dirty_flag[holder as usize] = false;
@@ -610,15 +648,6 @@ impl Risk {
                 .entities
                 .of(self.holder_scope(holder))
                 .expect("holder in range");
-            if !self.breached[holder as usize] && self.limits.any(LimitKind::DailyLoss) {
-                let limit = self.limits.get(entity, InstrumentId(0), LimitKind::DailyLoss);
-                if limit != NO_LIMIT {
-                    let pnl = self.exposures.daily_pnl(holder, &self.marks);
-                    if pnl < -i128::from(limit) {
-                        self.breach_daily_loss(holder, pnl, limit);
-                    }
-                }
-            }
             if self.auto_kill.position {
                 self.evaluate_position(holder, entity);
             }
@@ -691,10 +720,14 @@ impl Risk {
     pub fn on_accept(&mut self, index: u32, slot: &Slot) {
         let facts = facts_of(slot);
         let price = self.notional_price(&facts).unwrap_or(0);
-        self.register(index, slot, Registered {
-            qty: slot.leaves.0,
-            price,
-        });
+        self.register(
+            index,
+            slot,
+            Registered {
+                qty: slot.leaves.0,
+                price,
+            },
+        );
     }
 
     fn register(&mut self, index: u32, slot: &Slot, registered: Registered) {
@@ -755,14 +788,15 @@ impl Risk {
         let open = qty.min(registered.qty);
         registered.qty -= open;
         let notional = i128::from(registered.price) * i128::from(open);
-        let watch = self.limits.any(LimitKind::DailyLoss)
-            || (self.auto_kill.position
-                && (self.limits.any(LimitKind::LongPosition)
-                    || self.limits.any(LimitKind::ShortPosition)));
+        self.marks_moved |= self.limits.any(LimitKind::DailyLoss);
+        let watch = self.auto_kill.position
+            && (self.limits.any(LimitKind::LongPosition)
+                || self.limits.any(LimitKind::ShortPosition));
         for (holder, _) in self.holders(slot.account.0, slot.strategy.0) {
             self.exposures
                 .remove_open(holder, instrument, slot.side, open, notional);
-            self.exposures.fill(holder, instrument, slot.side, price, qty);
+            self.exposures
+                .fill(holder, instrument, slot.side, price, qty);
             if watch && !self.dirty_flag[holder as usize] {
                 self.dirty_flag[holder as usize] = true;
                 self.dirty.push(holder);
@@ -803,7 +837,12 @@ impl Risk {
     // ----- read-outs -------------------------------------------------------------------------
 
     /// The figure a limit row measures, for utilisation.
-    pub fn used(&self, scope: RiskScope, instrument: Option<InstrumentId>, kind: LimitKind) -> i128 {
+    pub fn used(
+        &self,
+        scope: RiskScope,
+        instrument: Option<InstrumentId>,
+        kind: LimitKind,
+    ) -> i128 {
         let now = self.now.0;
         match kind {
             LimitKind::MaxOrderQty
@@ -924,12 +963,18 @@ impl RiskConfig {
         }
         for &(account, firm) in &self.account_firms {
             if account.0 >= config.accounts_max || firm.0 >= self.firms_max {
-                return Err(format!("account {} / firm {} out of range", account.0, firm.0));
+                return Err(format!(
+                    "account {} / firm {} out of range",
+                    account.0, firm.0
+                ));
             }
         }
         for &(instrument, hours) in &self.trading_hours {
             if registry.get(instrument).is_none() {
-                return Err(format!("trading hours for unknown instrument {}", instrument.0));
+                return Err(format!(
+                    "trading hours for unknown instrument {}",
+                    instrument.0
+                ));
             }
             if hours.open_ns >= super::DAY_NS || hours.close_ns >= super::DAY_NS {
                 return Err("trading hours are times of day (< 86400 s)".into());
@@ -945,13 +990,23 @@ impl RiskConfig {
         if ids.windows(2).any(|w| w[0] == w[1]) {
             return Err("duplicate operator id".into());
         }
-        let specific = self.limits.iter().filter(|l| l.instrument.is_some()).count();
+        let specific = self
+            .limits
+            .iter()
+            .filter(|l| l.instrument.is_some())
+            .count();
         if specific > self.instrument_limits_max as usize {
             return Err("more per-instrument limits than instrument_limits_max".into());
         }
         for limit in &self.limits {
-            if !limit.kind.applies_to(limit.scope, limit.instrument.is_some()) {
-                return Err(format!("limit {:?} cannot apply to {:?}", limit.kind, limit.scope));
+            if !limit
+                .kind
+                .applies_to(limit.scope, limit.instrument.is_some())
+            {
+                return Err(format!(
+                    "limit {:?} cannot apply to {:?}",
+                    limit.kind, limit.scope
+                ));
             }
             if matches!(
                 limit.kind,
