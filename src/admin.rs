@@ -9,8 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arbiter_config::{OperatorConfig, Role};
-use arbiter_engine::{CommandKind, InstrumentRegistry, Phase};
+use arbiter_config::{limit_kind, Config, OperatorConfig, Role};
+use arbiter_engine::{
+    AccountId, ApprovalAction, CommandKind, InstrumentRegistry, KillReason, KillScope, OperatorId,
+    Phase, Price, RiskCommand, RiskScope, SessionId, StrategyId,
+};
 use arbiter_hardware::spsc::{Consumer, Producer};
 use arbiter_journal::DurableCursor;
 use sha2::{Digest, Sha256};
@@ -38,6 +41,8 @@ pub struct AdminServer {
     pub venue: String,
     /// Who may do what.
     pub operators: Vec<OperatorConfig>,
+    /// The venue configuration (accounts, sessions and price decimals by name).
+    pub config: Config,
 }
 
 /// The operator a request was authenticated as.
@@ -51,10 +56,24 @@ struct Caller {
 fn allowed(role: Role, request: &str) -> bool {
     match request {
         "status" => true,
-        "halt" | "resume" => matches!(role, Role::Operator | Role::RiskManager),
+        "halt" | "resume" | "kill" => matches!(role, Role::Operator | Role::RiskManager),
+        "release" | "limit" | "refprice" | "restrict" => role == Role::RiskManager,
         "shutdown" => role == Role::Operator,
         _ => false,
     }
+}
+
+/// The optional first word after a kill scope may name a reason; the rest is free text.
+fn kill_reason<'a>(words: &'a [&'a str]) -> (KillReason, &'a [&'a str]) {
+    let reason = match words.first().copied() {
+        Some("runaway-algo") => KillReason::RunawayAlgo,
+        Some("fat-finger") => KillReason::FatFinger,
+        Some("market-event") => KillReason::MarketEvent,
+        Some("compliance") => KillReason::Compliance,
+        Some("drill") => KillReason::Drill,
+        _ => return (KillReason::Unspecified, words),
+    };
+    (reason, &words[1..])
 }
 
 /// Compares without an early exit, so timing says nothing about how much matched.
@@ -182,13 +201,147 @@ impl AdminServer {
             ["resume", symbol, reason @ ..] => {
                 self.set_phase(symbol, Phase::Continuous, caller, reason, next_id)
             }
+            ["kill", scope, rest @ ..] => match self.kill_scope(scope) {
+                Ok(scope) => {
+                    let (reason, text) = kill_reason(rest);
+                    let kind = CommandKind::Risk(RiskCommand::Kill {
+                        operator: OperatorId(caller.id),
+                        scope,
+                        reason,
+                    });
+                    self.submit(kind, caller, text, next_id)
+                }
+                Err(problem) => format!("error: {problem}"),
+            },
+            ["release", scope, rest @ ..] => match self.kill_scope(scope) {
+                Ok(scope) => {
+                    let kind = CommandKind::Risk(RiskCommand::Approve {
+                        operator: OperatorId(caller.id),
+                        action: ApprovalAction::Release(scope),
+                    });
+                    self.submit(kind, caller, rest, next_id)
+                }
+                Err(problem) => format!("error: {problem}"),
+            },
+            ["limit", scope, kind, value, rest @ ..] => {
+                match self.limit_command(caller, scope, kind, value, rest) {
+                    Ok((command, reason)) => self.submit(command, caller, &reason, next_id),
+                    Err(problem) => format!("error: {problem}"),
+                }
+            }
+            ["refprice", symbol, price, rest @ ..] => {
+                let Some(instrument) = self.instruments.by_symbol(symbol) else {
+                    return format!("error: unknown instrument {symbol}");
+                };
+                let index = instrument.id.0 as usize;
+                let decimals = self.config.instruments[index].price_decimals;
+                match arbiter_config::decimal_to_units(price, decimals) {
+                    Ok(units) => {
+                        let kind = CommandKind::Risk(RiskCommand::SetReferencePrice {
+                            operator: OperatorId(caller.id),
+                            instrument: instrument.id,
+                            price: Price(units),
+                        });
+                        self.submit(kind, caller, rest, next_id)
+                    }
+                    Err(problem) => format!("error: price {problem}"),
+                }
+            }
+            ["restrict", account, symbol, flag, rest @ ..] => {
+                let Some(account) = self.config.account_id(account) else {
+                    return format!("error: unknown account {account}");
+                };
+                let Some(instrument) = self.instruments.by_symbol(symbol) else {
+                    return format!("error: unknown instrument {symbol}");
+                };
+                let restricted = match *flag {
+                    "on" => true,
+                    "off" => false,
+                    _ => return "error: restrict ACCOUNT SYMBOL on|off".to_owned(),
+                };
+                let kind = CommandKind::Risk(RiskCommand::SetRestricted {
+                    operator: OperatorId(caller.id),
+                    account: AccountId(account),
+                    instrument: instrument.id,
+                    restricted,
+                });
+                self.submit(kind, caller, rest, next_id)
+            }
             ["shutdown"] => {
                 self.shutdown.store(true, Ordering::Release);
                 "ok shutting down".to_owned()
             }
-            _ => "error: unknown request; try: status | halt SYMBOL | resume SYMBOL | shutdown"
+            _ => "error: unknown request; see docs/admin.md (status, halt, resume, kill, release, \
+                  limit, refprice, restrict, shutdown)"
                 .to_owned(),
         }
+    }
+
+    /// "global", "instrument:SYM", "account:NAME", "strategy:ID", "session:COMPID".
+    fn kill_scope(&self, text: &str) -> Result<KillScope, String> {
+        let (kind, value) = text.split_once(':').unwrap_or((text, ""));
+        match kind {
+            "global" => Ok(KillScope::Global),
+            "instrument" => self
+                .instruments
+                .by_symbol(value)
+                .map(|i| KillScope::Instrument(i.id))
+                .ok_or_else(|| format!("unknown instrument {value}")),
+            "account" => self
+                .config
+                .account_id(value)
+                .map(|id| KillScope::Account(AccountId(id)))
+                .ok_or_else(|| format!("unknown account {value}")),
+            "strategy" => value
+                .parse()
+                .map(|id| KillScope::Strategy(StrategyId(id)))
+                .map_err(|_| format!("strategy id {value:?} is not a number")),
+            "session" => self
+                .config
+                .session_index(value)
+                .map(|id| KillScope::Session(SessionId(id)))
+                .ok_or_else(|| format!("unknown session {value}")),
+            _ => Err(format!(
+                "scope {text:?}: global, instrument:SYM, account:NAME, strategy:ID or session:COMPID"
+            )),
+        }
+    }
+
+    fn limit_command(
+        &self,
+        caller: Caller,
+        scope: &str,
+        kind: &str,
+        value: &str,
+        rest: &[&str],
+    ) -> Result<(CommandKind, Vec<&'static str>), String> {
+        let scope: RiskScope = self.config.risk_scope(scope)?;
+        let kind = limit_kind(kind).ok_or_else(|| format!("unknown limit kind {kind}"))?;
+        let value = match value {
+            "none" => arbiter_engine::NO_LIMIT,
+            v => v
+                .parse()
+                .map_err(|_| format!("limit value {v:?} is not a whole number"))?,
+        };
+        let instrument = match rest.first().and_then(|r| r.strip_prefix("instrument:")) {
+            Some(symbol) => Some(
+                self.instruments
+                    .by_symbol(symbol)
+                    .ok_or_else(|| format!("unknown instrument {symbol}"))?
+                    .id,
+            ),
+            None => None,
+        };
+        Ok((
+            CommandKind::Risk(RiskCommand::SetLimit {
+                operator: OperatorId(caller.id),
+                scope,
+                instrument,
+                kind,
+                value,
+            }),
+            Vec::new(),
+        ))
     }
 
     fn set_phase(
@@ -232,11 +385,15 @@ impl AdminServer {
         while Instant::now() < deadline {
             while let Some(reply) = self.replies.try_pop() {
                 if reply.request_id == request_id {
-                    return match reply.rejected {
-                        Some(reason) => {
+                    return match (reply.rejected, reply.risk) {
+                        (Some(reason), _) => {
                             format!("rejected seq={} reason={}", reply.seq.0, reason.text())
                         }
-                        None => format!("ok seq={} events={}", reply.seq.0, reply.events),
+                        (None, Some(risk)) => format!(
+                            "ok seq={} events={} risk={risk:?}",
+                            reply.seq.0, reply.events
+                        ),
+                        (None, None) => format!("ok seq={} events={}", reply.seq.0, reply.events),
                     };
                 }
             }

@@ -28,7 +28,7 @@ impl Rng {
 pub fn run(config: &Config, count: u64, seed: u64) {
     let registry = config.registry();
     let instrument = registry.get(InstrumentId(0)).expect("at least one").clone();
-    let mut engine = Engine::new(config.engine_config(), registry);
+    let mut engine = Engine::with_risk(config.engine_config(), registry, &config.risk_config());
     let mut rng = Rng(seed);
     let mid = (instrument.price_min.0 + instrument.price_max.0) / 2 / instrument.tick_size.0
         * instrument.tick_size.0;

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use arbiter_engine::{AccountId, CommandKind, MassCancel, SessionId};
+use arbiter_engine::{CommandKind, RiskCommand, SessionId};
 use arbiter_fix::{
     decode, Application, DisconnectReason, FileStore, Gateway, Message, MessageBuilder,
 };
@@ -73,8 +73,6 @@ impl FixSender for Sender<'_> {
 pub struct DisconnectPolicy {
     /// Cancel the session's orders.
     pub cancel_on_disconnect: bool,
-    /// The account whose orders are cancelled.
-    pub account: u32,
 }
 
 /// The gateway agent.
@@ -168,11 +166,9 @@ impl GatewayAgent {
                 continue;
             };
             if policy.cancel_on_disconnect {
+                // The engine cancels exactly this session's orders (its own order list).
                 self.push_request(Request {
-                    kind: CommandKind::MassCancel(MassCancel {
-                        account: AccountId(policy.account),
-                        instrument: None,
-                        side: None,
+                    kind: CommandKind::Risk(RiskCommand::CancelOnDisconnect {
                         session: SessionId(session),
                     }),
                     annotation: Annotation::new(b"cancel-on-disconnect"),

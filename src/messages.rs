@@ -90,4 +90,6 @@ pub struct AdminReply {
     pub rejected: Option<arbiter_engine::RejectReason>,
     /// How many events it caused.
     pub events: u32,
+    /// The last risk event it caused (kill switch, approval, limit), if any.
+    pub risk: Option<arbiter_engine::RiskEvent>,
 }

@@ -114,6 +114,15 @@ pub fn recover(
                         seq.0
                     ));
                 }
+                if journaled.risk_config() != venue.risk_config() {
+                    return Err(format!(
+                        "the configuration changes the [risk] section or the operators against the \
+                         one journaled at record {}: start-up limits are part of the journal's \
+                         initial state; change limits at run time with `arbiter admin limit ...` \
+                         (journaled), or start a new journal",
+                        seq.0
+                    ));
+                }
                 last_config = Some(text.to_owned());
             }
             _ => {} // other record types (seals) are the journal's own

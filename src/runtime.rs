@@ -126,7 +126,11 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
     );
 
     // Recovery: the journal, replayed into a fresh engine and the gateway's order table.
-    let mut engine = Engine::new(config.engine_config(), registry.clone());
+    let mut engine = Engine::with_risk(
+        config.engine_config(),
+        registry.clone(),
+        &config.risk_config(),
+    );
     let recovered = recover(
         &config.journal_dir(),
         journal_config(config),
@@ -220,7 +224,6 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         sessions.push((session, store));
         disconnect.push(DisconnectPolicy {
             cancel_on_disconnect: s.cancel_on_disconnect,
-            account: account_id(&s.default_account),
         });
     }
     let gateway_config = GatewayConfig {
@@ -282,6 +285,7 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         shutdown: Arc::clone(&shutdown),
         venue: config.venue.name.clone(),
         operators: config.admin.operators.clone(),
+        config: config.clone(),
     };
     let listener = admin
         .bind()

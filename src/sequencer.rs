@@ -49,13 +49,18 @@ struct RingSink<'a> {
     timestamp: TimestampNs,
     events: u32,
     rejected: Option<arbiter_engine::RejectReason>,
+    risk: Option<arbiter_engine::RiskEvent>,
 }
 
 impl EventSink for RingSink<'_> {
     fn emit(&mut self, event: Event) {
         self.events += 1;
-        if let Event::Rejected { reason, .. } = event {
-            self.rejected.get_or_insert(reason);
+        match event {
+            Event::Rejected { reason, .. } => {
+                self.rejected.get_or_insert(reason);
+            }
+            Event::Risk(risk) => self.risk = Some(risk),
+            _ => {}
         }
         push_waiting(
             self.ring,
@@ -187,6 +192,7 @@ impl Sequencer {
             timestamp: TimestampNs(timestamp),
             events: 0,
             rejected: None,
+            risk: None,
         };
         self.engine.apply(&command, &mut sink);
         let reply = AdminReply {
@@ -194,6 +200,7 @@ impl Sequencer {
             seq: Seq(seq),
             rejected: sink.rejected,
             events: sink.events,
+            risk: sink.risk,
         };
         push_waiting(
             &mut self.gateway_out,

@@ -139,3 +139,49 @@ fn admin_checks_credentials_and_roles() {
         "refusals are logged: {log:?}"
     );
 }
+
+#[test]
+fn kill_switch_cancels_blocks_and_needs_two_risk_managers_to_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "sync");
+    let daemon = Daemon::start(&config);
+    let mut client = Client::connect(daemon.port, "CLIENT1", "FIX.4.4");
+    client.logon();
+    client.new_order("k-1", "AAPL", "1", "10", "99.00");
+    client.exec_report("k-1", "0");
+    client.new_order("k-2", "MSFT", "2", "10", "300.00");
+    client.exec_report("k-2", "0");
+
+    let answer = daemon.admin(&["kill", "account:ACC1", "runaway-algo", "drill", "seven"]);
+    assert!(answer.starts_with("ok"), "{answer}");
+    let cancelled = client.exec_report("k-1", "4");
+    assert_eq!(cancelled.get(39), Some("4"));
+    client.exec_report("k-2", "4");
+    client.new_order("k-3", "AAPL", "1", "10", "99.00");
+    let refused = client.exec_report("k-3", "8");
+    assert!(
+        refused.get(58).unwrap().contains("kill switch"),
+        "{refused:?}"
+    );
+
+    // The SRE may not release; one risk manager leaves it pending; the same one again is
+    // refused; a second, distinct risk manager releases it.
+    assert!(daemon
+        .admin(&["release", "account:ACC1"])
+        .starts_with("error: role"));
+    let first = daemon.admin_as("risk1", "risk1-demo", &["release", "account:ACC1"]);
+    assert!(first.contains("ApprovalRequested"), "{first}");
+    client.new_order("k-4", "AAPL", "1", "10", "99.00");
+    client.exec_report("k-4", "8");
+    let again = daemon.admin_as("risk1", "risk1-demo", &["release", "account:ACC1"]);
+    assert!(again.contains("ApprovalRefused"), "{again}");
+    let second = daemon.admin_as("risk2", "risk2-demo", &["release", "account:ACC1"]);
+    assert!(
+        second.contains("KillSwitchReleased") || second.contains("ApprovalGranted"),
+        "{second}"
+    );
+    client.new_order("k-5", "AAPL", "1", "10", "99.00");
+    client.exec_report("k-5", "0");
+    assert!(daemon.admin(&["shutdown"]).starts_with("ok"));
+    assert!(daemon.wait().0.success());
+}

@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use arbiter_engine::{
-    EngineConfig, Instrument, InstrumentId, InstrumentRegistry, Phase, Price, Qty,
+    AccountId, AutoKill, EngineConfig, FirmId, Instrument, InstrumentId, InstrumentRegistry,
+    LimitKind, LimitSetting, Operator, OperatorId, OperatorRole, Phase, Price, Qty, RiskConfig,
+    RiskScope, SessionId, StrategyId,
 };
 use serde::Deserialize;
 
@@ -42,6 +44,132 @@ pub struct Config {
     /// The admin socket.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// Pre-trade risk.
+    #[serde(default)]
+    pub risk: RiskSection,
+}
+
+/// Pre-trade risk: limits in force at start-up and the kill switch's rules. Limits change at
+/// run time through admin commands (journaled).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskSection {
+    /// Distinct risk managers needed to release a kill switch or approve a bypass.
+    #[serde(default = "default_approvals")]
+    pub approvals_required: u32,
+    /// How long a release request waits for its approvals.
+    #[serde(default = "default_approval_window")]
+    pub approval_window_s: u64,
+    /// The sliding window of the rate limits.
+    #[serde(default = "default_velocity_window")]
+    pub velocity_window_ms: u64,
+    /// Events remembered per account and session for rate limits (a rate limit must be below).
+    #[serde(default = "default_velocity_events")]
+    pub velocity_events_max: u32,
+    /// ClOrdID hashes remembered per session per day (0 disables the duplicate check).
+    #[serde(default = "default_client_refs")]
+    pub client_refs_per_session_max: u32,
+    /// Which breaches also fire the kill switch of their scope.
+    #[serde(default)]
+    pub auto_kill: AutoKillConfig,
+    /// Limits at start-up.
+    #[serde(default)]
+    pub limits: Vec<LimitConfig>,
+    /// Instruments an account may not trade.
+    #[serde(default)]
+    pub restricted: Vec<RestrictedConfig>,
+}
+
+impl Default for RiskSection {
+    fn default() -> Self {
+        RiskSection {
+            approvals_required: default_approvals(),
+            approval_window_s: default_approval_window(),
+            velocity_window_ms: default_velocity_window(),
+            velocity_events_max: default_velocity_events(),
+            client_refs_per_session_max: default_client_refs(),
+            auto_kill: AutoKillConfig::default(),
+            limits: Vec::new(),
+            restricted: Vec::new(),
+        }
+    }
+}
+
+fn default_approvals() -> u32 {
+    2
+}
+fn default_approval_window() -> u64 {
+    300
+}
+fn default_velocity_window() -> u64 {
+    1000
+}
+fn default_velocity_events() -> u32 {
+    1024
+}
+fn default_client_refs() -> u32 {
+    1 << 16
+}
+
+/// Automatic kill rules.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoKillConfig {
+    /// A daily loss breach kills the strategy or account.
+    #[serde(default)]
+    pub daily_loss: bool,
+    /// A rate breach kills the account or session.
+    #[serde(default)]
+    pub velocity: bool,
+    /// A position beyond its limit after a fill kills the strategy or account.
+    #[serde(default)]
+    pub position: bool,
+}
+
+/// One limit. Values are in engine units: quantities in quantity units, prices and notionals
+/// in price units (price × 10^price_decimals).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitConfig {
+    /// "global", "firm:<id>", "account:<name>", "strategy:<id>" or "session:<TargetCompID>".
+    pub scope: String,
+    /// Only this instrument (symbol), if set.
+    #[serde(default)]
+    pub instrument: Option<String>,
+    /// max-order-qty, max-order-notional, price-deviation-bps, price-deviation-ticks,
+    /// long-position, short-position, open-notional, daily-loss, orders-per-window,
+    /// messages-per-window.
+    pub kind: String,
+    /// The bound.
+    pub value: u64,
+}
+
+/// An account barred from an instrument.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestrictedConfig {
+    /// Account name.
+    pub account: String,
+    /// Symbol.
+    pub instrument: String,
+}
+
+/// Parses a limit kind name.
+#[must_use]
+pub fn limit_kind(name: &str) -> Option<LimitKind> {
+    Some(match name {
+        "max-order-qty" => LimitKind::MaxOrderQty,
+        "max-order-notional" => LimitKind::MaxOrderNotional,
+        "price-deviation-bps" => LimitKind::PriceDeviationBps,
+        "price-deviation-ticks" => LimitKind::PriceDeviationTicks,
+        "long-position" => LimitKind::LongPosition,
+        "short-position" => LimitKind::ShortPosition,
+        "open-notional" => LimitKind::OpenNotional,
+        "daily-loss" => LimitKind::DailyLoss,
+        "orders-per-window" => LimitKind::OrdersPerWindow,
+        "messages-per-window" => LimitKind::MessagesPerWindow,
+        _ => return None,
+    })
 }
 
 /// Venue identity.
@@ -458,6 +586,38 @@ impl Config {
                 out.push(format!("{path}: duplicate operator id or name"));
             }
         }
+        for (i, limit) in self.risk.limits.iter().enumerate() {
+            let path = format!("risk.limits[{i}]");
+            if let Err(problem) = self.risk_scope(&limit.scope) {
+                out.push(format!("{path}.scope: {problem}"));
+            }
+            if limit_kind(&limit.kind).is_none() {
+                out.push(format!("{path}.kind: {:?} is not a limit kind", limit.kind));
+            }
+            if let Some(symbol) = &limit.instrument {
+                if !self.instruments.iter().any(|i| &i.symbol == symbol) {
+                    out.push(format!("{path}.instrument: no instrument {symbol:?}"));
+                }
+            }
+        }
+        for (i, restricted) in self.risk.restricted.iter().enumerate() {
+            if !self.accounts.iter().any(|a| a.name == restricted.account) {
+                out.push(format!(
+                    "risk.restricted[{i}].account: no account {:?}",
+                    restricted.account
+                ));
+            }
+            if !self
+                .instruments
+                .iter()
+                .any(|x| x.symbol == restricted.instrument)
+            {
+                out.push(format!(
+                    "risk.restricted[{i}].instrument: no instrument {:?}",
+                    restricted.instrument
+                ));
+            }
+        }
         for (name, agent) in [
             ("gateway", &self.agents.gateway),
             ("sequencer", &self.agents.sequencer),
@@ -477,11 +637,13 @@ impl Config {
     /// Engine capacities.
     #[must_use]
     pub fn engine_config(&self) -> EngineConfig {
+        let defaults = EngineConfig::default();
         EngineConfig {
             orders_max: self.engine.orders_max,
             levels_per_side_max: self.engine.levels_per_side_max,
             accounts_max: self.engine.accounts_max,
-            ..EngineConfig::default()
+            sessions_max: defaults.sessions_max.max(self.fix.sessions.len() as u32),
+            ..defaults
         }
     }
 
@@ -498,6 +660,148 @@ impl Config {
             .map(|(i, c)| instrument_from_config(i, c).expect("checked"))
             .collect();
         InstrumentRegistry::new(instruments).expect("checked")
+    }
+
+    /// Parses a scope: "global", "firm:<id>", "account:<name>", "strategy:<id>",
+    /// "session:<TargetCompID>".
+    ///
+    /// # Errors
+    /// A text saying what is wrong.
+    pub fn risk_scope(&self, text: &str) -> Result<RiskScope, String> {
+        let (kind, value) = text.split_once(':').unwrap_or((text, ""));
+        let number = || {
+            value
+                .parse::<u32>()
+                .map_err(|_| format!("{value:?} is not a number"))
+        };
+        match kind {
+            "global" if value.is_empty() => Ok(RiskScope::Global),
+            "firm" => {
+                let id = number()?;
+                self.firms
+                    .iter()
+                    .any(|f| f.id == id)
+                    .then_some(RiskScope::Firm(FirmId(id)))
+                    .ok_or_else(|| format!("no firm {id}"))
+            }
+            "account" => self
+                .account_id(value)
+                .map(|id| RiskScope::Account(AccountId(id)))
+                .ok_or_else(|| format!("no account {value:?}")),
+            "strategy" => Ok(RiskScope::Strategy(StrategyId(number()?))),
+            "session" => self
+                .session_index(value)
+                .map(|id| RiskScope::Session(SessionId(id)))
+                .ok_or_else(|| format!("no session with TargetCompID {value:?}")),
+            _ => Err(format!(
+                "{text:?} is not global, firm:<id>, account:<name>, strategy:<id> or session:<TargetCompID>"
+            )),
+        }
+    }
+
+    /// An account's id by name.
+    #[must_use]
+    pub fn account_id(&self, name: &str) -> Option<u32> {
+        self.accounts.iter().find(|a| a.name == name).map(|a| a.id)
+    }
+
+    /// A FIX session's index (its engine session id) by the client's CompID.
+    #[must_use]
+    pub fn session_index(&self, target_comp_id: &str) -> Option<u32> {
+        self.fix
+            .sessions
+            .iter()
+            .position(|s| s.target_comp_id == target_comp_id)
+            .map(|i| i as u32)
+    }
+
+    /// The engine's risk configuration.
+    ///
+    /// # Panics
+    /// Never for a checked configuration.
+    #[must_use]
+    pub fn risk_config(&self) -> RiskConfig {
+        let registry = self.registry();
+        let symbol = |s: &str| registry.by_symbol(s).expect("checked").id;
+        let trading_hours = self
+            .instruments
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let hours = c.trading_hours.as_ref()?;
+                let minute_ns = 60 * 1_000_000_000u64;
+                let open = u64::from(parse_hhmm(&hours.open)?) * minute_ns;
+                let close = u64::from(parse_hhmm(&hours.close)?) * minute_ns;
+                // 00:00-24:00 is every hour: no restriction.
+                (close - open.min(close) != 24 * 60 * minute_ns).then_some((
+                    InstrumentId(i as u32),
+                    arbiter_engine::TradingHours {
+                        open_ns: open,
+                        close_ns: close % (24 * 60 * minute_ns),
+                    },
+                ))
+            })
+            .collect();
+        RiskConfig {
+            firms_max: self
+                .firms
+                .iter()
+                .map(|f| f.id + 1)
+                .max()
+                .unwrap_or(1)
+                .max(16),
+            account_firms: self
+                .accounts
+                .iter()
+                .map(|a| (AccountId(a.id), FirmId(a.firm)))
+                .collect(),
+            operators: self
+                .admin
+                .operators
+                .iter()
+                .map(|o| Operator {
+                    id: OperatorId(o.id),
+                    role: match o.role {
+                        Role::RiskManager => OperatorRole::RiskManager,
+                        Role::Operator | Role::Auditor => OperatorRole::Admin,
+                    },
+                })
+                .collect(),
+            approvals_required: self.risk.approvals_required,
+            approval_window_ns: self.risk.approval_window_s * 1_000_000_000,
+            trading_hours,
+            velocity_window_ns: self.risk.velocity_window_ms * 1_000_000,
+            velocity_events_max: self.risk.velocity_events_max,
+            client_refs_per_session_max: self.risk.client_refs_per_session_max,
+            limits: self
+                .risk
+                .limits
+                .iter()
+                .map(|l| LimitSetting {
+                    scope: self.risk_scope(&l.scope).expect("checked"),
+                    instrument: l.instrument.as_deref().map(symbol),
+                    kind: limit_kind(&l.kind).expect("checked"),
+                    value: l.value,
+                })
+                .collect(),
+            restricted: self
+                .risk
+                .restricted
+                .iter()
+                .map(|r| {
+                    (
+                        AccountId(self.account_id(&r.account).expect("checked")),
+                        symbol(&r.instrument),
+                    )
+                })
+                .collect(),
+            auto_kill: AutoKill {
+                daily_loss: self.risk.auto_kill.daily_loss,
+                velocity: self.risk.auto_kill.velocity,
+                position: self.risk.auto_kill.position,
+            },
+            ..RiskConfig::default()
+        }
     }
 
     /// Where the journal lives.
@@ -703,6 +1007,29 @@ mod tests {
             errors[0].contains("god") || errors[0].contains("role"),
             "{errors:?}"
         );
+    }
+
+    #[test]
+    fn risk_limits_are_checked_with_their_path() {
+        let errors = broken("scope = \"account:ALGO1\"", "scope = \"account:NOBODY\"");
+        assert!(
+            errors.iter().any(|e| e.starts_with("risk.limits[1].scope")),
+            "{errors:?}"
+        );
+        let errors = broken("kind = \"long-position\"", "kind = \"longest\"");
+        assert!(
+            errors.iter().any(|e| e.starts_with("risk.limits[1].kind")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn demo_risk_config_builds() {
+        let config = Config::default_demo();
+        let risk = config.risk_config();
+        assert_eq!(risk.limits.len(), config.risk.limits.len());
+        assert_eq!(risk.operators.len(), config.admin.operators.len());
+        assert_eq!(risk.restricted.len(), 1);
     }
 
     #[test]
