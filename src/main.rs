@@ -50,6 +50,21 @@ enum Command {
         #[arg(required = true)]
         words: Vec<String>,
     },
+    /// Check whether this host is fit to run Arbiter (reads /proc and /sys only).
+    HostCheck {
+        /// Configuration file (pinned cores, journal directory).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The trading NIC (e.g. ens1f0), for NUMA, IRQ and ring checks.
+        #[arg(long)]
+        nic: Option<String>,
+        /// Largest acceptable clock offset (MiFID II RTS 25: 100 µs for HFT).
+        #[arg(long, default_value_t = 100)]
+        clock_offset_limit_us: u64,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print or check configurations.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -111,6 +126,44 @@ fn main() -> ExitCode {
             Ok(_) => {
                 println!("{}: ok", file.display());
                 ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::HostCheck {
+            config,
+            nic,
+            clock_offset_limit_us,
+            json,
+        } => match load(config.as_ref()) {
+            Ok(config) => {
+                let pinned: Vec<usize> = [
+                    config.agents.gateway.core,
+                    config.agents.sequencer.core,
+                    config.agents.flusher.core,
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                let journal_dir = config.journal_dir();
+                // The journal may not exist yet: check where it will be created.
+                let probe = journal_dir
+                    .ancestors()
+                    .find(|p| p.exists())
+                    .unwrap_or(std::path::Path::new("."))
+                    .to_path_buf();
+                let input = arbiter_hardware::host_check::HostCheckInput::from_live(
+                    pinned,
+                    nic,
+                    probe,
+                    clock_offset_limit_us,
+                );
+                let report = arbiter_hardware::host_check::run(&input);
+                if json {
+                    println!("{}", report.to_json());
+                } else {
+                    print!("{}", report.render_table());
+                }
+                ExitCode::from(u8::try_from(report.exit_code()).unwrap_or(1))
             }
             Err(code) => code,
         },
