@@ -227,6 +227,7 @@ impl Engine {
             ord_type: slot.ord_type,
             price: slot.price,
             qty: slot.qty,
+            display_qty: slot.display,
         });
         if order.tif == TimeInForce::Gtd {
             self.push_expiry(index);
@@ -541,13 +542,16 @@ impl Engine {
                 }
                 let taker_slot = self.orders.get_mut(taker);
                 taker_slot.leaves.0 -= decrement.0;
-                if taker_slot.leaves.0 == 0 {
-                    sink.emit(Event::Cancelled {
-                        order_id: t.id,
-                        instrument: t.instrument,
-                        qty: decrement,
-                        reason: CancelReason::SelfTrade,
-                    });
+                let taker_done = taker_slot.leaves.0 == 0;
+                // The incoming order's part is reported too, so that a reader of events alone
+                // (market data) knows its open quantity.
+                sink.emit(Event::Cancelled {
+                    order_id: t.id,
+                    instrument: t.instrument,
+                    qty: decrement,
+                    reason: CancelReason::SelfTrade,
+                });
+                if taker_done {
                     return true;
                 }
                 false

@@ -21,6 +21,8 @@ pub enum Event {
         price: Price,
         /// Its total quantity.
         qty: Qty,
+        /// Iceberg display quantity; zero when fully displayed.
+        display_qty: Qty,
     },
     /// A command was refused; nothing changed.
     Rejected {

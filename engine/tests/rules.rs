@@ -114,6 +114,7 @@ fn accepted(order: &NewOrder) -> Event {
             OrdType::Market | OrdType::Stop => Price(0),
         },
         qty: order.qty,
+        display_qty: order.display_qty,
     }
 }
 
@@ -628,7 +629,8 @@ fn stp_decrement_and_cancel() {
         vec![accepted(&probe), trade(1, 8, Side::Buy, 100, 1, (5, 0))]
     );
 
-    // Taker larger than the resting order: the resting order goes, the taker trades on.
+    // Taker larger than the resting order: the resting order goes, the taker's decrement is
+    // reported too, and it trades on.
     let mut venue = stp_book();
     let taker = stp_taker(StpMode::DecrementAndCancel, 15);
     assert_eq!(
@@ -636,6 +638,7 @@ fn stp_decrement_and_cancel() {
         vec![
             accepted(&taker),
             cancelled(1, 10, CancelReason::SelfTrade),
+            cancelled(9, 10, CancelReason::SelfTrade),
             trade(2, 9, Side::Buy, 100, 5, (5, 0)),
         ]
     );

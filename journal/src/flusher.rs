@@ -78,6 +78,8 @@ impl BlockHasher {
         let base = self.segment.map.as_ptr();
         let len = self.segment.size;
         let mut work = 0;
+        // Contiguous user frames go to BLAKE3 in one call (its SIMD paths need long inputs).
+        let mut run_start = self.hashed_to;
         while self.hashed_to + RECORD_HEADER_LEN <= limit {
             let offset = self.hashed_to;
             // SAFETY: below the published offset: committed frames the writer never rewrites.
@@ -97,6 +99,8 @@ impl BlockHasher {
             }
             work = 1;
             if record_type == RecordType::SEAL.0 {
+                // A seal from the writer: the block restarts where it ended, re-hashed from
+                // there (the frames between its end and the seal are the next block's).
                 // SAFETY: as above.
                 let payload = unsafe {
                     core::slice::from_raw_parts(
@@ -108,30 +112,36 @@ impl BlockHasher {
                     break;
                 };
                 self.restart(seal.block_end, seal.hash);
-                let mut hasher = chained_hasher(&seal.hash);
-                // SAFETY: [block_end, seal offset] are committed frames.
+                // SAFETY: [block_end, seal end) are committed frames.
                 let records = unsafe {
-                    hash_frames(&mut hasher, base, len, seal.block_end, offset + aligned)
+                    hash_frames(
+                        &mut self.hasher,
+                        base,
+                        len,
+                        seal.block_end,
+                        offset + aligned,
+                    )
                 }
                 .unwrap_or(0);
-                self.hasher = hasher;
                 self.records = records;
                 self.hashed_to = offset + aligned;
+                run_start = self.hashed_to;
                 continue;
             }
-            // SAFETY: as above.
-            self.hasher
-                .update(unsafe { core::slice::from_raw_parts(base.add(offset), aligned) });
             self.records += 1;
             self.hashed_to = offset + aligned;
         }
+        // SAFETY: [run_start, hashed_to) are committed user frames.
+        self.hasher.update(unsafe {
+            core::slice::from_raw_parts(base.add(run_start), self.hashed_to - run_start)
+        });
         work
     }
 }
 
 /// Bytes of a spare segment pre-faulted per [`Flusher::do_work`] call, so preparing a
-/// 1 GiB spare never delays a flush by more than a few milliseconds.
-const PREFAULT_CHUNK_BYTES: usize = 4 << 20;
+/// 1 GiB spare never delays a flush by more than about a millisecond (256 page faults).
+const PREFAULT_CHUNK_BYTES: usize = 1 << 20;
 
 /// Agent that makes the writer's records durable. Run [`Flusher::do_work`] in a loop on a
 /// thread you own, with your idle strategy, or use [`Flusher::spawn`].

@@ -12,10 +12,12 @@
 //! * **Records**: a 32-byte little-endian header (see [`layout`]) then the payload, 8-byte
 //!   aligned, CRC32C over the header and payload. The first header word (frame length) is
 //!   the commit word: stored last with `Release`, so readers never see half a record.
-//! * **Hash chain**: [`Writer::seal`] (called by the writer's owner at its seal points,
-//!   automatically every `seal_interval_records`, and at every roll) appends a seal record
-//!   carrying BLAKE3(previous seal hash ‖ bytes since the previous seal). Each segment
-//!   header carries the chain's value at its start, so the chain runs across files.
+//! * **Hash chain**: seal records carry BLAKE3(previous seal hash ‖ the block's user frames).
+//!   The [`Flusher`] hashes blocks off the append path and posts each seal; the writer
+//!   places it at its next append (one 120-byte frame, no hashing). [`Writer::seal`]
+//!   (the owner's explicit seal points), every segment roll and a writer-side backstop
+//!   (`seal_interval_records`) hash in the writer. Each segment header carries the chain's
+//!   value at its start, so the chain runs across files and a segment verifies on its own.
 //! * **Durability**: the [`Flusher`], on a thread the caller owns, msyncs what the writer
 //!   published per [`Durability`] and advances the lock-free [`DurableCursor`].
 //! * **Recovery**: [`Journal::open`] validates everything, cuts a torn tail of the last
@@ -24,8 +26,10 @@
 //!
 //! # Safety of shared mappings
 //! The writer writes through a raw pointer into a mapping shared (via `Arc`) with the
-//! flusher, which only passes address ranges to `msync`. Readers map files themselves and
-//! synchronise on commit words. Committed bytes are never rewritten while a writer is open.
+//! flusher; the `Arc` keeps it mapped until both are done. The flusher passes address
+//! ranges to `msync` and reads (to hash) only frames below the writer's published position
+//! (Acquire), which are never written again. Readers map files themselves and synchronise
+//! on each frame's commit word (Release store by the writer, Acquire load by the reader).
 //!
 //! # Usage
 //! ```

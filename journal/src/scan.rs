@@ -28,6 +28,8 @@ pub(crate) unsafe fn hash_frames(
 ) -> Option<u32> {
     let mut offset = from;
     let mut records = 0u32;
+    // Contiguous user frames go to BLAKE3 in one call (its SIMD paths need long inputs).
+    let mut run_start = from;
     while offset < to {
         if offset + RECORD_HEADER_LEN > len {
             return None;
@@ -47,13 +49,19 @@ pub(crate) unsafe fn hash_frames(
         if offset + aligned > to.min(len) {
             return None;
         }
-        if record_type != RecordType::SEAL.0 {
+        if record_type == RecordType::SEAL.0 {
             // SAFETY: in bounds; committed bytes.
-            hasher.update(unsafe { core::slice::from_raw_parts(base.add(offset), aligned) });
+            hasher.update(unsafe {
+                core::slice::from_raw_parts(base.add(run_start), offset - run_start)
+            });
+            run_start = offset + aligned;
+        } else {
             records += 1;
         }
         offset += aligned;
     }
+    // SAFETY: in bounds; committed bytes.
+    hasher.update(unsafe { core::slice::from_raw_parts(base.add(run_start), offset - run_start) });
     Some(records)
 }
 

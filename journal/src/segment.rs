@@ -3,8 +3,9 @@
 //!
 //! # Safety argument for shared mapped memory
 //! The writer writes through a raw pointer into a `MmapRaw` it shares (via `Arc`) with the
-//! flusher. The flusher never reads or writes those bytes: it only passes address ranges to
-//! `msync`, which is safe concurrently with stores. The `Arc` keeps the mapping alive until
+//! flusher. The flusher never writes those bytes: it passes address ranges to `msync`
+//! (safe concurrently with stores) and reads, to hash them, only frames below the
+//! position the writer published with Release (it loads it with Acquire). The `Arc` keeps the mapping alive until
 //! both sides are done with the segment. Readers map the file separately (their own
 //! virtual addresses), so no Rust reference ever aliases the writer's pointer; they
 //! synchronise with the writer through the record's commit word (`frame_length`), stored
@@ -320,8 +321,19 @@ pub(crate) unsafe fn find_valid_frame_after(
 pub(crate) unsafe fn last_nonzero_end(base: *const u8, len: usize, from: usize) -> usize {
     // SAFETY: per the caller.
     let bytes = unsafe { core::slice::from_raw_parts(base, len) };
-    bytes[from..]
-        .iter()
-        .rposition(|b| *b != 0)
-        .map_or(from, |p| from + p + 1)
+    let tail = &bytes[from..];
+    // Whole 4 KiB blocks from the back with a vectorisable OR, then bytes.
+    let blocks = tail.len() / PAGE_BYTES;
+    let rest = &tail[blocks * PAGE_BYTES..];
+    if let Some(p) = rest.iter().rposition(|b| *b != 0) {
+        return from + blocks * PAGE_BYTES + p + 1;
+    }
+    for block in (0..blocks).rev() {
+        let chunk = &tail[block * PAGE_BYTES..(block + 1) * PAGE_BYTES];
+        if chunk.iter().fold(0u8, |acc, b| acc | b) != 0 {
+            let p = chunk.iter().rposition(|b| *b != 0).unwrap_or(0);
+            return from + block * PAGE_BYTES + p + 1;
+        }
+    }
+    from
 }

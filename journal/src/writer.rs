@@ -221,8 +221,9 @@ impl Writer {
 
     /// Appends one record: a CRC and a memcpy into the mapped segment, then a Release
     /// store of the commit word and the written cursor. No syscall, no allocation (a
-    /// segment roll, once per segment, renames one file; an automatic seal hashes the
-    /// block, once per `seal_interval_records`).
+    /// segment roll, once per segment, renames one file; a seal posted by the flusher is
+    /// placed with one more frame copy; only the writer-side backstop, once per
+    /// `seal_interval_records` unsealed records, hashes here).
     ///
     /// # Errors
     /// [`JournalError::SequenceMismatch`] if `sequence` is not [`Writer::next_sequence`]
@@ -278,7 +279,8 @@ impl Writer {
 
     /// Closes the current block with a seal record carrying BLAKE3(previous seal hash ||
     /// block bytes). Called by the writer's owner at its seal points (e.g. when its input
-    /// is idle), automatically every `seal_interval_records` and at every segment roll.
+    /// is idle), by the backstop after `seal_interval_records` unsealed records and at every
+    /// segment roll; routine seals come from the flusher instead (see [`Flusher`]).
     /// Cost: hashing the bytes since the last seal. Returns whether a seal was written.
     ///
     /// # Errors

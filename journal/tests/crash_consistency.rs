@@ -146,15 +146,15 @@ fn crash_many_times(name: &str, runs: u32, seed: u64) {
 
 #[test]
 fn sigkill_with_durability_none_leaves_a_durable_prefix() {
-    crash_many_times("none", 12, 0x9E37_79B9_7F4A_7C15);
+    crash_many_times("none", 8, 0x9E37_79B9_7F4A_7C15);
 }
 
 #[test]
 fn sigkill_with_durability_batch_leaves_a_durable_prefix() {
-    crash_many_times("batch", 12, 0xD1B5_4A32_D192_ED03);
+    crash_many_times("batch", 8, 0xD1B5_4A32_D192_ED03);
 }
 
 #[test]
 fn sigkill_with_durability_sync_leaves_a_durable_prefix() {
-    crash_many_times("sync", 12, 0xA24B_AED4_963E_E407);
+    crash_many_times("sync", 8, 0xA24B_AED4_963E_E407);
 }

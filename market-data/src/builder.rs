@@ -228,6 +228,7 @@ impl BookBuilder {
                 ord_type,
                 price,
                 qty,
+                display_qty,
             } => {
                 self.finish_taker();
                 let stop = matches!(ord_type, OrdType::Stop | OrdType::StopLimit);
@@ -240,7 +241,7 @@ impl BookBuilder {
                         price,
                         leaves: qty,
                         visible: Qty(0),
-                        display: None,
+                        display: (display_qty.0 > 0).then_some(display_qty),
                         stage: if stop {
                             Stage::Stop
                         } else {

@@ -44,7 +44,7 @@ impl Default for FlowConfig {
         FlowConfig {
             instruments: 2,
             accounts: 4,
-            stp_decrement: false,
+            stp_decrement: true,
             icebergs: true,
             levels_per_side_max: 24,
         }

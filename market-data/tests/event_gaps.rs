@@ -1,6 +1,6 @@
-//! What the engine's events cannot tell a market-data builder: two different books that
-//! come with identical event streams. Each test is the argument for an engine change
-//! proposed in `docs/market-data.md` (section "Gaps").
+//! Two engine books that once came with identical event streams, which a market-data builder
+//! could not tell apart; the events now carry what tells them apart (`Accepted.display_qty`,
+//! and the incoming order's own `Cancelled` in a self-trade decrement).
 
 use arbiter_engine::{
     AccountId, Command, CommandKind, Engine, EngineConfig, Event, Instrument, InstrumentId,
@@ -39,9 +39,9 @@ fn run(commands: &[Command]) -> (Engine, Vec<Event>) {
     (engine, events)
 }
 
-/// `Accepted` has no display quantity: an iceberg and a plain order look the same.
+/// `Accepted` carries the display quantity: an iceberg and a plain order differ.
 #[test]
-fn iceberg_display_is_not_in_accepted() {
+fn iceberg_display_is_in_accepted() {
     let plain = run(&[new_order(1, limit(1, Side::Buy, 10))]);
     let iceberg = run(&[new_order(
         1,
@@ -50,7 +50,7 @@ fn iceberg_display_is_not_in_accepted() {
             ..limit(1, Side::Buy, 10)
         },
     )]);
-    assert_eq!(plain.1, iceberg.1, "same events");
+    assert_ne!(plain.1, iceberg.1, "the events differ");
     assert_ne!(
         plain.0.depth(InstrumentId(0), Side::Buy, 1),
         iceberg.0.depth(InstrumentId(0), Side::Buy, 1),
@@ -59,9 +59,9 @@ fn iceberg_display_is_not_in_accepted() {
 }
 
 /// A self-trade decrement that removes the whole resting order and leaves the taker
-/// smaller emits only the maker's `Cancelled`, exactly as `CancelResting` does.
+/// smaller reports the taker's decrement too, unlike `CancelResting`.
 #[test]
-fn stp_decrement_of_the_taker_is_not_in_the_events() {
+fn stp_decrement_of_the_taker_is_in_the_events() {
     let with_mode = |stp_mode| {
         run(&[
             new_order(1, limit(1, Side::Sell, 4)),
@@ -76,7 +76,7 @@ fn stp_decrement_of_the_taker_is_not_in_the_events() {
     };
     let cancel_resting = with_mode(StpMode::CancelResting);
     let decrement = with_mode(StpMode::DecrementAndCancel);
-    assert_eq!(cancel_resting.1, decrement.1, "same events");
+    assert_ne!(cancel_resting.1, decrement.1, "the events differ");
     let leaves = |engine: &Engine| engine.order(OrderId(2)).unwrap().leaves;
     assert_eq!(leaves(&cancel_resting.0), Qty(10));
     assert_eq!(leaves(&decrement.0), Qty(6), "different books");

@@ -459,6 +459,7 @@ impl Model {
             ord_type: new.ord_type,
             price: Price(price),
             qty: new.qty,
+            display_qty: new.display_qty,
         });
         if is_stop {
             self.orders.push(order);
@@ -519,8 +520,8 @@ impl Model {
                         }
                         events.push(event);
                         taker.leaves -= d;
+                        events.push(cancelled(&taker, d, CancelReason::SelfTrade));
                         if taker.leaves == 0 {
-                            events.push(cancelled(&taker, d, CancelReason::SelfTrade));
                             return;
                         }
                         continue;

@@ -79,6 +79,9 @@ pub struct JournalArgs {
     /// Normally the flusher hashes blocks and the writer only places their seals.
     #[arg(long)]
     pub seal_interval: Option<u32>,
+    /// Do not pre-fault segment pages (the first write to each page then takes a fault).
+    #[arg(long)]
+    pub no_prefault: bool,
 }
 
 /// Every this many records one durable-lag sample is taken.
@@ -93,6 +96,7 @@ pub fn run(args: &JournalArgs) -> Result<(), String> {
     let mut config = JournalConfig::new(JournalId::from_u128(0xA4B1_7E40));
     config.segment_size_bytes = args.segment_size;
     config.durability = args.durability.policy();
+    config.prefault = !args.no_prefault;
     if let Some(records) = args.seal_interval {
         config.seal_interval_records = records;
     }
