@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use arbiter_engine::{
     AccountId, CancelOrder, CancelReason, CommandKind, Event, InstrumentId, InstrumentRegistry,
     MassCancel, NewOrder, OrdType, OrderId, Price, Qty, RejectReason, RejectedKind, ReplaceOrder,
-    Seq, SessionId, Side, TimeInForce, TimestampNs,
+    Seq, SessionId, Side, StrategyId, TimeInForce, TimestampNs,
 };
 use arbiter_fix::{Message, MessageBuilder, TimestampPrecision};
 
@@ -220,6 +220,26 @@ impl FixApp {
             })
     }
 
+    /// The strategy (algorithm) an order belongs to: the numeric PartyID (448) of the Parties
+    /// entry whose PartyRole (452) is 12, Executing Trader — the MiFID II "execution within
+    /// firm" identifier, an algorithm when PartyRoleQualifier (2376) is 22. None: strategy 0.
+    fn strategy_of(msg: &Message<'_>) -> Result<StrategyId, LocalReject> {
+        for entry in msg.group(&arbiter_fix::dictionary::PARTIES) {
+            if entry.get(452) == Some(b"12") {
+                let id = entry.get(448).unwrap_or(b"");
+                return std::str::from_utf8(id)
+                    .ok()
+                    .and_then(|text| text.parse().ok())
+                    .map(StrategyId)
+                    .ok_or(LocalReject::Order {
+                        reason: 99,
+                        text: "strategy PartyID (448, PartyRole 12) must be a number",
+                    });
+            }
+        }
+        Ok(StrategyId(0))
+    }
+
     fn client_id(msg: &Message<'_>, tag: u32) -> Result<ClientId, LocalReject> {
         msg.get(tag)
             .and_then(ClientId::new)
@@ -328,6 +348,7 @@ impl FixApp {
             Some(_) => Self::qty(msg, 111)?,
             None => Qty(0),
         };
+        let strategy = Self::strategy_of(msg)?;
         if !self.orders.has_room() {
             return Err(LocalReject::Order {
                 reason: 99,
@@ -345,6 +366,7 @@ impl FixApp {
             order_id,
             instrument,
             account: AccountId(account),
+            strategy,
             session: SessionId(session),
             side,
             ord_type,

@@ -185,3 +185,41 @@ fn kill_switch_cancels_blocks_and_needs_two_risk_managers_to_release() {
     assert!(daemon.admin(&["shutdown"]).starts_with("ok"));
     assert!(daemon.wait().0.success());
 }
+
+#[test]
+fn strategy_from_parties_scopes_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "none");
+    let daemon = Daemon::start(&config);
+    let mut client = Client::connect(daemon.port, "CLIENT1", "FIX.4.4");
+    client.logon();
+    client.send(
+        "D",
+        &[
+            (11, "algo-1"),
+            (55, "AAPL"),
+            (54, "1"),
+            (38, "5"),
+            (40, "2"),
+            (44, "98.00"),
+            (59, "1"),
+            (60, "20261125-10:00:00"),
+            (453, "1"),
+            (448, "7"),
+            (447, "P"),
+            (452, "12"),
+        ],
+    );
+    client.exec_report("algo-1", "0");
+    client.new_order("manual-1", "AAPL", "1", "5", "97.00");
+    client.exec_report("manual-1", "0");
+    assert!(daemon
+        .admin(&["kill", "strategy:7", "runaway-algo"])
+        .starts_with("ok"));
+    client.exec_report("algo-1", "4");
+    client.send("H", &[(11, "manual-1"), (55, "AAPL"), (54, "1")]);
+    let status = client.exec_report("manual-1", "I");
+    assert_eq!(status.get(39), Some("0"), "the manual order is untouched");
+    assert!(daemon.admin(&["shutdown"]).starts_with("ok"));
+    assert!(daemon.wait().0.success());
+}
