@@ -36,8 +36,10 @@ pub struct SessionMapping {
     pub default_account: u32,
     /// Accounts this session may trade for, by FIX name.
     pub accounts: Vec<(String, u32)>,
-    /// A drop-copy session only receives.
+    /// A drop-copy session only receives: a copy of every ExecutionReport of its firm.
     pub drop_copy: bool,
+    /// The firm the session belongs to.
+    pub firm: u32,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -702,7 +704,7 @@ impl FixApp {
             .find(|(_, id)| *id == record.account)
             .map(|(n, _)| n.as_bytes());
         let symbol = instrument.symbol.as_bytes();
-        out.send_app(record.session, b"8", &mut |b| {
+        let mut fill = |b: &mut MessageBuilder<'_>| {
             b.push_u64(37, order_id.0);
             b.push_str(11, record.client_id.as_bytes());
             if record.orig_client_id != record.client_id {
@@ -740,7 +742,15 @@ impl FixApp {
                 }
                 b.push_str(58, text.as_bytes());
             }
-        });
+        };
+        out.send_app(record.session, b"8", &mut fill);
+        // Drop copies: the same report, same ExecID, to every drop-copy session of the firm.
+        let firm = self.sessions[record.session as usize].firm;
+        for (index, mapping) in self.sessions.iter().enumerate() {
+            if mapping.drop_copy && mapping.firm == firm {
+                out.send_app(index as u32, b"8", &mut fill);
+            }
+        }
     }
 
     /// Handles one event from the sequencer. `request_id` is the gateway request that caused

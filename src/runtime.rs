@@ -115,6 +115,7 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
                     .map(|a| (a.name.clone(), a.id))
                     .collect(),
                 drop_copy: s.drop_copy,
+                firm: firm.unwrap_or(0),
             }
         })
         .collect();

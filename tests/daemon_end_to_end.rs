@@ -223,3 +223,37 @@ fn strategy_from_parties_scopes_a_kill() {
     assert!(daemon.admin(&["shutdown"]).starts_with("ok"));
     assert!(daemon.wait().0.success());
 }
+
+#[test]
+fn drop_copy_session_sees_its_firms_reports_and_may_not_trade() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "none");
+    let daemon = Daemon::start(&config);
+    let mut drop_copy = Client::connect(daemon.port, "DROPCOPY1", "FIX.4.4");
+    drop_copy.logon();
+    let mut trader = Client::connect(daemon.port, "CLIENT1", "FIX.4.4");
+    trader.logon();
+    trader.new_order("dc-1", "AAPL", "1", "5", "95.00");
+    let original = trader.exec_report("dc-1", "0");
+    let copy = drop_copy.exec_report("dc-1", "0");
+    assert_eq!(copy.get(17), original.get(17), "same ExecID");
+    // Another firm's orders are not copied.
+    let mut other = Client::connect(daemon.port, "CLIENT3", "FIXT.1.1");
+    other.logon();
+    other.new_order("other-1", "AAPL", "1", "5", "95.00");
+    other.exec_report("other-1", "0");
+    trader.new_order("dc-2", "AAPL", "1", "5", "95.00");
+    trader.exec_report("dc-2", "0");
+    let next = drop_copy.expect(|m| m.msg_type() == "8", "next copy");
+    assert_eq!(
+        next.get(11),
+        Some("dc-2"),
+        "other firm's report was not copied"
+    );
+    // A drop-copy session may not send orders.
+    drop_copy.new_order("dc-x", "AAPL", "1", "5", "95.00");
+    let refused = drop_copy.expect(|m| m.msg_type() == "j", "BusinessMessageReject");
+    assert_eq!(refused.get(380), Some("6"));
+    assert!(daemon.admin(&["shutdown"]).starts_with("ok"));
+    assert!(daemon.wait().0.success());
+}
