@@ -75,6 +75,10 @@ pub struct FixApp {
     /// orders) are numbered apart from the journal's: "G<start>-<n>".
     local_exec_ids: u64,
     local_exec_prefix: u64,
+    /// Net position per (account, instrument) from trades, for RequestForPositions.
+    positions: Vec<i64>,
+    instruments_count: usize,
+    position_reports: u64,
 }
 
 /// Reasons the gateway refuses a message before it reaches the sequencer.
@@ -99,7 +103,9 @@ impl FixApp {
         price_decimals: Vec<u32>,
         sessions: Vec<SessionMapping>,
         orders_max: usize,
+        accounts_max: usize,
     ) -> Self {
+        let instruments_count = instruments.len();
         FixApp {
             instruments,
             price_decimals,
@@ -110,6 +116,9 @@ impl FixApp {
             exec_seq: Seq(0),
             exec_counter: 0,
             local_exec_ids: 0,
+            positions: vec![0; accounts_max * instruments_count],
+            instruments_count,
+            position_reports: 0,
             local_exec_prefix: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
@@ -153,6 +162,10 @@ impl FixApp {
             b"q" => self.mass_cancel(session, msg),
             b"H" => {
                 self.status(session, msg, out);
+                return None;
+            }
+            b"AN" => {
+                self.positions_report(session, msg, out);
                 return None;
             }
             _ => Err(LocalReject::Business {
@@ -592,6 +605,80 @@ impl FixApp {
         }
     }
 
+    /// RequestForPositions (AN): one PositionReport (AP) per instrument the account holds a
+    /// position in (net of its trades since the journal began), or one with PosReqResult 2
+    /// when it holds none.
+    fn positions_report(&mut self, session: u32, msg: &Message<'_>, out: &mut dyn FixSender) {
+        let account = match self.account_of(session, msg) {
+            Ok(account) => account as usize,
+            Err(_) => {
+                self.business_reject(session, msg, 1, 4, "unknown or not entitled account", out);
+                return;
+            }
+        };
+        let request_id = msg.get(710).unwrap_or(b"NONE");
+        if msg.get(724).is_some_and(|t| t != b"0") {
+            self.business_reject(
+                session,
+                msg,
+                724,
+                5,
+                "only PosReqType 0 (positions) is supported",
+                out,
+            );
+            return;
+        }
+        let business_date = msg.get(715).unwrap_or(b"19700101");
+        let account_name = self.sessions[session as usize]
+            .accounts
+            .iter()
+            .find(|(_, id)| *id as usize == account)
+            .map_or(&b"NONE"[..], |(n, _)| n.as_bytes());
+        let row = account * self.instruments_count;
+        let held: Vec<(usize, i64)> = (0..self.instruments_count)
+            .map(|i| (i, self.positions.get(row + i).copied().unwrap_or(0)))
+            .filter(|&(_, p)| p != 0)
+            .collect();
+        let total = held.len().max(1) as u64;
+        if held.is_empty() {
+            self.position_reports += 1;
+            let report_id = self.position_reports;
+            out.send_app(session, b"AP", &mut |b| {
+                b.push_u64(721, report_id);
+                b.push_str(710, request_id);
+                b.push_char(724, b'0');
+                b.push_u64(727, 0);
+                b.push_char(728, b'2');
+                b.push_str(715, business_date);
+                b.push_str(1, account_name);
+                b.push_str(58, b"no positions found");
+            });
+            return;
+        }
+        for (instrument, position) in held {
+            self.position_reports += 1;
+            let report_id = self.position_reports;
+            let symbol = self
+                .instruments
+                .get(InstrumentId(instrument as u32))
+                .map_or(&b""[..], |i| i.symbol.as_bytes());
+            out.send_app(session, b"AP", &mut |b| {
+                b.push_u64(721, report_id);
+                b.push_str(710, request_id);
+                b.push_char(724, b'0');
+                b.push_u64(727, total);
+                b.push_char(728, b'0');
+                b.push_str(715, business_date);
+                b.push_str(1, account_name);
+                b.push_str(55, symbol);
+                b.push_u64(702, 1);
+                b.push_str(703, b"TQ");
+                b.push_u64(704, position.max(0).unsigned_abs());
+                b.push_u64(705, position.min(0).unsigned_abs());
+            });
+        }
+    }
+
     fn business_reject(
         &self,
         session: u32,
@@ -850,6 +937,15 @@ impl FixApp {
                     (trade.maker_order_id, trade.maker_leaves),
                     (trade.taker_order_id, trade.taker_leaves),
                 ] {
+                    let Some(record) = self.orders.get_mut(order_id) else {
+                        continue;
+                    };
+                    let signed = trade.qty.0 as i64 * if record.side == Side::Buy { 1 } else { -1 };
+                    let cell = record.account as usize * self.instruments_count
+                        + record.instrument.0 as usize;
+                    if let Some(position) = self.positions.get_mut(cell) {
+                        *position += signed;
+                    }
                     let Some(record) = self.orders.get_mut(order_id) else {
                         continue;
                     };

@@ -124,6 +124,7 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         price_decimals,
         mappings,
         config.engine.orders_max as usize,
+        config.engine.accounts_max as usize,
     );
 
     // Recovery: the journal, replayed into a fresh engine and the gateway's order table.

@@ -99,6 +99,21 @@ fn orders_rest_cross_cancel_replace_and_survive_restart() {
     assert_eq!(status.get(14), Some("40"));
     client.send("H", &[(11, "buy-2"), (55, "AAPL"), (54, "1")]);
     client.exec_report("buy-2", "I");
+    // Positions are rebuilt from the journal too: ACC1 bought 40 AAPL.
+    client.send(
+        "AN",
+        &[
+            (710, "pos-1"),
+            (724, "0"),
+            (715, "20261125"),
+            (60, "20261125-10:00:00"),
+        ],
+    );
+    let position = client.expect(|m| m.msg_type() == "AP", "PositionReport");
+    assert_eq!(position.get(55), Some("AAPL"));
+    assert_eq!(position.get(704), Some("40"));
+    assert_eq!(position.get(705), Some("0"));
+    assert_eq!(position.get(728), Some("0"));
     assert!(daemon.admin(&["shutdown"]).starts_with("ok"));
     assert!(daemon.wait().0.success());
 }
