@@ -284,12 +284,12 @@ fn replace_move_batch(
     _restore: &mut [Command; BATCH],
     size: usize,
 ) -> usize {
-    for slot in 0..size {
+    for command in &mut measured[..size] {
         let index = bench.random_resting_index();
         let order = bench.resting[index];
         let level = bench.random_level();
         let price_ticks = level_price(order.side, level);
-        measured[slot] = bench.replace_command(order.order_id, price_ticks, RESTING_QTY);
+        *command = bench.replace_command(order.order_id, price_ticks, RESTING_QTY);
         bench.resting[index].price_ticks = price_ticks;
     }
     // Nothing to restore: the orders stay at their new levels.

@@ -623,7 +623,7 @@ pub mod replay {
     use std::collections::HashMap;
     use std::time::{Duration, Instant};
 
-    use arbiter_engine::{Command, CommandKind, Engine, Event, EventSink, Qty};
+    use arbiter_engine::{Command, CommandKind, Engine, Event, EventSink, Qty, Side};
     use hdrhistogram::Histogram;
 
     use crate::flow::{self, FlowOp, FlowStats};
@@ -811,6 +811,35 @@ pub mod replay {
         pub digest: u64,
         /// Wall time of the replay loop.
         pub elapsed: Duration,
+        /// On-CPU time of the replay loop ([`thread_cpu_ns`]), if the OS reports it.
+        pub cpu_ns: Option<u64>,
+        /// The end state: live orders and the best price of each side.
+        pub end: EndState,
+    }
+
+    /// What the book looks like after a flow; engine and naive matcher must agree on it.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct EndState {
+        /// Resting orders.
+        pub live_orders: u64,
+        /// Best bid price, if any.
+        pub best_bid_ticks: Option<i64>,
+        /// Best ask price, if any.
+        pub best_ask_ticks: Option<i64>,
+    }
+
+    fn end_state(engine: &Engine) -> EndState {
+        let best = |side| {
+            engine
+                .depth(flow::INSTRUMENT, side, 1)
+                .first()
+                .map(|&(price, _, _)| price.0)
+        };
+        EndState {
+            live_orders: u64::from(engine.live_orders()),
+            best_bid_ticks: best(Side::Buy),
+            best_ask_ticks: best(Side::Sell),
+        }
     }
 
     /// The command to apply for flow command `command`: itself, or for a replace a copy whose
@@ -832,6 +861,7 @@ pub mod replay {
     #[must_use]
     pub fn run_untimed(prepared: &Prepared) -> ReplayOutcome {
         let (mut engine, mut sink) = prepared.start();
+        let cpu_start = thread_cpu_ns();
         let start = Instant::now();
         for command in &prepared.commands {
             match with_total_qty(command, &sink.fills) {
@@ -840,11 +870,16 @@ pub mod replay {
             }
         }
         let elapsed = start.elapsed();
+        let cpu_ns = thread_cpu_ns()
+            .zip(cpu_start)
+            .map(|(end, begin)| end.saturating_sub(begin));
         ReplayOutcome {
             totals: sink.totals,
             events: sink.events,
             digest: engine.digest(),
             elapsed,
+            cpu_ns,
+            end: end_state(&engine),
         }
     }
 
@@ -870,7 +905,19 @@ pub mod replay {
             events: sink.events,
             digest: engine.digest(),
             elapsed,
+            cpu_ns: None,
+            end: end_state(&engine),
         }
+    }
+
+    /// Time this thread has spent on a CPU, in ns, from `/proc/thread-self/schedstat` (Linux
+    /// with schedstats); `None` elsewhere. Unlike wall time it excludes time spent waiting
+    /// for a CPU, so it stays meaningful on a loaded machine. Allocates: call it outside
+    /// timed regions.
+    #[must_use]
+    pub fn thread_cpu_ns() -> Option<u64> {
+        let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+        text.split_ascii_whitespace().next()?.parse().ok()
     }
 
     /// Median of back-to-back `Instant` pairs, in ns: the floor under every timed sample.
@@ -900,7 +947,7 @@ pub mod naive {
     use arbiter_engine::Side;
 
     use crate::flow::{FlowOp, FlowTif};
-    use crate::replay::FlowTotals;
+    use crate::replay::{EndState, FlowTotals};
 
     #[derive(Clone, Copy, Debug)]
     struct Resting {
@@ -969,6 +1016,16 @@ pub mod naive {
         #[must_use]
         pub fn live_count(&self) -> usize {
             self.orders.len()
+        }
+
+        /// Live orders and best prices, to compare with the engine's.
+        #[must_use]
+        pub fn end_state(&self) -> EndState {
+            EndState {
+                live_orders: self.orders.len() as u64,
+                best_bid_ticks: self.best(Side::Buy),
+                best_ask_ticks: self.best(Side::Sell),
+            }
         }
 
         /// Best price of a side.
@@ -1105,11 +1162,17 @@ pub mod naive {
     /// Replays a whole flow and returns its totals.
     #[must_use]
     pub fn run(ops: &[FlowOp]) -> FlowTotals {
+        replay(ops).totals()
+    }
+
+    /// Replays a whole flow and returns the book.
+    #[must_use]
+    pub fn replay(ops: &[FlowOp]) -> NaiveBook {
         let mut book = NaiveBook::new();
         for op in ops {
             book.apply(op);
         }
-        book.totals()
+        book
     }
 
     #[cfg(test)]

@@ -14,13 +14,20 @@ fn check(kind: FlowKind, count: u64, seed: u64) {
     let ops = flow::load(file.path()).expect("load flow");
     assert_eq!(ops, generated, "the file round-trips");
 
-    let reference = naive::run(&ops);
+    let book = naive::replay(&ops);
+    let reference = book.totals();
     let prepared = Prepared::new(&ops).expect("prepare");
     let engine = replay::run_untimed(&prepared);
     assert_eq!(
         engine.totals,
         reference,
         "{} seed {seed}: engine vs naive",
+        kind.name()
+    );
+    assert_eq!(
+        engine.end,
+        book.end_state(),
+        "{} seed {seed}: end state",
         kind.name()
     );
     if kind != FlowKind::AddCancel {
@@ -75,7 +82,8 @@ M 12 B 1
 X 99
 ";
     let ops = flow::parse(text).expect("parse");
-    let reference = naive::run(&ops);
+    let book = naive::replay(&ops);
     let engine = replay::run_untimed(&Prepared::new(&ops).expect("prepare"));
-    assert_eq!(engine.totals, reference);
+    assert_eq!(engine.totals, book.totals());
+    assert_eq!(engine.end, book.end_state());
 }

@@ -104,6 +104,112 @@ pub fn decode(buf: &[u8]) -> Result<Message<'_>, DecodeError> {
     if buf.len() > usize::from(u16::MAX) {
         return Err(DecodeError::TooLong);
     }
+    // Built in place in the returned value (one local, one return): no copy of the
+    // field table on the way out.
+    let mut out = Ok(Message {
+        buf,
+        fields: [FieldEntry::default(); FIELDS_MAX],
+        count: 0,
+    });
+    if let Ok(msg) = &mut out {
+        match tokenise_fast(buf, &mut msg.fields) {
+            Some(count) => msg.count = count,
+            // Anything unusual: the reference tokeniser finds the exact error.
+            None => out = decode_slow(buf),
+        }
+    }
+    out
+}
+
+const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+
+/// High bit set in every byte of `word` that is zero. The lowest set bit marks the
+/// first zero byte exactly (borrows only run towards higher bytes), so only
+/// `trailing_zeros` of the result is meaningful.
+#[inline(always)]
+const fn zero_bytes(word: u64) -> u64 {
+    word.wrapping_sub(ONES) & !word & HIGHS
+}
+
+/// Eight bytes of `bytes` from `at` as a little-endian word.
+#[inline(always)]
+fn load_word(bytes: &[u8], at: usize) -> Option<u64> {
+    let chunk: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(chunk))
+}
+
+/// The common case of [`decode`]: well-formed input. Returns the field count, or
+/// `None` on anything [`decode_slow`] would refuse (and possibly on a few inputs it
+/// accepts, which it then decodes itself). `buf.len() <= u16::MAX`.
+#[inline]
+fn tokenise_fast(buf: &[u8], fields: &mut [FieldEntry; FIELDS_MAX]) -> Option<usize> {
+    let n = buf.len();
+    let mut count = 0;
+    let mut i = 0;
+    while i < n {
+        // Tag: 1..=5 digits, no leading zero, at most u16::MAX, then '='. Tags are
+        // short, so byte by byte beats word tricks here.
+        let first = buf[i].wrapping_sub(b'1');
+        if first > 8 {
+            return None;
+        }
+        let mut tag = u32::from(first) + 1;
+        let tag_start = i;
+        i += 1;
+        let mut b = *buf.get(i)?;
+        while b.wrapping_sub(b'0') <= 9 {
+            tag = tag * 10 + u32::from(b - b'0');
+            i += 1;
+            if i - tag_start > 5 {
+                return None;
+            }
+            b = *buf.get(i)?;
+        }
+        if b != b'=' || tag > u32::from(u16::MAX) {
+            return None;
+        }
+        i += 1;
+        let value_start = i;
+        // Value: up to the next SOH, a word at a time while eight bytes remain.
+        loop {
+            if let Some(word) = load_word(buf, i) {
+                let soh = zero_bytes(word ^ ONES);
+                if soh != 0 {
+                    i += (soh.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                i += 8;
+            } else {
+                i += buf[i..].iter().position(|&b| b == SOH)?;
+                break;
+            }
+        }
+        if count == FIELDS_MAX {
+            return None;
+        }
+        // All three fit in u16: buf.len() <= u16::MAX.
+        fields[count] = FieldEntry {
+            tag: tag as u16,
+            start: value_start as u16,
+            len: (i - value_start) as u16,
+        };
+        count += 1;
+        i += 1;
+    }
+    if count < 3 || fields[0].tag != 8 || fields[1].tag != 9 || fields[count - 1].tag != 10 {
+        return None;
+    }
+    Some(count)
+}
+
+/// The reference tokeniser, used for the exact error once the fast path gave up.
+#[cold]
+#[inline(never)]
+fn decode_slow(buf: &[u8]) -> Result<Message<'_>, DecodeError> {
+    if buf.len() > usize::from(u16::MAX) {
+        return Err(DecodeError::TooLong);
+    }
     let mut msg = Message {
         buf,
         fields: [FieldEntry::default(); FIELDS_MAX],
@@ -487,6 +593,98 @@ mod tests {
 
     fn soh(s: &str) -> Vec<u8> {
         s.replace('|', "\x01").into_bytes()
+    }
+
+    use proptest::prelude::*;
+
+    /// Fast and reference tokenisers agree: same fields or same error.
+    fn same_as_slow(buf: &[u8]) -> Result<(), TestCaseError> {
+        let fast = decode(buf);
+        let slow = decode_slow(buf);
+        match (&fast, &slow) {
+            (Ok(f), Ok(s)) => {
+                prop_assert_eq!(f.len(), s.len());
+                prop_assert!(f.fields().eq(s.fields()));
+            }
+            (Err(f), Err(s)) => prop_assert_eq!(f, s),
+            _ => prop_assert!(false, "fast {:?} slow {:?}", fast.err(), slow.err()),
+        }
+        Ok(())
+    }
+
+    fn field_strategy() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            4 => ("[1-9][0-9]{0,3}", "[ -~]{0,20}").prop_map(|(t, v)| format!("{t}={v}|")),
+            1 => ("[0-9]{0,7}", "[=0-9A-Z]{0,3}").prop_map(|(t, v)| format!("{t}={v}|")),
+            1 => ("[0-9]{1,6}", "[A-Z]{0,12}").prop_map(|(t, v)| format!("{t}{v}|")),
+            1 => "[0-9=|A-Z]{0,10}",
+        ]
+        .prop_map(|f| soh(&f))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+        #[test]
+        fn fast_decode_matches_reference(
+            fields in proptest::collection::vec(field_strategy(), 0..140),
+            envelope in any::<bool>(),
+            cut in any::<u16>(),
+        ) {
+            let mut buf = if envelope { soh("8=FIX.4.4|9=12|") } else { Vec::new() };
+            for f in &fields {
+                buf.extend_from_slice(f);
+            }
+            if envelope {
+                buf.extend_from_slice(&soh("10=123|"));
+            }
+            same_as_slow(&buf)?;
+            let cut = usize::from(cut) % (buf.len() + 1);
+            same_as_slow(&buf[..cut])?;
+        }
+
+        #[test]
+        fn fast_decode_matches_reference_on_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            same_as_slow(&bytes)?;
+        }
+    }
+
+    #[test]
+    fn fast_decode_edges() {
+        for text in [
+            "8=FIX.4.4|9=1|65535=x|10=000|",
+            "8=FIX.4.4|9=1|65536=x|10=000|",
+            "8=FIX.4.4|9=1|99999=x|10=000|",
+            "8=FIX.4.4|9=1|100000=x|10=000|",
+            "8=FIX.4.4|9=1|012=x|10=000|",
+            "8=FIX.4.4|9=1|0=x|10=000|",
+            "8=FIX.4.4|9=1|=x|10=000|",
+            "8=FIX.4.4|9=1|35=|10=000|",
+            "8=FIX.4.4|9=1|35=0123456789abcdefghij|10=000|",
+            "8=FIX.4.4|9=1|35=01234567|10=000|",
+            "8=FIX.4.4|9=1|35=0123456|10=000|",
+            "8=FIX.4.4|9=1|10=000|",
+            "8=FIX.4.4|9=1|10=000",
+            "8=FIX.4.4|9=1|10",
+            "8=FIX.4.4|9=1|10=",
+            "8=|9=|10=|",
+            "8=FIX.4.4|9=1|35=0|",
+            "",
+        ] {
+            same_as_slow(&soh(text)).unwrap();
+        }
+        let mut many = "8=FIX.4.4|9=1|".to_string();
+        for _ in 0..FIELDS_MAX - 3 {
+            many.push_str("58=x|");
+        }
+        let mut exact = many.clone();
+        exact.push_str("10=000|");
+        assert_eq!(decode(&soh(&exact)).unwrap().len(), FIELDS_MAX);
+        same_as_slow(&soh(&exact)).unwrap();
+        many.push_str("58=x|10=000|");
+        assert_eq!(decode(&soh(&many)).unwrap_err(), DecodeError::TooManyFields);
+        let long = vec![b'1'; usize::from(u16::MAX) + 1];
+        assert_eq!(decode(&long).unwrap_err(), DecodeError::TooLong);
     }
 
     #[test]

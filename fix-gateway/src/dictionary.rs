@@ -172,8 +172,8 @@ const fn e(
 
 use FieldType as T;
 
-/// All fields of the dictionary. Order defines the dense field index.
-pub static FIELDS: [FieldDef; FIELD_COUNT] = [
+/// The field list as a `const`, so that const fns can derive tables from it.
+const FIELD_DEFS: [FieldDef; FIELD_COUNT] = [
     f(1, "Account", T::String),
     f(6, "AvgPx", T::Decimal),
     f(7, "BeginSeqNo", T::SeqNum),
@@ -363,6 +363,60 @@ pub static FIELDS: [FieldDef; FIELD_COUNT] = [
         &["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"],
     ),
 ];
+
+/// All fields of the dictionary. Order defines the dense field index.
+pub static FIELDS: [FieldDef; FIELD_COUNT] = FIELD_DEFS;
+
+/// How validation checks a value of one field, precomputed from [`FIELDS`] so that
+/// enum membership is a bit test instead of a search through strings.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ValueCheck {
+    /// The field's type.
+    pub ty: FieldType,
+    /// Bit `b` is set when the one-byte value `b` is in the enum.
+    pub single: u128,
+    /// The field has an enum (non-empty `values`).
+    pub has_enum: bool,
+    /// Some enum value is not exactly one byte long (`values` must be searched for
+    /// values of other lengths).
+    pub has_multi: bool,
+}
+
+/// [`ValueCheck`] per dense field index.
+pub(crate) static VALUE_CHECKS: [ValueCheck; FIELD_COUNT] = build_value_checks();
+
+const fn build_value_checks() -> [ValueCheck; FIELD_COUNT] {
+    let mut checks = [ValueCheck {
+        ty: FieldType::String,
+        single: 0,
+        has_enum: false,
+        has_multi: false,
+    }; FIELD_COUNT];
+    let mut i = 0;
+    while i < FIELD_COUNT {
+        let def = &FIELD_DEFS[i];
+        let mut single = 0u128;
+        let mut has_multi = false;
+        let mut j = 0;
+        while j < def.values.len() {
+            let value = def.values[j].as_bytes();
+            if value.len() == 1 && value[0] < 128 {
+                single |= 1 << value[0];
+            } else {
+                has_multi = true;
+            }
+            j += 1;
+        }
+        checks[i] = ValueCheck {
+            ty: def.ty,
+            single,
+            has_enum: !def.values.is_empty(),
+            has_multi,
+        };
+        i += 1;
+    }
+    checks
+}
 
 /// Number of fields in [`FIELDS`].
 pub const FIELD_COUNT: usize = 99;

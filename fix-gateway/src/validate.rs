@@ -3,10 +3,10 @@
 
 use crate::decode::{parse_i64, parse_u64, Message};
 use crate::dictionary::{
-    field_index, FieldDef, FieldSet, FieldType, FixVersion, MessageDef, FIELDS, HEADER_FIELDS,
-    HEADER_REQUIRED,
+    field_index, FieldDef, FieldSet, FieldType, FixVersion, MessageDef, ValueCheck, FIELDS,
+    HEADER_FIELDS, HEADER_REQUIRED, VALUE_CHECKS,
 };
-use crate::time::{parse_date_days, parse_utc_timestamp_ns};
+use crate::time::{is_utc_timestamp, parse_date_days};
 
 /// SessionRejectReason(373) values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -114,7 +114,7 @@ pub fn check_value(def: &FieldDef, value: &[u8]) -> Result<(), SessionReject> {
         FieldType::Decimal => is_decimal(value),
         FieldType::Char => value.len() == 1,
         FieldType::Boolean => value == b"Y" || value == b"N",
-        FieldType::UtcTimestamp => parse_utc_timestamp_ns(value).is_some(),
+        FieldType::UtcTimestamp => is_utc_timestamp(value),
         FieldType::Date => parse_date_days(value).is_some(),
         FieldType::String | FieldType::MultipleCharValue => true,
     };
@@ -133,6 +133,65 @@ pub fn check_value(def: &FieldDef, value: &[u8]) -> Result<(), SessionReject> {
         }
     }
     Ok(())
+}
+
+/// [`check_value`] for dictionary field `index`, using the precomputed
+/// [`VALUE_CHECKS`]: a yes/no fast path, with [`check_value`] naming the reason.
+#[inline(always)]
+fn check_indexed(index: usize, value: &[u8]) -> Result<(), SessionReject> {
+    if value_ok(&VALUE_CHECKS[index], index, value) {
+        Ok(())
+    } else {
+        check_value_failed(index, value)
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn check_value_failed(index: usize, value: &[u8]) -> Result<(), SessionReject> {
+    let result = check_value(&FIELDS[index], value);
+    debug_assert!(result.is_err());
+    result
+}
+
+/// Whether [`check_value`] accepts `value` for dictionary field `index`.
+#[inline(always)]
+fn value_ok(check: &ValueCheck, index: usize, value: &[u8]) -> bool {
+    if value.is_empty() {
+        return false;
+    }
+    let format_ok = match check.ty {
+        FieldType::String | FieldType::MultipleCharValue => true,
+        FieldType::Char => value.len() == 1,
+        FieldType::Decimal => is_decimal(value),
+        FieldType::Int => parse_i64(value).is_some(),
+        FieldType::SeqNum | FieldType::Length | FieldType::NumInGroup => parse_u64(value).is_some(),
+        FieldType::Boolean => value == b"Y" || value == b"N",
+        FieldType::UtcTimestamp => is_utc_timestamp(value),
+        FieldType::Date => parse_date_days(value).is_some(),
+    };
+    if !format_ok {
+        return false;
+    }
+    if !check.has_enum {
+        return true;
+    }
+    if check.ty == FieldType::MultipleCharValue {
+        value
+            .split(|&b| b == b' ')
+            .all(|v| in_enum(check, index, v))
+    } else {
+        in_enum(check, index, value)
+    }
+}
+
+#[inline(always)]
+fn in_enum(check: &ValueCheck, index: usize, value: &[u8]) -> bool {
+    match value {
+        // A one-byte enum value is ASCII (it is a `&str`), so bytes >= 128 are out.
+        [b] => *b < 128 && check.single & (1 << *b) != 0,
+        _ => check.has_multi && FIELDS[index].values.iter().any(|e| e.as_bytes() == value),
+    }
 }
 
 fn is_decimal(value: &[u8]) -> bool {
@@ -182,7 +241,7 @@ pub fn validate(
         let Some(index) = field_index(tag) else {
             return Err(SessionReject::new(R::InvalidTagNumber, tag));
         };
-        let field = &FIELDS[index];
+        let ty = VALUE_CHECKS[index].ty;
         if HEADER_FIELDS.contains_index(index) {
             if in_body || (i > 2 && matches!(tag, 8 | 9 | 35)) {
                 return Err(SessionReject::new(R::TagSpecifiedOutOfRequiredOrder, tag));
@@ -200,9 +259,9 @@ pub fn validate(
             return Err(SessionReject::new(R::TagAppearsMoreThanOnce, tag));
         }
         seen.insert_index(index);
-        check_value(field, value)?;
+        check_indexed(index, value)?;
         i += 1;
-        if field.ty == FieldType::NumInGroup {
+        if ty == FieldType::NumInGroup {
             if let Some(group) = def.groups.iter().find(|g| g.count_tag == tag) {
                 let declared = parse_u64(value).unwrap_or(0);
                 let mut entries = 0u64;
@@ -232,7 +291,7 @@ pub fn validate(
                         ));
                     }
                     entry_seen.insert_index(member_index);
-                    check_value(&FIELDS[member_index], member_value)?;
+                    check_indexed(member_index, member_value)?;
                     i += 1;
                 }
                 if entries > 0 {
@@ -259,6 +318,177 @@ pub fn validate(
 mod tests {
     use super::*;
     use crate::decode::decode;
+
+    use crate::dictionary::{FIELDS, FIELD_COUNT};
+    use crate::frame::SOH;
+    use proptest::prelude::*;
+
+    /// The validator before the precomputed value checks, as the reference.
+    fn validate_reference(
+        msg: &Message<'_>,
+        version: FixVersion,
+    ) -> Result<&'static MessageDef, SessionReject> {
+        match msg.field(2) {
+            Some((35, _)) => {}
+            _ => return Err(SessionReject::new(R::TagSpecifiedOutOfRequiredOrder, 35)),
+        }
+        let Some(def) = version.message(msg.msg_type()) else {
+            return Err(SessionReject::new(R::InvalidMsgType, 35));
+        };
+        let mut seen = FieldSet::EMPTY;
+        let mut in_body = false;
+        let last = msg.len() - 1; // CheckSum, placed by decode
+        let mut i = 0;
+        while i < last {
+            let Some((tag, value)) = msg.field(i) else {
+                break;
+            };
+            let Some(index) = field_index(tag) else {
+                return Err(SessionReject::new(R::InvalidTagNumber, tag));
+            };
+            let field = &FIELDS[index];
+            if HEADER_FIELDS.contains_index(index) {
+                if in_body || (i > 2 && matches!(tag, 8 | 9 | 35)) {
+                    return Err(SessionReject::new(R::TagSpecifiedOutOfRequiredOrder, tag));
+                }
+            } else if def.allowed.contains_index(index) {
+                in_body = true;
+            } else if def.groups.iter().any(|g| g.members.contains_index(index)) {
+                return Err(SessionReject::new(R::RepeatingGroupFieldsOutOfOrder, tag));
+            } else if tag == 10 {
+                return Err(SessionReject::new(R::TagSpecifiedOutOfRequiredOrder, tag));
+            } else {
+                return Err(SessionReject::new(R::TagNotDefinedForMessageType, tag));
+            }
+            if seen.contains_index(index) {
+                return Err(SessionReject::new(R::TagAppearsMoreThanOnce, tag));
+            }
+            seen.insert_index(index);
+            check_value(field, value)?;
+            i += 1;
+            if field.ty == FieldType::NumInGroup {
+                if let Some(group) = def.groups.iter().find(|g| g.count_tag == tag) {
+                    let declared = parse_u64(value).unwrap_or(0);
+                    let mut entries = 0u64;
+                    let mut entry_seen = FieldSet::EMPTY;
+                    while i < last {
+                        let Some((member, member_value)) = msg.field(i) else {
+                            break;
+                        };
+                        let Some(member_index) = field_index(member) else {
+                            break;
+                        };
+                        if !group.members.contains_index(member_index) {
+                            break;
+                        }
+                        if member == group.delimiter {
+                            if entries > 0 {
+                                if let Some(t) = group.required.first_missing_from(&entry_seen) {
+                                    return Err(SessionReject::new(R::RequiredTagMissing, t));
+                                }
+                            }
+                            entries += 1;
+                            entry_seen = FieldSet::EMPTY;
+                        } else if entries == 0 || entry_seen.contains_index(member_index) {
+                            return Err(SessionReject::new(
+                                R::RepeatingGroupFieldsOutOfOrder,
+                                member,
+                            ));
+                        }
+                        entry_seen.insert_index(member_index);
+                        check_value(&FIELDS[member_index], member_value)?;
+                        i += 1;
+                    }
+                    if entries > 0 {
+                        if let Some(t) = group.required.first_missing_from(&entry_seen) {
+                            return Err(SessionReject::new(R::RequiredTagMissing, t));
+                        }
+                    }
+                    if entries != declared {
+                        return Err(SessionReject::new(R::IncorrectNumInGroupCount, tag));
+                    }
+                }
+            }
+        }
+        if let Some(t) = HEADER_REQUIRED.first_missing_from(&seen) {
+            return Err(SessionReject::new(R::RequiredTagMissing, t));
+        }
+        if let Some(t) = def.required.first_missing_from(&seen) {
+            return Err(SessionReject::new(R::RequiredTagMissing, t));
+        }
+        Ok(def)
+    }
+
+    /// Values that exercise every type and enum: valid, invalid, empty, odd bytes.
+    fn value_strategy() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            Just(Vec::new()),
+            "[0-9]{1,3}".prop_map(String::into_bytes),
+            "-?[0-9]{0,20}(\\.[0-9]{0,4})?\\.?".prop_map(String::into_bytes),
+            "[A-Za-z0-9 ]{1,4}".prop_map(String::into_bytes),
+            "[YN]{1,2}".prop_map(String::into_bytes),
+            "(19|20|21)[0-9]{2}[01][0-9][0-3][0-9](-[0-2][0-9]:[0-6][0-9]:[0-6][0-9](\\.[0-9]{3,6})?)?"
+                .prop_map(String::into_bytes),
+            proptest::collection::vec(any::<u8>().prop_filter("no SOH", |b| *b != SOH), 1..6),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn indexed_check_matches_check_value(index in 0..FIELD_COUNT, value in value_strategy()) {
+            let def = &FIELDS[index];
+            prop_assert_eq!(check_indexed(index, &value), check_value(def, &value));
+        }
+
+        #[test]
+        fn enum_values_match_check_value(index in 0..FIELD_COUNT, pick in any::<usize>(), other in any::<u8>()) {
+            let def = &FIELDS[index];
+            let mut values: Vec<Vec<u8>> = def.values.iter().map(|v| v.as_bytes().to_vec()).collect();
+            values.push(vec![other]);
+            values.push(vec![other, b'0']);
+            let value = &values[pick % values.len()];
+            prop_assert_eq!(check_indexed(index, value), check_value(def, value));
+            let joined = values.join(&b' ');
+            prop_assert_eq!(check_indexed(index, &joined), check_value(def, &joined));
+        }
+
+        #[test]
+        fn validate_matches_reference(
+            fields in proptest::collection::vec(
+                (
+                    prop_oneof![
+                        (0..FIELD_COUNT).prop_map(|i| FIELDS[i].tag),
+                        Just(448u32), Just(447), Just(452), Just(453), Just(702), Just(703),
+                        1u32..2000,
+                    ],
+                    value_strategy(),
+                ),
+                0..24,
+            ),
+            msg_type in prop_oneof![
+                Just("D"), Just("8"), Just("A"), Just("0"), Just("AP"), Just("F"), Just("ZZ")
+            ],
+            header in any::<bool>(),
+        ) {
+            let mut text = format!("8=FIX.4.4\x019=1\x0135={msg_type}\x01").into_bytes();
+            if header {
+                text.extend_from_slice(HDR[5..].replace('|', "\x01").as_bytes());
+            }
+            for (tag, value) in &fields {
+                text.extend_from_slice(format!("{tag}=").as_bytes());
+                text.extend_from_slice(value);
+                text.push(SOH);
+            }
+            text.extend_from_slice(b"10=000\x01");
+            let msg = decode(&text).unwrap();
+            for version in [FixVersion::Fix44, FixVersion::Fixt11] {
+                prop_assert_eq!(
+                    validate(&msg, version).map(|d| d.name),
+                    validate_reference(&msg, version).map(|d| d.name)
+                );
+            }
+        }
+    }
 
     fn check(body: &str) -> Result<&'static str, SessionReject> {
         let text = format!("8=FIX.4.4|9=1|{body}10=000|").replace('|', "\x01");

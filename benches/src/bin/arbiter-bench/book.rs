@@ -105,21 +105,37 @@ pub fn run(args: &BookArgs) -> Result<(), String> {
 
     let totals = throughput.totals;
     println!(
-        "rejects={} events={} digest={:#018x} timed_pass_ms={} clock_overhead_ns={} \
-         max_ns={} mean_ns={:.1}",
+        "rejects={} events={} digest={:#018x} live_orders={} best_bid={:?} best_ask={:?} \
+         timed_pass_ms={} clock_overhead_ns={} max_ns={} mean_ns={:.1}",
         totals.rejects,
         throughput.events,
         throughput.digest,
+        throughput.end.live_orders,
+        throughput.end.best_bid_ticks,
+        throughput.end.best_ask_ticks,
         latency.elapsed.as_millis(),
         replay::clock_overhead_ns(),
         histogram.max(),
         histogram.mean(),
     );
+    if let Some(cpu_ns) = throughput.cpu_ns {
+        // On a shared machine wall time includes waiting for a CPU; on-CPU time does not.
+        let commands = prepared.commands.len() as u128;
+        println!(
+            "untimed_pass_cpu_ms={} ops_per_cpu_sec={} (wall {} ms)",
+            cpu_ns / 1_000_000,
+            commands * 1_000_000_000 / u128::from(cpu_ns.max(1)),
+            throughput.elapsed.as_millis(),
+        );
+    }
     if args.verify {
-        let reference = naive::run(&ops);
-        if reference != totals {
+        let reference = naive::replay(&ops);
+        if reference.totals() != totals || reference.end_state() != throughput.end {
             return Err(format!(
-                "engine and naive matcher differ: engine {totals:?}, naive {reference:?}"
+                "engine and naive matcher differ: engine {totals:?} {:?}, naive {:?} {:?}",
+                throughput.end,
+                reference.totals(),
+                reference.end_state()
             ));
         }
         println!("verify=ok (naive matcher agrees)");

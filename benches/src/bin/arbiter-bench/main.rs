@@ -3,6 +3,8 @@ use clap::{Parser, Subcommand};
 
 mod book;
 mod journal;
+mod kill;
+mod md;
 
 /// Workload benchmarks for Arbiter.
 #[derive(Parser, Debug)]
@@ -20,6 +22,10 @@ enum Command {
     Gen(book::GenArgs),
     /// Append records to a journal and time every append.
     Journal(journal::JournalArgs),
+    /// Fill a book, fire kill switches and time trigger to last cancel.
+    Kill(kill::KillArgs),
+    /// Encode and packetize a recorded market-data event stream (no network).
+    Md(md::MdArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -28,6 +34,8 @@ fn main() -> std::process::ExitCode {
         Command::Book(args) => book::run(&args),
         Command::Gen(args) => book::gen(&args),
         Command::Journal(args) => journal::run(&args),
+        Command::Kill(args) => kill::run(&args),
+        Command::Md(args) => md::run(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
