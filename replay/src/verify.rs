@@ -1,0 +1,127 @@
+//! `verify`: CRC, hash chain, sequence continuity and snapshot files, end to end. The
+//! journal crate does the record-level work ([`arbiter_journal::verify`]); this adds the
+//! snapshot files and the report.
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use arbiter_journal::{read_snapshot, JournalError, VerifyReport};
+
+use crate::error::ReplayError;
+use crate::Outcome;
+
+/// What `verify` found, for callers that want the figures (`bench`).
+#[derive(Debug)]
+pub struct Verified {
+    /// The journal crate's report (`None` when a segment could not even be read as one).
+    pub report: Option<VerifyReport>,
+    /// The first problem, as a line for people.
+    pub problem: Option<String>,
+    /// Snapshot files that validated.
+    pub snapshots_valid: u64,
+}
+
+/// Snapshot files `snapshot-N.snap` in the journal directory or its `snapshots/` folder.
+fn snapshot_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for folder in [dir.to_path_buf(), dir.join("snapshots")] {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with("snapshot-") && name.ends_with(".snap") {
+                files.push(entry.path());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Checks the journal and its snapshot files.
+///
+/// # Errors
+/// I/O errors other than damage (damage is a finding in [`Verified::problem`]).
+pub fn check(dir: &Path) -> Result<Verified, ReplayError> {
+    let report = match arbiter_journal::verify(dir) {
+        Ok(report) => report,
+        Err(e @ (JournalError::UnsupportedFormat { .. } | JournalError::Corrupt(_))) => {
+            return Ok(Verified {
+                report: None,
+                problem: Some(e.to_string()),
+                snapshots_valid: 0,
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut problem = report.first_problem.as_ref().map(|c| {
+        format!(
+            "segment {} offset {} sequence {}: {}",
+            c.segment.display(),
+            c.offset,
+            c.sequence.0,
+            c.kind
+        )
+    });
+    let mut snapshots_valid = 0;
+    for path in snapshot_files(dir) {
+        match read_snapshot(&path) {
+            Ok(snapshot) => {
+                let last = report.last_sequence.map_or(0, |s| s.0);
+                if snapshot.sequence.0 > last && problem.is_none() {
+                    problem = Some(format!(
+                        "snapshot {}: covers sequence {} beyond the journal's last record {last}",
+                        path.display(),
+                        snapshot.sequence.0
+                    ));
+                } else {
+                    snapshots_valid += 1;
+                }
+            }
+            Err(e) => {
+                if problem.is_none() {
+                    problem = Some(e.to_string());
+                }
+            }
+        }
+    }
+    Ok(Verified {
+        report: Some(report),
+        problem,
+        snapshots_valid,
+    })
+}
+
+/// Runs `verify DIR`.
+///
+/// # Errors
+/// I/O errors (damage is reported as output and [`Outcome::Findings`]).
+pub fn run(dir: &Path, out: &mut dyn Write) -> Result<Outcome, ReplayError> {
+    let verified = check(dir)?;
+    if let Some(report) = &verified.report {
+        let range = match (report.first_sequence, report.last_sequence) {
+            (Some(first), Some(last)) => format!("sequence {}..={}", first.0, last.0),
+            _ => "no records".to_owned(),
+        };
+        writeln!(
+            out,
+            "segments={} records={} seals={} unsealed_records={} snapshots_valid={} ({range})",
+            report.segments,
+            report.records,
+            report.seals,
+            report.unsealed_records,
+            verified.snapshots_valid
+        )?;
+    }
+    match &verified.problem {
+        None => {
+            writeln!(out, "OK")?;
+            Ok(Outcome::Clean)
+        }
+        Some(problem) => {
+            writeln!(out, "CORRUPT: {problem}")?;
+            Ok(Outcome::Findings)
+        }
+    }
+}
