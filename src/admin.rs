@@ -43,6 +43,10 @@ pub struct AdminServer {
     pub operators: Vec<OperatorConfig>,
     /// The venue configuration (accounts, sessions and price decimals by name).
     pub config: Config,
+    /// Latency histograms, for `dump` and `status`.
+    pub telemetry: std::sync::Arc<arbiter_perf::Telemetry>,
+    /// Where `dump` writes.
+    pub dump_dir: PathBuf,
 }
 
 /// The operator a request was authenticated as.
@@ -55,7 +59,7 @@ struct Caller {
 /// Whether a role may run a request (the table in docs/admin.md).
 fn allowed(role: Role, request: &str) -> bool {
     match request {
-        "status" => true,
+        "status" | "dump" => true,
         "halt" | "resume" | "kill" => matches!(role, Role::Operator | Role::RiskManager),
         "release" | "limit" | "refprice" | "restrict" => role == Role::RiskManager,
         "shutdown" => role == Role::Operator,
@@ -267,6 +271,10 @@ impl AdminServer {
                 });
                 self.submit(kind, caller, rest, next_id)
             }
+            ["dump"] => match self.telemetry.dump(&self.dump_dir) {
+                Ok(files) => format!("ok dumped {} files to {}", files.len(), self.dump_dir.display()),
+                Err(e) => format!("error: dump to {}: {e}", self.dump_dir.display()),
+            },
             ["shutdown"] => {
                 self.shutdown.store(true, Ordering::Release);
                 "ok shutting down".to_owned()
@@ -376,6 +384,8 @@ impl AdminServer {
         let request = Request {
             kind,
             annotation: Annotation::new(note.as_bytes()),
+            read_ns: 0,
+            enqueued_ns: 0,
             request_id,
         };
         if self.requests.try_push(request).is_err() {

@@ -185,6 +185,8 @@ impl FixApp {
                 Some(Request {
                     kind,
                     annotation,
+                    read_ns: 0,
+                    enqueued_ns: 0,
                     request_id,
                 })
             }

@@ -9,8 +9,10 @@ use arbiter_fix::{
     decode, Application, DisconnectReason, FileStore, Gateway, Message, MessageBuilder,
 };
 use arbiter_hardware::spsc::{Consumer, Producer};
-use arbiter_hardware::Agent;
+use arbiter_hardware::{Agent, MonoClock};
 use arbiter_journal::DurableCursor;
+use arbiter_perf::{RingIndex, Stage, StageRecorder, Telemetry};
+use std::sync::Arc;
 
 use crate::fix_app::{FixApp, FixSender};
 use crate::messages::{Annotation, Outbound, Request};
@@ -81,10 +83,29 @@ pub struct GatewayAgent {
     app: FixApp,
     to_sequencer: Producer<Request>,
     from_sequencer: Consumer<Outbound>,
-    held: VecDeque<Outbound>,
+    /// Messages from the sequencer with the time the gateway took them.
+    held: VecDeque<(Outbound, u64)>,
     durable: Option<DurableCursor>,
     disconnect: Vec<DisconnectPolicy>,
+    timing: GatewayTiming,
+    /// The last gateway request whose first report was timed wire to wire.
+    last_wire_request: u64,
 }
+
+/// What the gateway times with, and where its gauges go.
+pub struct GatewayTiming {
+    /// Its stage recorder.
+    pub recorder: StageRecorder,
+    /// Counters and gauges.
+    pub telemetry: Arc<Telemetry>,
+    /// The monotonic clock every agent shares.
+    pub clock: MonoClock,
+}
+
+/// Metrics ring indices, in the order the runtime declares them.
+pub const RING_GATEWAY_IN: RingIndex = RingIndex(0);
+/// The sequencer's outbound ring.
+pub const RING_OUTBOUND: RingIndex = RingIndex(1);
 
 impl std::fmt::Debug for GatewayAgent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -105,6 +126,7 @@ impl GatewayAgent {
         from_sequencer: Consumer<Outbound>,
         durable: Option<DurableCursor>,
         disconnect: Vec<DisconnectPolicy>,
+        timing: GatewayTiming,
     ) -> Self {
         GatewayAgent {
             gateway,
@@ -114,6 +136,8 @@ impl GatewayAgent {
             held: VecDeque::with_capacity(HELD_MAX),
             durable,
             disconnect,
+            timing,
+            last_wire_request: 0,
         }
     }
 
@@ -147,7 +171,7 @@ impl GatewayAgent {
         }
     }
 
-    fn map_inbox(&mut self) -> u32 {
+    fn map_inbox(&mut self, read_ns: u64) -> u32 {
         let mut work = 0;
         let inbox = std::mem::take(self.gateway.app_mut());
         for &(session, start, len) in &inbox.messages {
@@ -156,7 +180,18 @@ impl GatewayAgent {
                 continue; // the session layer validated it already
             };
             let mut sender = Sender(&mut self.gateway);
-            if let Some(request) = self.app.on_app_message(session, &msg, &mut sender) {
+            if let Some(mut request) = self.app.on_app_message(session, &msg, &mut sender) {
+                let decoded_ns = self.timing.clock.now_ns();
+                self.timing
+                    .recorder
+                    .record_span(Stage::SocketReadToDecoded, read_ns, decoded_ns);
+                request.read_ns = read_ns;
+                request.enqueued_ns = self.timing.clock.now_ns();
+                self.timing.recorder.record_span(
+                    Stage::DecodedToEnqueued,
+                    decoded_ns,
+                    request.enqueued_ns,
+                );
                 self.push_request(request);
             }
             work += 1;
@@ -172,6 +207,8 @@ impl GatewayAgent {
                         session: SessionId(session),
                     }),
                     annotation: Annotation::new(b"cancel-on-disconnect"),
+                    read_ns: 0,
+                    enqueued_ns: 0,
                     request_id: 0,
                 });
             }
@@ -186,7 +223,14 @@ impl GatewayAgent {
         work
     }
 
-    fn dispatch(&mut self, message: Outbound) {
+    fn dispatch(&mut self, message: Outbound, dequeued_ns: u64) {
+        let start_ns = self.timing.clock.now_ns();
+        // Waiting in the held queue is the durability wait under `sync`.
+        let wait_stage = if self.durable.is_some() {
+            Stage::WrittenToDurable
+        } else {
+            Stage::GatewayDequeuedToEncoded
+        };
         let mut sender = Sender(&mut self.gateway);
         match message {
             Outbound::Event {
@@ -194,9 +238,20 @@ impl GatewayAgent {
                 seq,
                 timestamp,
                 event,
-            } => self
-                .app
-                .on_event(request_id, seq, timestamp, &event, Some(&mut sender)),
+                read_ns,
+                ..
+            } => {
+                self.app
+                    .on_event(request_id, seq, timestamp, &event, Some(&mut sender));
+                let end_ns = self.timing.clock.now_ns();
+                let recorder = &mut self.timing.recorder;
+                recorder.record_span(wait_stage, dequeued_ns, start_ns);
+                recorder.record_span(Stage::EncodedToWritten, start_ns, end_ns);
+                if read_ns != 0 && request_id != self.last_wire_request {
+                    self.last_wire_request = request_id;
+                    recorder.record_span(Stage::WireToWire, read_ns, end_ns);
+                }
+            }
             Outbound::Done { request_id, .. } => self.app.on_done(request_id),
         }
     }
@@ -210,20 +265,39 @@ impl GatewayAgent {
             let Some(message) = self.from_sequencer.try_pop() else {
                 break;
             };
-            self.held.push_back(message);
+            let now = self.timing.clock.now_ns();
+            if let Outbound::Event { matched_ns, .. } = message {
+                self.timing
+                    .recorder
+                    .record_span(Stage::MatchedToGatewayDequeued, matched_ns, now);
+            }
+            self.held.push_back((message, now));
             work += 1;
         }
         let durable = self
             .durable
             .as_ref()
             .map_or(u64::MAX, |cursor| cursor.get().0);
-        while let Some(message) = self.held.front().copied() {
+        while let Some((message, dequeued_ns)) = self.held.front().copied() {
             if message.seq().0 > durable {
                 break;
             }
             self.held.pop_front();
-            self.dispatch(message);
+            self.dispatch(message, dequeued_ns);
             work += 1;
+        }
+        if work > 0 {
+            let metrics = &self.timing.telemetry.metrics;
+            metrics
+                .ring_occupancy(RING_GATEWAY_IN)
+                .set(self.to_sequencer.len() as i64);
+            metrics
+                .ring_occupancy(RING_OUTBOUND)
+                .set(self.from_sequencer.len() as i64);
+            if let Some(cursor) = &self.durable {
+                let lag = cursor.written().0.saturating_sub(cursor.get().0);
+                metrics.durable_lag_records.set(lag as i64);
+            }
         }
         work
     }
@@ -233,8 +307,9 @@ impl Agent for GatewayAgent {
     fn do_work(&mut self) -> u32 {
         let mut work = 0;
         if self.app.can_take_request() {
+            let read_ns = self.timing.clock.now_ns();
             work += self.gateway.do_work();
-            work += self.map_inbox();
+            work += self.map_inbox(read_ns);
         }
         work += self.drain_outbound();
         work

@@ -44,6 +44,10 @@ pub struct Request {
     pub annotation: Annotation,
     /// Correlates an admin reply; zero for the gateway.
     pub request_id: u64,
+    /// Monotonic time the message was read from the socket (0: not timed).
+    pub read_ns: u64,
+    /// Monotonic time it was pushed to the sequencer's ring.
+    pub enqueued_ns: u64,
 }
 
 /// What the sequencer tells the gateway.
@@ -59,6 +63,10 @@ pub enum Outbound {
         timestamp: TimestampNs,
         /// The event.
         event: Event,
+        /// Monotonic time the command's socket read (0: not a timed gateway request).
+        read_ns: u64,
+        /// Monotonic time matching emitted it.
+        matched_ns: u64,
     },
     /// Every event of this command has been sent.
     Done {

@@ -12,10 +12,14 @@ use arbiter_journal::{Durability as JournalDurability, JournalConfig};
 
 use crate::admin::AdminServer;
 use crate::fix_app::{FixApp, SessionMapping};
-use crate::gateway_agent::{DisconnectPolicy, GatewayAgent, Inbox};
+use crate::gateway_agent::{DisconnectPolicy, GatewayAgent, GatewayTiming, Inbox};
 use crate::recovery::{recover, JOURNAL_IDENTITY};
-use crate::sequencer::{Sequencer, SequencerRings, SequencerStatus};
+use crate::sequencer::{Sequencer, SequencerRings, SequencerStatus, SequencerTiming};
 use arbiter_config::{AgentConfig, Config, Durability};
+use arbiter_perf::{
+    stage_recorder, HlogConfig, MetricsLayout, MetricsServer, Reporter, ReporterConfig, Stage,
+    Telemetry,
+};
 
 const REQUEST_RING_CAPACITY: usize = 1 << 14;
 const OUTBOUND_RING_CAPACITY: usize = 1 << 16;
@@ -239,7 +243,85 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         .map_err(|e| format!("FIX listener {listen}: {e}"))?;
     let bound = gateway.local_addr().map_err(|e| e.to_string())?;
     let held = (config.journal.durability == Durability::Sync).then(|| durable.clone());
-    let gateway_agent = GatewayAgent::new(gateway, app, gateway_tx, outbound_rx, held, disconnect);
+    // Latency and metrics: one recorder per timed thread, a reporter thread off the hot path.
+    let clock = arbiter_hardware::MonoClock::calibrate();
+    let telemetry = Telemetry::new(MetricsLayout {
+        rings: vec!["gateway_in".into(), "outbound".into()],
+        agents: vec!["gateway".into(), "sequencer".into()],
+        sessions: config
+            .fix
+            .sessions
+            .iter()
+            .map(|s| s.target_comp_id.clone())
+            .collect(),
+    });
+    let (gateway_recorder, gateway_reader) = stage_recorder(
+        "gateway",
+        &[
+            Stage::SocketReadToDecoded,
+            Stage::DecodedToEnqueued,
+            Stage::MatchedToGatewayDequeued,
+            Stage::GatewayDequeuedToEncoded,
+            Stage::EncodedToWritten,
+            Stage::WrittenToDurable,
+            Stage::WireToWire,
+        ],
+    );
+    let (sequencer_recorder, sequencer_reader) = stage_recorder(
+        "sequencer",
+        &[
+            Stage::EnqueuedToDequeued,
+            Stage::DequeuedToJournaled,
+            Stage::JournaledToMatched,
+        ],
+    );
+    let hlog_dir = data_dir.join(&config.metrics.hlog_dir);
+    let dump_dir = data_dir.join(&config.metrics.dump_dir);
+    for dir in [&hlog_dir, &dump_dir] {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let reporter = Reporter::new(
+        ReporterConfig {
+            interval: Duration::from_millis(config.metrics.interval_ms),
+            hlog: Some(HlogConfig {
+                path: hlog_dir.join("arbiter.hlog"),
+                rotate_bytes: Some(config.metrics.hlog_rotate_bytes),
+                rotate_after: None,
+            }),
+            dump_dir: Some(dump_dir.clone()),
+        },
+        Arc::clone(&telemetry),
+        vec![gateway_reader, sequencer_reader],
+    )
+    .map_err(|e| format!("interval log in {}: {e}", hlog_dir.display()))?;
+    let reporter = reporter
+        .spawn()
+        .map_err(|e| format!("reporter thread: {e}"))?;
+    if let Err(e) = arbiter_perf::install_sigusr1_dump() {
+        eprintln!("arbiter: warning: SIGUSR1 dumps unavailable: {e}");
+    }
+    let metrics_server = match &config.metrics.listen {
+        Some(address) => {
+            let server = MetricsServer::start(address, &telemetry)
+                .map_err(|e| format!("metrics endpoint {address}: {e}"))?;
+            eprintln!("arbiter: metrics on http://{}/metrics", server.address());
+            Some(server)
+        }
+        None => None,
+    };
+    let gateway_agent = GatewayAgent::new(
+        gateway,
+        app,
+        gateway_tx,
+        outbound_rx,
+        held,
+        disconnect,
+        GatewayTiming {
+            recorder: gateway_recorder,
+            telemetry: Arc::clone(&telemetry),
+            clock,
+        },
+    );
 
     let status = Arc::new(SequencerStatus::default());
     let sequencer = Sequencer::new(
@@ -252,6 +334,11 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
             admin_out: reply_tx,
         },
         Arc::clone(&status),
+        SequencerTiming {
+            recorder: sequencer_recorder,
+            telemetry: Arc::clone(&telemetry),
+            clock,
+        },
     );
 
     let shutdown = Arc::new(AtomicBool::new(false));
@@ -288,6 +375,8 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         venue: config.venue.name.clone(),
         operators: config.admin.operators.clone(),
         config: config.clone(),
+        telemetry: Arc::clone(&telemetry),
+        dump_dir: dump_dir.clone(),
     };
     let listener = admin
         .bind()
@@ -335,6 +424,13 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
     gateway_agent.logout_all("venue shutting down");
     writer.close().map_err(|e| format!("journal close: {e}"))?;
     let _ = admin_thread.join();
+    for problem in reporter.stop() {
+        eprintln!("arbiter: reporter: {problem}");
+    }
+    if let Some(server) = metrics_server {
+        server.stop();
+    }
+    eprintln!("arbiter: percentile dumps in {}", dump_dir.display());
     eprintln!(
         "arbiter: stopped cleanly; live orders {}, digest {:016x}",
         engine.live_orders(),

@@ -9,8 +9,9 @@ use arbiter_engine::wire::{
 };
 use arbiter_engine::{Command, CommandKind, Engine, Event, EventSink, Seq, TimestampNs};
 use arbiter_hardware::spsc::{Consumer, Producer};
-use arbiter_hardware::{Agent, WallClock};
+use arbiter_hardware::{Agent, MonoClock, WallClock};
 use arbiter_journal::{JournalError, RecordType, Sequence, Writer};
+use arbiter_perf::{Metrics, Stage, StageRecorder};
 
 use crate::messages::{AdminReply, Outbound, Request};
 
@@ -44,6 +45,9 @@ pub struct SequencerStatus {
 /// gateway's progress; a slow client is disconnected there, never here.
 struct RingSink<'a> {
     ring: &'a mut Producer<Outbound>,
+    metrics: &'a Metrics,
+    clock: MonoClock,
+    read_ns: u64,
     request_id: u64,
     seq: Seq,
     timestamp: TimestampNs,
@@ -56,7 +60,12 @@ impl EventSink for RingSink<'_> {
     fn emit(&mut self, event: Event) {
         self.events += 1;
         match event {
+            Event::Accepted { .. } => self.metrics.orders.increment(),
+            Event::Trade(_) => self.metrics.fills.increment(),
+            Event::Cancelled { .. } => self.metrics.cancels.increment(),
+            Event::Replaced { .. } => self.metrics.replaces.increment(),
             Event::Rejected { reason, .. } => {
+                self.metrics.rejects(reason as u8).increment();
                 self.rejected.get_or_insert(reason);
             }
             Event::Risk(risk) => self.risk = Some(risk),
@@ -69,6 +78,8 @@ impl EventSink for RingSink<'_> {
                 seq: self.seq,
                 timestamp: self.timestamp,
                 event,
+                read_ns: self.read_ns,
+                matched_ns: self.clock.now_ns(),
             },
         );
     }
@@ -105,6 +116,9 @@ pub struct Sequencer {
     gateway_out: Producer<Outbound>,
     admin_out: Producer<AdminReply>,
     status: Arc<SequencerStatus>,
+    recorder: StageRecorder,
+    metrics: Arc<arbiter_perf::Telemetry>,
+    mono: MonoClock,
     last_clock_ns: u64,
     commands_since_digest: u64,
     failed: bool,
@@ -131,6 +145,16 @@ pub struct SequencerRings {
     pub admin_out: Producer<AdminReply>,
 }
 
+/// What the sequencer times with, and where its counters go.
+pub struct SequencerTiming {
+    /// Its stage recorder (ring hop, journal, match).
+    pub recorder: StageRecorder,
+    /// Counters and gauges.
+    pub telemetry: Arc<arbiter_perf::Telemetry>,
+    /// The monotonic clock every agent shares.
+    pub clock: MonoClock,
+}
+
 impl Sequencer {
     /// A sequencer over a recovered engine and the journal's writer.
     #[must_use]
@@ -139,6 +163,7 @@ impl Sequencer {
         writer: Writer,
         rings: SequencerRings,
         status: Arc<SequencerStatus>,
+        timing: SequencerTiming,
     ) -> Self {
         status.digest.store(engine.digest(), Ordering::Relaxed);
         Sequencer {
@@ -150,6 +175,9 @@ impl Sequencer {
             gateway_out: rings.gateway_out,
             admin_out: rings.admin_out,
             status,
+            recorder: timing.recorder,
+            metrics: timing.telemetry,
+            mono: timing.clock,
             last_clock_ns: 0,
             commands_since_digest: 0,
             failed: false,
@@ -165,6 +193,11 @@ impl Sequencer {
 
     /// Stamps, journals, applies and publishes one request. Returns its reply.
     fn sequence(&mut self, request: &Request) -> Result<AdminReply, JournalError> {
+        let dequeued_ns = self.mono.now_ns();
+        if request.enqueued_ns != 0 {
+            self.recorder
+                .record_span(Stage::EnqueuedToDequeued, request.enqueued_ns, dequeued_ns);
+        }
         let Sequence(seq) = self.writer.next_sequence();
         let timestamp = self.clock.now_ns();
         let len = encode_record(
@@ -179,6 +212,9 @@ impl Sequencer {
             &self.payload[..len],
         )?;
         let command = Command::new(Seq(seq), TimestampNs(timestamp), request.kind);
+        let journaled_ns = self.mono.now_ns();
+        self.recorder
+            .record_span(Stage::DequeuedToJournaled, dequeued_ns, journaled_ns);
         // Admin requests carry their own ids; the gateway only correlates its own.
         let gateway_request = if request.request_id & ADMIN_REQUEST_BIT == 0 {
             request.request_id
@@ -187,6 +223,9 @@ impl Sequencer {
         };
         let mut sink = RingSink {
             ring: &mut self.gateway_out,
+            metrics: &self.metrics.metrics,
+            clock: self.mono,
+            read_ns: request.read_ns,
             request_id: gateway_request,
             seq: Seq(seq),
             timestamp: TimestampNs(timestamp),
@@ -195,6 +234,8 @@ impl Sequencer {
             risk: None,
         };
         self.engine.apply(&command, &mut sink);
+        self.recorder
+            .record_span(Stage::JournaledToMatched, journaled_ns, self.mono.now_ns());
         let reply = AdminReply {
             request_id: request.request_id,
             seq: Seq(seq),
@@ -288,6 +329,8 @@ impl Agent for Sequencer {
             let clock = Request {
                 kind: CommandKind::Clock,
                 annotation: crate::messages::Annotation::EMPTY,
+                read_ns: 0,
+                enqueued_ns: 0,
                 request_id: 0,
             };
             if let Err(error) = self.sequence(&clock) {

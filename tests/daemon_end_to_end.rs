@@ -71,6 +71,19 @@ fn orders_rest_cross_cancel_replace_and_survive_restart() {
     let rejected = client.exec_report("msft-1", "8");
     assert_eq!(rejected.get(103), Some("2"));
 
+    // Latency histograms: a dump writes one percentile table per stage that saw traffic.
+    let dumped = daemon.admin(&["dump"]);
+    assert!(dumped.starts_with("ok dumped"), "{dumped}");
+    let dump_dir = dir.path().join("data/hgrm");
+    let wire = std::fs::read_to_string(dump_dir.join("wire_to_wire_us.hgrm"))
+        .or_else(|_| std::fs::read_to_string(dump_dir.join("wire_to_wire.hgrm")))
+        .unwrap_or_else(|_| {
+            panic!(
+                "no wire-to-wire dump in {:?}",
+                std::fs::read_dir(&dump_dir).unwrap().collect::<Vec<_>>()
+            )
+        });
+    assert!(wire.contains("Percentile"), "{wire}");
     let status_before = daemon.admin(&["status"]);
     let digest_before = field(&status_before, "digest");
     assert_eq!(field(&status_before, "live_orders"), "2");

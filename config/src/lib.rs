@@ -47,6 +47,55 @@ pub struct Config {
     /// Pre-trade risk.
     #[serde(default)]
     pub risk: RiskSection,
+    /// Latency histograms and metrics.
+    #[serde(default)]
+    pub metrics: MetricsSection,
+}
+
+/// Latency histograms, interval logs, percentile dumps and the Prometheus endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// `.hlog` interval logs, relative to the data directory.
+    #[serde(default = "default_hlog_dir")]
+    pub hlog_dir: PathBuf,
+    /// Percentile dumps (`.hgrm`), relative to the data directory.
+    #[serde(default = "default_dump_dir")]
+    pub dump_dir: PathBuf,
+    /// One interval histogram per stage this often.
+    #[serde(default = "default_interval_ms")]
+    pub interval_ms: u64,
+    /// Start a new `.hlog` file past this size.
+    #[serde(default = "default_rotate_bytes")]
+    pub hlog_rotate_bytes: u64,
+    /// `/metrics` address (Prometheus text format); none: no endpoint.
+    #[serde(default)]
+    pub listen: Option<String>,
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        MetricsSection {
+            hlog_dir: default_hlog_dir(),
+            dump_dir: default_dump_dir(),
+            interval_ms: default_interval_ms(),
+            hlog_rotate_bytes: default_rotate_bytes(),
+            listen: None,
+        }
+    }
+}
+
+fn default_hlog_dir() -> PathBuf {
+    PathBuf::from("hlog")
+}
+fn default_dump_dir() -> PathBuf {
+    PathBuf::from("hgrm")
+}
+fn default_interval_ms() -> u64 {
+    1000
+}
+fn default_rotate_bytes() -> u64 {
+    64 << 20
 }
 
 /// Pre-trade risk: limits in force at start-up and the kill switch's rules. Limits change at
@@ -563,6 +612,16 @@ impl Config {
             }) {
                 out.push(format!("{path}: duplicate SenderCompID/TargetCompID pair"));
             }
+        }
+        if let Some(listen) = &self.metrics.listen {
+            if listen.parse::<SocketAddr>().is_err() {
+                out.push(format!(
+                    "metrics.listen: {listen:?} is not an address like \"127.0.0.1:9899\""
+                ));
+            }
+        }
+        if self.metrics.interval_ms == 0 {
+            out.push("metrics.interval_ms: must be at least 1".to_owned());
         }
         if self.journal.segment_bytes < 1 << 16 {
             out.push("journal.segment_bytes: must be at least 65536".to_owned());

@@ -25,6 +25,7 @@ pub fn write_config(dir: &Path, durability: &str) -> PathBuf {
             &format!("data_dir = {:?}", dir.join("data")),
         )
         .replace("listen = \"0.0.0.0:9898\"", "listen = \"127.0.0.1:0\"")
+        .replace("listen = \"127.0.0.1:9899\"", "listen = \"127.0.0.1:0\"")
         .replace("segment_bytes = 67108864", "segment_bytes = 1048576")
         .replace(
             "durability = \"sync\"",
