@@ -15,8 +15,8 @@ use arbiter_engine::{
     Phase, Price, RiskCommand, RiskScope, SessionId, StrategyId,
 };
 use arbiter_hardware::spsc::{Consumer, Producer};
+use arbiter_journal::trail::AccessOutcome;
 use arbiter_journal::DurableCursor;
-use sha2::{Digest, Sha256};
 
 use crate::messages::{AdminReply, Annotation, Request};
 use crate::sequencer::{SequencerStatus, ADMIN_REQUEST_BIT};
@@ -47,6 +47,12 @@ pub struct AdminServer {
     pub telemetry: std::sync::Arc<arbiter_perf::Telemetry>,
     /// Where `dump` writes.
     pub dump_dir: PathBuf,
+    /// The access trail: every request, its operator and outcome (`None`: not kept).
+    pub trail: Option<arbiter_journal::trail::AccessTrail>,
+    /// The background verifier's findings, shown by `status`.
+    pub verifier: Arc<crate::access_trail::VerifierStatus>,
+    /// Journal checkpoint signing: `signed=N` in `status` (`None`: no key).
+    pub signing: bool,
 }
 
 /// The operator a request was authenticated as.
@@ -80,20 +86,20 @@ fn kill_reason<'a>(words: &'a [&'a str]) -> (KillReason, &'a [&'a str]) {
     (reason, &words[1..])
 }
 
-/// Compares without an early exit, so timing says nothing about how much matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn credential_hex(salt: &str, secret: &str) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(salt.as_bytes());
-    hasher.update(secret.as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// Checks a secret against an operator's argon2id hash (constant-time comparison). An
+/// unknown name costs one verification too, so timing does not tell which names exist.
+fn verify_operator(operator: Option<&OperatorConfig>, secret: &str) -> bool {
+    static UNKNOWN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    match operator {
+        Some(operator) => operator.verify(secret),
+        None => {
+            let phc = UNKNOWN.get_or_init(|| {
+                arbiter_fix::credential::hash_password(b"no such operator").unwrap_or_default()
+            });
+            let _ = arbiter_fix::credential::verify_password(phc, secret.as_bytes());
+            false
+        }
+    }
 }
 
 impl AdminServer {
@@ -137,14 +143,14 @@ impl AdminServer {
         else {
             return None;
         };
-        let operator = self.operators.iter().find(|o| o.name == name)?;
-        let presented = credential_hex(&operator.salt, secret);
-        constant_time_eq(presented.as_bytes(), operator.credential_sha256.as_bytes()).then_some(
-            Caller {
-                id: operator.id,
-                role: operator.role,
-            },
-        )
+        let operator = self.operators.iter().find(|o| o.name == name);
+        if !verify_operator(operator, secret) {
+            return None;
+        }
+        operator.map(|operator| Caller {
+            id: operator.id,
+            role: operator.role,
+        })
     }
 
     fn handle(&mut self, stream: UnixStream, next_id: &mut u64) {
@@ -154,11 +160,21 @@ impl AdminServer {
         if reader.read_line(&mut auth).is_err() || reader.read_line(&mut line).is_err() {
             return;
         }
+        // The login name only; the secret never reaches a log or the trail.
+        let login = auth.split_whitespace().nth(1).unwrap_or("").to_owned();
         let answer = match self.authenticate(auth.trim()) {
             None => {
                 eprintln!(
                     "arbiter: admin: refused request {:?}: bad credentials",
                     line.trim()
+                );
+                crate::access_trail::admin_request(
+                    self.trail.as_ref(),
+                    &login,
+                    0,
+                    line.trim(),
+                    AccessOutcome::Refused,
+                    "bad credentials",
                 );
                 "error: not authenticated".to_owned()
             }
@@ -170,7 +186,21 @@ impl AdminServer {
                         caller.id,
                         line.trim()
                     );
-                    self.answer(line.trim(), caller, next_id)
+                    let answer = self.answer(line.trim(), caller, next_id);
+                    let outcome = if answer.starts_with("error") || answer.starts_with("rejected") {
+                        AccessOutcome::Failed
+                    } else {
+                        AccessOutcome::Accepted
+                    };
+                    crate::access_trail::admin_request(
+                        self.trail.as_ref(),
+                        &login,
+                        caller.id,
+                        line.trim(),
+                        outcome,
+                        &answer,
+                    );
+                    answer
                 } else {
                     eprintln!(
                         "arbiter: admin: operator {} ({:?}) refused {:?}: role",
@@ -178,7 +208,16 @@ impl AdminServer {
                         caller.role,
                         line.trim()
                     );
-                    format!("error: role {:?} may not run {request:?}", caller.role)
+                    let answer = format!("error: role {:?} may not run {request:?}", caller.role);
+                    crate::access_trail::admin_request(
+                        self.trail.as_ref(),
+                        &login,
+                        caller.id,
+                        line.trim(),
+                        AccessOutcome::Refused,
+                        &answer,
+                    );
+                    answer
                 }
             }
         };
@@ -190,7 +229,7 @@ impl AdminServer {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
             ["status"] => format!(
-                "venue={} applied_seq={} durable_seq={} live_orders={} trades={} digest={:016x} journal_errors={}",
+                "venue={} applied_seq={} durable_seq={} live_orders={} trades={} digest={:016x} journal_errors={} {} {}",
                 self.venue,
                 self.status.applied_seq.load(Ordering::Acquire),
                 self.durable.get().0,
@@ -198,6 +237,8 @@ impl AdminServer {
                 self.status.trades.load(Ordering::Relaxed),
                 self.status.digest.load(Ordering::Relaxed),
                 self.status.journal_errors.load(Ordering::Relaxed),
+                self.trail_line(),
+                self.verifier.line(),
             ),
             ["halt", symbol, reason @ ..] => {
                 self.set_phase(symbol, Phase::Halted, caller, reason, next_id)
@@ -282,6 +323,23 @@ impl AdminServer {
             _ => "error: unknown request; see docs/admin.md (status, halt, resume, kill, release, \
                   limit, refprice, restrict, shutdown)"
                 .to_owned(),
+        }
+    }
+
+    /// `signing=on|off trail_written=N trail_dropped=N trail_errors=N` (`trail=off`).
+    fn trail_line(&self) -> String {
+        let signing = if self.signing { "on" } else { "off" };
+        match &self.trail {
+            Some(trail) => {
+                let status = trail.status();
+                format!(
+                    "signing={signing} trail_written={} trail_dropped={} trail_errors={}",
+                    status.written.load(Ordering::Relaxed),
+                    status.dropped.load(Ordering::Relaxed),
+                    status.errors.load(Ordering::Relaxed),
+                )
+            }
+            None => format!("signing={signing} trail=off"),
         }
     }
 
@@ -453,17 +511,9 @@ mod tests {
         let config = arbiter_config::Config::default_demo();
         for operator in &config.admin.operators {
             let secret = format!("{}-demo", operator.name);
-            assert_eq!(
-                credential_hex(&operator.salt, &secret),
-                operator.credential_sha256
-            );
+            assert!(verify_operator(Some(operator), &secret));
+            assert!(!verify_operator(Some(operator), &format!("{secret}x")));
         }
-    }
-
-    #[test]
-    fn comparison_needs_every_byte() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
+        assert!(!verify_operator(None, "sre-demo"));
     }
 }

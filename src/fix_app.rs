@@ -79,6 +79,8 @@ pub struct FixApp {
     positions: Vec<i64>,
     instruments_count: usize,
     position_reports: u64,
+    /// Refusals go to the access trail too (with the sessions' CompIDs); `None`: not kept.
+    access: Option<(arbiter_journal::trail::AccessTrail, Vec<String>)>,
 }
 
 /// Reasons the gateway refuses a message before it reaches the sequencer.
@@ -119,9 +121,28 @@ impl FixApp {
             positions: vec![0; accounts_max * instruments_count],
             instruments_count,
             position_reports: 0,
+            access: None,
             local_exec_prefix: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
+        }
+    }
+
+    /// Writes every refusal to `trail`, naming the session by `comp_ids[session]`.
+    pub fn set_access_trail(
+        &mut self,
+        trail: arbiter_journal::trail::AccessTrail,
+        comp_ids: Vec<String>,
+    ) {
+        self.access = Some((trail, comp_ids));
+    }
+
+    /// The access-trail hook of every refusal answered here (off the accepted-order path:
+    /// it formats strings).
+    fn trail_refusal(&self, session: u32, msg: &Message<'_>, text: &str) {
+        if let Some((trail, comp_ids)) = &self.access {
+            let comp_id = comp_ids.get(session as usize).map_or("", String::as_str);
+            crate::access_trail::fix_refusal(Some(trail), session, comp_id, msg.msg_type(), text);
         }
     }
 
@@ -690,6 +711,7 @@ impl FixApp {
         text: &str,
         out: &mut dyn FixSender,
     ) {
+        self.trail_refusal(session, msg, text);
         let ref_seq = msg.msg_seq_num().unwrap_or(0);
         let msg_type = msg.msg_type();
         out.send_app(session, b"j", &mut |b| {
@@ -712,6 +734,7 @@ impl FixApp {
         text: &str,
         out: &mut dyn FixSender,
     ) {
+        self.trail_refusal(session, msg, text);
         let client_id = msg.get(11).unwrap_or(b"NONE");
         match msg.msg_type() {
             b"F" | b"G" => {

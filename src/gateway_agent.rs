@@ -29,9 +29,23 @@ pub struct Inbox {
     bytes: Vec<u8>,
     messages: Vec<(u32, usize, usize)>,
     disconnected: Vec<u32>,
+    /// Logouts and disconnects go to the access trail (with the sessions' CompIDs).
+    access: Option<(arbiter_journal::trail::AccessTrail, Vec<String>)>,
 }
 
 impl Inbox {
+    /// Writes every logout and disconnect to `trail`, naming the session by
+    /// `comp_ids[session]`.
+    #[must_use]
+    pub fn with_access_trail(
+        mut self,
+        trail: arbiter_journal::trail::AccessTrail,
+        comp_ids: Vec<String>,
+    ) -> Self {
+        self.access = Some((trail, comp_ids));
+        self
+    }
+
     /// Preallocates room for a burst of messages.
     #[must_use]
     pub fn with_capacity(bytes: usize) -> Self {
@@ -39,6 +53,7 @@ impl Inbox {
             bytes: Vec::with_capacity(bytes),
             messages: Vec::with_capacity(4096),
             disconnected: Vec::with_capacity(64),
+            access: None,
         }
     }
 }
@@ -50,8 +65,12 @@ impl Application for Inbox {
         self.messages.push((session.0, start, msg.as_bytes().len()));
     }
 
-    fn on_logout(&mut self, session: arbiter_fix::SessionId, _reason: DisconnectReason) {
+    fn on_logout(&mut self, session: arbiter_fix::SessionId, reason: DisconnectReason) {
         self.disconnected.push(session.0);
+        if let Some((trail, comp_ids)) = &self.access {
+            let comp_id = comp_ids.get(session.0 as usize).map_or("", String::as_str);
+            crate::access_trail::session_ended(Some(trail), session.0, comp_id, reason);
+        }
     }
 }
 

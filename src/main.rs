@@ -1,11 +1,13 @@
 //! The `arbiter` binary: the daemon, its configuration, admin client and host check.
 #![deny(missing_docs)]
 
+mod access_trail;
 mod admin;
 mod demo;
 mod fix_app;
 mod gateway_agent;
 mod messages;
+mod net_edge;
 mod order_table;
 mod recovery;
 mod runtime;
@@ -91,6 +93,9 @@ enum ConfigCommand {
         /// The file.
         file: PathBuf,
     },
+    /// Read a password without echo (or one line from a pipe) and print its argon2id hash
+    /// for `password_hash` (FIX sessions, admin operators).
+    HashPassword,
 }
 
 fn load(path: Option<&PathBuf>) -> Result<Config, ExitCode> {
@@ -122,6 +127,16 @@ fn main() -> ExitCode {
             print!("{DEFAULT_CONFIG}");
             ExitCode::SUCCESS
         }
+        Command::Config(ConfigCommand::HashPassword) => match net_edge::hash_password_command() {
+            Ok(phc) => {
+                println!("{phc}");
+                ExitCode::SUCCESS
+            }
+            Err(message) => {
+                eprintln!("arbiter: {message}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Config(ConfigCommand::Check { file }) => match load(Some(&file)) {
             Ok(_) => {
                 println!("{}: ok", file.display());

@@ -137,9 +137,20 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         registry.clone(),
         &config.risk_config(),
     );
+    // Signed checkpoints (docs/security.md): the key is checked before anything is opened.
+    let signing_key = match config.signing_key_path() {
+        Some(path) => Some(
+            arbiter_journal::SigningKey::load(&path)
+                .map_err(|e| format!("journal signing key: {e}"))?,
+        ),
+        None => None,
+    };
+    let mut journal_settings = journal_config(config);
+    journal_settings.signing_key.clone_from(&signing_key);
+    journal_settings.anchor_path = config.journal.anchor.as_ref().map(|p| data_dir.join(p));
     let recovered = recover(
         &config.journal_dir(),
-        journal_config(config),
+        journal_settings,
         config,
         &mut engine,
         |command, annotation, event| {
@@ -191,6 +202,22 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         .map_err(|e| format!("journal flusher: {e}"))?;
     let durable = writer.durable_cursor();
     let flusher = flusher.spawn();
+    if let Some(key) = &signing_key {
+        eprintln!(
+            "arbiter: journal and access trail seals are signed (public key {})",
+            key.public_key()
+        );
+    }
+
+    // The access trail: logons, logouts, refusals, admin requests (docs/security.md).
+    let (trail, trail_thread) = crate::access_trail::open(config, signing_key.clone())?;
+    let comp_ids: Vec<String> = config
+        .fix
+        .sessions
+        .iter()
+        .map(|s| s.target_comp_id.clone())
+        .collect();
+    app.set_access_trail(trail.clone(), comp_ids.clone());
 
     // Rings.
     let (gateway_tx, gateway_rx) = spsc::channel(REQUEST_RING_CAPACITY);
@@ -212,7 +239,13 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
             FixVersion::Fix44
         };
         let mut session = SessionConfig::new(version, &s.sender_comp_id, &s.target_comp_id);
-        session.password.clone_from(&s.password);
+        session.password_hash.clone_from(&s.password_hash);
+        session.allowed_sources = s
+            .allowed_sources
+            .iter()
+            .map(|c| c.parse().expect("checked"))
+            .collect();
+        session.cert_subject.clone_from(&s.cert_subject);
         session.reset_on_logon = s.reset_on_logon;
         session.sending_time_accuracy_ns = Some(config.fix.sending_time_accuracy_ms * 1_000_000);
         session.logon_timeout_ns = config.fix.logon_timeout_ms * 1_000_000;
@@ -232,15 +265,20 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
             cancel_on_disconnect: s.cancel_on_disconnect,
         });
     }
+    let tls = crate::net_edge::tls_server_config(config)?;
     let gateway_config = GatewayConfig {
         listen_address: listen,
         connections_max: config.fix.max_connections,
         message_bytes_max: config.fix.max_message_bytes,
         logon_timeout_ns: config.fix.logon_timeout_ms * 1_000_000,
+        edge: crate::net_edge::edge_policy(config),
+        tls,
         ..GatewayConfig::default()
     };
-    let gateway = Gateway::bind(gateway_config, sessions, Inbox::with_capacity(1 << 20))
+    let inbox = Inbox::with_capacity(1 << 20).with_access_trail(trail.clone(), comp_ids);
+    let mut gateway = Gateway::bind(gateway_config, sessions, inbox)
         .map_err(|e| format!("FIX listener {listen}: {e}"))?;
+    gateway.set_edge_events(Box::new(crate::access_trail::EdgeTrail(trail.clone())));
     let bound = gateway.local_addr().map_err(|e| e.to_string())?;
     let held = (config.journal.durability == Durability::Sync).then(|| durable.clone());
     // Latency and metrics: one recorder per timed thread, a reporter thread off the hot path.
@@ -364,6 +402,23 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         eprintln!("arbiter: warning: {warning}");
     }
 
+    let verifier_status = Arc::new(crate::access_trail::VerifierStatus::default());
+    let verifier = if config.journal.verify_interval_ms > 0 {
+        Some(
+            crate::access_trail::spawn_verifier(
+                config.journal_dir(),
+                Some(config.access_dir()),
+                signing_key
+                    .as_ref()
+                    .map(arbiter_journal::SigningKey::public_key),
+                Duration::from_millis(config.journal.verify_interval_ms),
+                Arc::clone(&verifier_status),
+            )
+            .map_err(|e| format!("verifier thread: {e}"))?,
+        )
+    } else {
+        None
+    };
     let admin = AdminServer {
         path: config.admin_socket(),
         requests: admin_tx,
@@ -377,6 +432,9 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         config: config.clone(),
         telemetry: Arc::clone(&telemetry),
         dump_dir: dump_dir.clone(),
+        trail: Some(trail),
+        verifier: Arc::clone(&verifier_status),
+        signing: signing_key.is_some(),
     };
     let listener = admin
         .bind()
@@ -424,6 +482,12 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
     gateway_agent.logout_all("venue shutting down");
     writer.close().map_err(|e| format!("journal close: {e}"))?;
     let _ = admin_thread.join();
+    if let Some(verifier) = verifier {
+        verifier.stop();
+    }
+    trail_thread
+        .stop()
+        .map_err(|e| format!("access trail close: {e}"))?;
     for problem in reporter.stop() {
         eprintln!("arbiter: reporter: {problem}");
     }

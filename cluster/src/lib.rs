@@ -1,4 +1,31 @@
-//! Journal replication to NATS JetStream, the hot standby follower, the leader lease and fencing.
+//! Journal replication to NATS JetStream, the hot standby follower, the leader lease and
+//! its fencing flag.
 //!
-//! Placeholder: this crate is filled in by the cluster issue.
-#![deny(missing_docs)]
+//! Nothing here touches the sequencer's hot path: the [`Replicator`] follows the local
+//! journal from its own thread (a small current-thread tokio runtime inside) with a
+//! [`arbiter_journal::FrameTail`], packs the exact frame bytes (records and seals) into
+//! [`batch`]es and publishes them to one JetStream stream per shard; it publishes a
+//! [`ReplicatedCursor`] ("replicated up to sequence N") from JetStream acknowledgements
+//! only. The [`follower`] consumes that stream, re-verifies every frame (CRC, sequence,
+//! hash chain), appends the same bytes to its own journal
+//! ([`arbiter_journal::Writer::append_frame`]) and hands each user record to a callback
+//! only after a seal has verified it. The [`Lease`] is a compare-and-set entry in a
+//! key-value bucket whose TTL is the bucket's `max_age`.
+//!
+//! See `docs/cluster.md` for the wire format, the de-duplication and expected-sequence
+//! rules, and what each durability setting survives with nats-server 2.9 and later.
+#![deny(missing_docs, missing_debug_implementations)]
+
+pub mod batch;
+mod error;
+pub mod follower;
+mod lease;
+mod replicator;
+pub mod server;
+mod stream;
+
+pub use error::ClusterError;
+pub use follower::{follow, FollowerConfig, FollowerReport, FollowerStop};
+pub use lease::{Lease, LeaseConfig, LeaseValue};
+pub use replicator::{ReplicatedCursor, ReplicationStats, Replicator, ReplicatorConfig};
+pub use stream::{ensure_stream, stream_name, subject, StreamSettings};

@@ -319,8 +319,28 @@ pub struct AccountConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FixConfig {
-    /// Listen address, e.g. "0.0.0.0:9898".
+    /// Listen address, e.g. "127.0.0.1:9898". Anything but loopback needs `[fix.tls]` or
+    /// `allow_plaintext = true`.
     pub listen: String,
+    /// Accept plaintext FIX on a non-loopback address (a venue behind its own TLS
+    /// terminator or on a private line). Off: such a listener is refused.
+    #[serde(default)]
+    pub allow_plaintext: bool,
+    /// TLS 1.3 on the listener.
+    #[serde(default)]
+    pub tls: Option<TlsSection>,
+    /// New connections per source address per second (0: no limit).
+    #[serde(default = "default_connections_per_source")]
+    pub max_connections_per_source_per_second: u32,
+    /// Failed logons per source address (and per CompID) before a backoff (0: never).
+    #[serde(default = "default_logon_failures")]
+    pub logon_failures_before_backoff: u32,
+    /// First backoff after too many failed logons; doubles with each further failure.
+    #[serde(default = "default_logon_backoff_base_ms")]
+    pub logon_backoff_base_ms: u64,
+    /// Longest backoff.
+    #[serde(default = "default_logon_backoff_max_ms")]
+    pub logon_backoff_max_ms: u64,
     /// Connection limit.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
@@ -339,6 +359,33 @@ pub struct FixConfig {
 
 fn default_max_connections() -> usize {
     64
+}
+fn default_connections_per_source() -> u32 {
+    20
+}
+fn default_logon_failures() -> u32 {
+    5
+}
+fn default_logon_backoff_base_ms() -> u64 {
+    1000
+}
+fn default_logon_backoff_max_ms() -> u64 {
+    300_000
+}
+
+/// Certificate and key of the FIX listener (PEM files; relative paths are relative to the
+/// working directory, like `venue.data_dir`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// Server certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Server private key.
+    pub key: PathBuf,
+    /// CA certificates for client certificates: set, every client must present one
+    /// (mutual TLS), and sessions may require a subject with `cert_subject`.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
 }
 fn default_max_message_bytes() -> usize {
     8192
@@ -366,9 +413,20 @@ pub struct SessionConfig {
     /// ResetOnLogon.
     #[serde(default)]
     pub reset_on_logon: bool,
-    /// Password (553/554 checked when set).
+    /// Recognised only to be refused: a configuration never holds a clear-text password.
     #[serde(default)]
     pub password: Option<String>,
+    /// Argon2id PHC hash that Password (554) must match, from `arbiter config
+    /// hash-password`; none: no password.
+    #[serde(default)]
+    pub password_hash: Option<String>,
+    /// Source addresses allowed to log on, CIDR ("10.0.0.0/8", "2001:db8::/32", or one
+    /// address); empty: any.
+    #[serde(default)]
+    pub allowed_sources: Vec<String>,
+    /// Subject CN the client's TLS certificate must have (needs `fix.tls.client_ca`).
+    #[serde(default)]
+    pub cert_subject: Option<String>,
     /// Cancel the session's orders when it disconnects.
     #[serde(default)]
     pub cancel_on_disconnect: bool,
@@ -408,6 +466,31 @@ pub struct JournalSection {
     /// Flush interval for `batch`.
     #[serde(default = "default_batch_interval")]
     pub batch_interval_us: u64,
+    /// Ed25519 secret key file (64 hex digits, mode 0600 or 0400; relative paths are
+    /// relative to the data directory) that signs every seal of the journal and of the
+    /// access trail. Absent: no signed checkpoints. Create one with
+    /// `arbiter-replay keygen FILE`. See docs/security.md, "Signed checkpoints".
+    #[serde(default)]
+    pub signing_key: Option<PathBuf>,
+    /// With `signing_key`: also append every journal checkpoint to this file, ideally on
+    /// another mount (`arbiter-replay verify --anchor FILE` compares it).
+    #[serde(default)]
+    pub anchor: Option<PathBuf>,
+    /// How often the background verifier re-checks the journal and the access trail
+    /// (CRC, chain, signatures), in milliseconds; 0: never.
+    #[serde(default = "default_verify_interval")]
+    pub verify_interval_ms: u64,
+    /// Directory of the access trail, relative to the data directory.
+    #[serde(default = "default_access_dir")]
+    pub access_dir: PathBuf,
+}
+
+fn default_verify_interval() -> u64 {
+    60_000
+}
+
+fn default_access_dir() -> PathBuf {
+    PathBuf::from("access")
 }
 
 fn default_batch_interval() -> u64 {
@@ -477,7 +560,7 @@ pub enum Role {
     Auditor,
 }
 
-/// One operator of the admin socket. The secret is never stored: only a salted SHA-256.
+/// One operator of the admin socket. The secret is never stored: only its argon2id hash.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OperatorConfig {
@@ -487,11 +570,28 @@ pub struct OperatorConfig {
     pub name: String,
     /// Role.
     pub role: Role,
-    /// Salt prepended to the secret before hashing.
-    pub salt: String,
-    /// Lower-case hex SHA-256 of salt ++ secret.
-    pub credential_sha256: String,
+    /// Argon2id PHC hash of the secret, from `arbiter config hash-password` (required).
+    #[serde(default)]
+    pub password_hash: Option<String>,
+    /// Recognised only to be refused: the old salted SHA-256 scheme.
+    #[serde(default)]
+    pub salt: Option<String>,
+    /// Recognised only to be refused: the old salted SHA-256 scheme.
+    #[serde(default)]
+    pub credential_sha256: Option<String>,
 }
+
+impl OperatorConfig {
+    /// Whether `secret` is this operator's (argon2id, constant-time comparison).
+    #[must_use]
+    pub fn verify(&self, secret: &str) -> bool {
+        self.password_hash
+            .as_deref()
+            .is_some_and(|phc| arbiter_fix::credential::verify_password(phc, secret.as_bytes()))
+    }
+}
+
+const HASH_PASSWORD_HINT: &str = "store `password_hash` from `arbiter config hash-password`";
 
 const IDLE_NAMES: [&str; 4] = ["busy-spin", "yield", "backoff", "sleep"];
 
@@ -574,11 +674,27 @@ impl Config {
                 out.push(format!("accounts[{i}]: duplicate id or name"));
             }
         }
-        if self.fix.listen.parse::<SocketAddr>().is_err() {
-            out.push(format!(
-                "fix.listen: {:?} is not an address like \"0.0.0.0:9898\"",
+        match self.fix.listen.parse::<SocketAddr>() {
+            Err(_) => out.push(format!(
+                "fix.listen: {:?} is not an address like \"127.0.0.1:9898\"",
                 self.fix.listen
-            ));
+            )),
+            Ok(address)
+                if !address.ip().is_loopback()
+                    && self.fix.tls.is_none()
+                    && !self.fix.allow_plaintext =>
+            {
+                out.push(format!(
+                    "fix.listen: {address} is not a loopback address and has no TLS: configure \
+                     [fix.tls] (cert, key) or set fix.allow_plaintext = true"
+                ));
+            }
+            Ok(_) => {}
+        }
+        if self.fix.logon_backoff_base_ms > self.fix.logon_backoff_max_ms {
+            out.push(
+                "fix.logon_backoff_base_ms: must not exceed fix.logon_backoff_max_ms".to_owned(),
+            );
         }
         for (i, session) in self.fix.sessions.iter().enumerate() {
             let path = format!("fix.sessions[{i}]");
@@ -595,6 +711,28 @@ impl Config {
             }
             if session.heartbeat_interval_s == 0 {
                 out.push(format!("{path}.heartbeat_interval_s: must be at least 1"));
+            }
+            if session.password.is_some() {
+                out.push(format!(
+                    "{path}.password: clear-text passwords are refused; {HASH_PASSWORD_HINT}"
+                ));
+            }
+            if let Some(phc) = &session.password_hash {
+                if let Err(problem) = arbiter_fix::credential::check_password_hash(phc) {
+                    out.push(format!("{path}.password_hash: {problem}"));
+                }
+            }
+            for (j, source) in session.allowed_sources.iter().enumerate() {
+                if let Err(problem) = source.parse::<arbiter_fix::Cidr>() {
+                    out.push(format!("{path}.allowed_sources[{j}]: {problem}"));
+                }
+            }
+            if session.cert_subject.is_some()
+                && self.fix.tls.as_ref().is_none_or(|t| t.client_ca.is_none())
+            {
+                out.push(format!(
+                    "{path}.cert_subject: needs fix.tls.client_ca (mutual TLS)"
+                ));
             }
             if !self
                 .accounts
@@ -623,20 +761,33 @@ impl Config {
         if self.metrics.interval_ms == 0 {
             out.push("metrics.interval_ms: must be at least 1".to_owned());
         }
+        if self.journal.anchor.is_some() && self.journal.signing_key.is_none() {
+            out.push("journal.anchor: needs journal.signing_key".to_owned());
+        }
         if self.journal.segment_bytes < 1 << 16 {
             out.push("journal.segment_bytes: must be at least 65536".to_owned());
         }
         for (i, operator) in self.admin.operators.iter().enumerate() {
             let path = format!("admin.operators[{i}]");
-            let hex_ok = operator.credential_sha256.len() == 64
-                && operator
-                    .credential_sha256
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-            if !hex_ok {
-                out.push(format!(
-                    "{path}.credential_sha256: must be 64 lower-case hex digits"
-                ));
+            for (key, value) in [
+                ("salt", &operator.salt),
+                ("credential_sha256", &operator.credential_sha256),
+            ] {
+                if value.is_some() {
+                    out.push(format!(
+                        "{path}.{key}: salted SHA-256 credentials are refused; {HASH_PASSWORD_HINT}"
+                    ));
+                }
+            }
+            match &operator.password_hash {
+                None => out.push(format!(
+                    "{path}.password_hash: required; {HASH_PASSWORD_HINT}"
+                )),
+                Some(phc) => {
+                    if let Err(problem) = arbiter_fix::credential::check_password_hash(phc) {
+                        out.push(format!("{path}.password_hash: {problem}"));
+                    }
+                }
             }
             if self.admin.operators[..i]
                 .iter()
@@ -869,6 +1020,21 @@ impl Config {
         self.venue.data_dir.join(&self.journal.dir)
     }
 
+    /// Where the access trail lives.
+    #[must_use]
+    pub fn access_dir(&self) -> PathBuf {
+        self.venue.data_dir.join(&self.journal.access_dir)
+    }
+
+    /// The signing key file, if any (relative to the data directory).
+    #[must_use]
+    pub fn signing_key_path(&self) -> Option<PathBuf> {
+        self.journal
+            .signing_key
+            .as_ref()
+            .map(|p| self.venue.data_dir.join(p))
+    }
+
     /// Where the admin socket lives.
     #[must_use]
     pub fn admin_socket(&self) -> PathBuf {
@@ -960,7 +1126,7 @@ mod tests {
     #[test]
     fn embedded_default_is_valid() {
         let config = Config::default_demo();
-        assert_eq!(config.fix.listen, "0.0.0.0:9898");
+        assert_eq!(config.fix.listen, "127.0.0.1:9898");
         assert!(config.fix.sessions.len() >= 4);
         assert_eq!(config.registry().len(), config.instruments.len());
     }
@@ -996,7 +1162,7 @@ mod tests {
 
     #[test]
     fn bad_listen_address_is_explained() {
-        let errors = broken("listen = \"0.0.0.0:9898\"", "listen = \"nowhere\"");
+        let errors = broken("listen = \"127.0.0.1:9898\"", "listen = \"nowhere\"");
         assert!(
             errors.iter().any(|e| e.starts_with("fix.listen")),
             "{errors:?}"
@@ -1052,11 +1218,96 @@ mod tests {
 
     #[test]
     fn bad_credential_hash_is_explained() {
-        let errors = broken("credential_sha256 = \"", "credential_sha256 = \"zz");
+        let errors = broken(
+            "password_hash = \"$argon2id$",
+            "password_hash = \"$argon2i$",
+        );
         assert!(
-            errors.iter().any(|e| e.contains("credential_sha256")),
+            errors
+                .iter()
+                .any(|e| e.starts_with("admin.operators[0].password_hash")),
             "{errors:?}"
         );
+    }
+
+    #[test]
+    fn legacy_operator_credentials_are_refused() {
+        let errors = broken(
+            "role = \"operator\"\n",
+            "role = \"operator\"\nsalt = \"s1\"\ncredential_sha256 = \"00\"\n",
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("admin.operators[0].credential_sha256: salted SHA-256")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn clear_text_fix_password_is_refused_with_its_path() {
+        let errors = broken(
+            "target_comp_id = \"CLIENT2\"\n",
+            "target_comp_id = \"CLIENT2\"\npassword = \"hunter2\"\n",
+        );
+        assert!(
+            errors.iter().any(|e| e.starts_with(
+                "fix.sessions[1].password: clear-text passwords are refused; store `password_hash`"
+            )),
+            "{errors:?}"
+        );
+        assert!(errors.iter().all(|e| !e.contains("hunter2")), "{errors:?}");
+    }
+
+    #[test]
+    fn demo_operator_secrets_verify() {
+        let config = Config::default_demo();
+        let sre = &config.admin.operators[0];
+        assert!(sre.verify("sre-demo"));
+        assert!(!sre.verify("sre-demo "));
+    }
+
+    #[test]
+    fn edge_settings_are_checked() {
+        let errors = broken(
+            "target_comp_id = \"CLIENT1\"\n",
+            "target_comp_id = \"CLIENT1\"\nallowed_sources = [\"10.0.0.1/8\"]\ncert_subject = \"c1\"\n",
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("fix.sessions[0].allowed_sources[0]")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("fix.sessions[0].cert_subject")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn public_listener_needs_tls_or_an_explicit_plaintext_opt_in() {
+        let errors = broken("listen = \"127.0.0.1:9898\"", "listen = \"0.0.0.0:9898\"");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("fix.listen: 0.0.0.0:9898 is not a loopback address")),
+            "{errors:?}"
+        );
+        let text = DEFAULT_CONFIG.replacen(
+            "listen = \"127.0.0.1:9898\"",
+            "listen = \"0.0.0.0:9898\"\nallow_plaintext = true",
+            1,
+        );
+        assert!(Config::parse(&text).is_ok());
+        let text = DEFAULT_CONFIG.replacen(
+            "listen = \"127.0.0.1:9898\"",
+            "listen = \"[::]:9898\"\ntls = { cert = \"c.pem\", key = \"k.pem\" }",
+            1,
+        );
+        assert!(Config::parse(&text).is_ok());
     }
 
     #[test]

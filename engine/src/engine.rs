@@ -609,6 +609,14 @@ impl Engine {
 
     /// Takes an order out of its level (and the level out of its ladder if it empties).
     fn unlink(&mut self, index: u32) {
+        self.unlink_with(index, false);
+    }
+
+    /// Takes an order out of its level. When the level empties it leaves the ladder now, or,
+    /// with `defer`, stays there empty and the ladder is marked for one
+    /// [`Ladder::remove_empty`] pass at the end of a batch (kill switch): nothing may read the
+    /// ladder in between.
+    fn unlink_with(&mut self, index: u32, defer: bool) {
         let slot = *self.orders.get(index);
         debug_assert_ne!(slot.level, NIL);
         let level = self.levels.get_mut(slot.level);
@@ -631,9 +639,13 @@ impl Engine {
             } else {
                 &mut book.sides[slot.side.index()]
             };
-            let position = ladder.find(price).expect("a linked level is in its ladder");
-            ladder.remove(position);
-            self.levels.release(slot.level);
+            if defer {
+                ladder.empty_levels = true;
+            } else {
+                let position = ladder.find(price).expect("a linked level is in its ladder");
+                ladder.remove(position);
+                self.levels.release(slot.level);
+            }
         }
         let slot = self.orders.get_mut(index);
         slot.level = NIL;

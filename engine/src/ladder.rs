@@ -56,6 +56,14 @@ impl LevelPool {
         index
     }
 
+    /// Every level becomes free again (a kill that emptied every ladder). Never allocates:
+    /// the free list keeps its capacity.
+    pub fn release_all(&mut self) {
+        let capacity = u32::try_from(self.levels.len()).expect("level pool fits u32");
+        self.free.clear();
+        self.free.extend((0..capacity).rev());
+    }
+
     pub fn release(&mut self, index: u32) {
         debug_assert_eq!(self.levels[index as usize].count, 0);
         debug_assert!(self.free.len() < self.free.capacity());
@@ -88,6 +96,8 @@ pub(crate) struct Ladder {
     rungs: Vec<Rung>,
     /// Whether a higher price is better (bids, sell stops).
     higher_is_better: bool,
+    /// A batch of removals left empty levels here (see `remove_empty`).
+    pub empty_levels: bool,
 }
 
 impl Ladder {
@@ -95,6 +105,7 @@ impl Ladder {
         Ladder {
             rungs: Vec::with_capacity(capacity as usize),
             higher_is_better,
+            empty_levels: false,
         }
     }
 
@@ -164,6 +175,25 @@ impl Ladder {
 
     pub fn remove(&mut self, position: usize) -> u32 {
         self.rungs.remove(position).level
+    }
+
+    /// Drops every rung (the caller releases the levels).
+    pub fn clear(&mut self) {
+        self.rungs.clear();
+        self.empty_levels = false;
+    }
+
+    /// Drops the rungs whose level emptied during a batch of removals (kill switch), releasing
+    /// those levels: one pass instead of one memmove per emptied level.
+    pub fn remove_empty(&mut self, levels: &mut LevelPool) {
+        self.empty_levels = false;
+        self.rungs.retain(|rung| {
+            let empty = levels.get(rung.level).count == 0;
+            if empty {
+                levels.release(rung.level);
+            }
+            !empty
+        });
     }
 
     /// Levels from best to worst.

@@ -27,6 +27,7 @@ mod config;
 mod digest;
 mod engine;
 mod event;
+mod id_index;
 mod instrument;
 mod ladder;
 mod orders;

@@ -1,9 +1,7 @@
 //! The order arena: preallocated slots, a free list, the order-id index and the intrusive
 //! lists (per level, per account, and all live orders in acceptance order).
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
+use crate::id_index::IdIndex;
 use crate::ladder::NIL;
 use crate::types::{
     AccountId, InstrumentId, OrdType, OrderId, Price, Qty, SessionId, Side, StpMode, StrategyId,
@@ -55,30 +53,13 @@ pub(crate) struct Slot {
     pub client_ref: u64,
 }
 
-/// A cheap, deterministic hasher for integer ids (Fibonacci multiplicative hashing).
-#[derive(Default, Clone, Copy, Debug)]
-pub(crate) struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(byte)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u64(&mut self, value: u64) {
-        let mixed = (value ^ (value >> 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        self.0 = mixed ^ (mixed >> 29);
-    }
-}
-
 /// Intrusive doubly linked list ends.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ListEnds {
     pub head: u32,
     pub tail: u32,
+    /// Orders in the list: a kill whose list holds every live order takes the bulk path.
+    pub len: u32,
 }
 
 impl Default for ListEnds {
@@ -86,6 +67,7 @@ impl Default for ListEnds {
         ListEnds {
             head: NIL,
             tail: NIL,
+            len: 0,
         }
     }
 }
@@ -95,9 +77,8 @@ impl Default for ListEnds {
 pub(crate) struct Orders {
     pub slots: Vec<Slot>,
     free: Vec<u32>,
-    /// Twice the arena's size, so that hashbrown always rehashes in place (it only grows
-    /// when more than half full) and never allocates after start-up.
-    index: HashMap<u64, u32, BuildHasherDefault<IdHasher>>,
+    /// Order id → slot (see `id_index.rs`), sized from the arena.
+    index: IdIndex,
     pub accounts: Vec<ListEnds>,
     /// Per strategy and per session, in acceptance order: a kill switch of one strategy or
     /// session walks only its own orders.
@@ -115,13 +96,7 @@ impl Orders {
         strategies_max: u32,
         sessions_max: u32,
     ) -> Self {
-        let mut index = HashMap::with_capacity_and_hasher(
-            orders_max as usize * 2,
-            BuildHasherDefault::<IdHasher>::default(),
-        );
-        // Touch the table once so its memory is mapped before the hot path.
-        index.insert(0, 0);
-        index.clear();
+        let index = IdIndex::with_capacity(orders_max);
         Orders {
             slots: vec![Slot::default(); orders_max as usize],
             free: (0..orders_max).rev().collect(),
@@ -147,7 +122,7 @@ impl Orders {
 
     #[inline]
     pub fn lookup(&self, id: OrderId) -> Option<u32> {
-        self.index.get(&id.0).copied()
+        self.index.get(id.0)
     }
 
     /// Takes a slot, indexes it and links it at the tail of its account's, strategy's, session's
@@ -177,23 +152,26 @@ impl Orders {
             tail => self.slots[tail as usize].account_next = index,
         }
         self.accounts[account].tail = index;
+        self.accounts[account].len += 1;
         match self.all.tail {
             NIL => self.all.head = index,
             tail => self.slots[tail as usize].all_next = index,
         }
         self.all.tail = index;
+        self.all.len += 1;
         match self.strategies[strategy].tail {
             NIL => self.strategies[strategy].head = index,
             tail => self.slots[tail as usize].strategy_next = index,
         }
         self.strategies[strategy].tail = index;
+        self.strategies[strategy].len += 1;
         match self.sessions[session].tail {
             NIL => self.sessions[session].head = index,
             tail => self.slots[tail as usize].session_next = index,
         }
         self.sessions[session].tail = index;
-        let previous = self.index.insert(id, index);
-        debug_assert!(previous.is_none(), "duplicate id checked before insert");
+        self.sessions[session].len += 1;
+        self.index.insert(id, index);
         self.live += 1;
         index
     }
@@ -212,6 +190,7 @@ impl Orders {
             NIL => self.accounts[account].tail = slot.account_prev,
             next => self.slots[next as usize].account_prev = slot.account_prev,
         }
+        self.accounts[account].len -= 1;
         match slot.all_prev {
             NIL => self.all.head = slot.all_next,
             prev => self.slots[prev as usize].all_next = slot.all_next,
@@ -220,6 +199,7 @@ impl Orders {
             NIL => self.all.tail = slot.all_prev,
             next => self.slots[next as usize].all_prev = slot.all_prev,
         }
+        self.all.len -= 1;
         let strategy = slot.strategy.0 as usize;
         match slot.strategy_prev {
             NIL => self.strategies[strategy].head = slot.strategy_next,
@@ -229,6 +209,7 @@ impl Orders {
             NIL => self.strategies[strategy].tail = slot.strategy_prev,
             next => self.slots[next as usize].strategy_prev = slot.strategy_prev,
         }
+        self.strategies[strategy].len -= 1;
         let session = slot.session.0 as usize;
         match slot.session_prev {
             NIL => self.sessions[session].head = slot.session_next,
@@ -238,10 +219,26 @@ impl Orders {
             NIL => self.sessions[session].tail = slot.session_prev,
             next => self.slots[next as usize].session_prev = slot.session_prev,
         }
-        let removed = self.index.remove(&slot.id.0);
+        self.sessions[session].len -= 1;
+        let removed = self.index.remove(slot.id.0);
         debug_assert_eq!(removed, Some(index));
         self.free.push(index);
         self.live -= 1;
+    }
+
+    /// Frees every slot at once: the bulk end of a kill that covered every live order (the
+    /// caller has reported each one). Slot contents are left as they are; nothing reads a free
+    /// slot. Never allocates.
+    pub fn remove_all(&mut self) {
+        let capacity = u32::try_from(self.slots.len()).expect("arena fits u32");
+        self.index.clear();
+        self.free.clear();
+        self.free.extend((0..capacity).rev());
+        self.accounts.fill(ListEnds::default());
+        self.strategies.fill(ListEnds::default());
+        self.sessions.fill(ListEnds::default());
+        self.all = ListEnds::default();
+        self.live = 0;
     }
 
     #[inline]

@@ -72,6 +72,13 @@ fn encode_loop(n: u64) -> u64 {
 
 fn main() {
     let mut args = std::env::args().skip(1);
+    if std::env::var_os("SIZES").is_some() {
+        eprintln!(
+            "Message {} Result {}",
+            std::mem::size_of::<arbiter_fix::Message<'_>>(),
+            std::mem::size_of::<Result<arbiter_fix::Message<'_>, arbiter_fix::DecodeError>>()
+        );
+    }
     let what = args.next().unwrap_or_else(|| "both".to_string());
     let n: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let acc = match what.as_str() {

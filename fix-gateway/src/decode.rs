@@ -8,11 +8,12 @@ use crate::time::parse_utc_timestamp_ns;
 /// Capacity of the field table; a message with more fields is refused.
 pub const FIELDS_MAX: usize = 128;
 
+/// One field of a [`Message`]: tag and value position.
 #[derive(Clone, Copy, Debug, Default)]
-struct FieldEntry {
-    tag: u16,
-    start: u16,
-    len: u16,
+pub(crate) struct FieldEntry {
+    pub(crate) tag: u16,
+    pub(crate) start: u16,
+    pub(crate) len: u16,
 }
 
 /// Why bytes could not be tokenised into a [`Message`]. Structural problems only:
@@ -100,25 +101,53 @@ impl core::fmt::Debug for Message<'_> {
 /// # Errors
 /// [`DecodeError`] when the bytes are not a `tag=value<SOH>` sequence that starts
 /// with 8, 9 and ends with 10, or has too many fields.
+#[inline]
 pub fn decode(buf: &[u8]) -> Result<Message<'_>, DecodeError> {
-    if buf.len() > usize::from(u16::MAX) {
-        return Err(DecodeError::TooLong);
+    let mut msg = Message::empty(buf);
+    // The fast tokeniser accepts exactly what the reference one accepts, with the
+    // same fields (the tests compare them), so only errors go to the reference, and
+    // only for the exact error: with one way for `msg` to reach the result, the
+    // optimiser drops a copy of the field table.
+    match tokenise_fast(buf, &mut msg.fields) {
+        Some(count) => {
+            msg.count = count;
+            Ok(msg)
+        }
+        None => Err(decode_error(buf)),
     }
-    // Built in place in the returned value (one local, one return): no copy of the
-    // field table on the way out.
-    let mut out = Ok(Message {
-        buf,
-        fields: [FieldEntry::default(); FIELDS_MAX],
-        count: 0,
-    });
-    if let Ok(msg) = &mut out {
-        match tokenise_fast(buf, &mut msg.fields) {
-            Some(count) => msg.count = count,
-            // Anything unusual: the reference tokeniser finds the exact error.
-            None => out = decode_slow(buf),
+}
+
+/// The error [`decode_slow`] finds in `buf`, which [`tokenise_fast`] refused.
+#[cold]
+#[inline(never)]
+fn decode_error(buf: &[u8]) -> DecodeError {
+    match decode_slow(buf) {
+        Err(error) => error,
+        // Unreachable: both tokenisers accept the same inputs.
+        Ok(_) => {
+            debug_assert!(false, "fast tokeniser refused a valid message");
+            DecodeError::BadEnvelope
         }
     }
-    out
+}
+
+impl<'a> Message<'a> {
+    /// Tokenises `buf` into `self`, replacing its contents: [`decode`] without
+    /// building a new [`Message`], for callers that keep one around.
+    ///
+    /// # Errors
+    /// As [`decode`]; `self` then has no fields but views `buf`.
+    pub fn decode_into(&mut self, buf: &'a [u8]) -> Result<(), DecodeError> {
+        self.buf = buf;
+        self.count = 0;
+        match tokenise_fast(buf, &mut self.fields) {
+            Some(count) => self.count = count,
+            None => {
+                *self = decode_slow(buf)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 const ONES: u64 = u64::from_le_bytes([0x01; 8]);
@@ -132,70 +161,98 @@ const fn zero_bytes(word: u64) -> u64 {
     word.wrapping_sub(ONES) & !word & HIGHS
 }
 
-/// Eight bytes of `bytes` from `at` as a little-endian word.
+/// Eight bytes of `bytes` from `at` as a little-endian word; past the end of
+/// `bytes` the word is padded with zero bytes, which are neither digits, `=` nor SOH.
+/// `at < bytes.len()`.
 #[inline(always)]
-fn load_word(bytes: &[u8], at: usize) -> Option<u64> {
-    let chunk: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
-    Some(u64::from_le_bytes(chunk))
+fn load_word(bytes: &[u8], at: usize) -> u64 {
+    match bytes.get(at..at + 8) {
+        Some(chunk) => {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            u64::from_le_bytes(word)
+        }
+        None => load_tail(bytes, at),
+    }
 }
 
-/// The common case of [`decode`]: well-formed input. Returns the field count, or
-/// `None` on anything [`decode_slow`] would refuse (and possibly on a few inputs it
-/// accepts, which it then decodes itself). `buf.len() <= u16::MAX`.
-#[inline]
+#[cold]
+#[inline(never)]
+fn load_tail(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    if let Some(rest) = bytes.get(at..) {
+        let n = rest.len().min(8);
+        word[..n].copy_from_slice(&rest[..n]);
+    }
+    u64::from_le_bytes(word)
+}
+
+/// Tag digits and `=` at the start of `word` (the bytes of a field): the tag and the
+/// position of `=`, or `None` unless there are 1..=5 digits without a leading zero, a
+/// value of at most `u16::MAX` and then `=`.
+#[inline(always)]
+fn parse_tag(word: u64) -> Option<(u32, usize)> {
+    let first = (word as u8).wrapping_sub(b'1');
+    if first > 8 {
+        return None;
+    }
+    let mut tag = u32::from(first) + 1;
+    // Unrolled: tags are short, so byte by byte from the register beats word tricks.
+    let mut at = 1;
+    while at < 6 {
+        let b = (word >> (8 * at)) as u8;
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            // Only five digits can exceed u16::MAX (the check folds away otherwise).
+            return if b == b'=' && (at < 5 || tag <= u32::from(u16::MAX)) {
+                Some((tag, at))
+            } else {
+                None
+            };
+        }
+        tag = tag * 10 + u32::from(d);
+        at += 1;
+    }
+    None
+}
+
+/// The common case of [`decode`]: the field count, or `None` exactly when
+/// [`decode_slow`] refuses `buf`; the fields are those [`decode_slow`] finds.
+///
+/// One word load per field covers the tag, `=` and, for short values, the SOH.
+#[inline(always)]
 fn tokenise_fast(buf: &[u8], fields: &mut [FieldEntry; FIELDS_MAX]) -> Option<usize> {
     let n = buf.len();
+    if n > usize::from(u16::MAX) {
+        return None;
+    }
     let mut count = 0;
     let mut i = 0;
     while i < n {
-        // Tag: 1..=5 digits, no leading zero, at most u16::MAX, then '='. Tags are
-        // short, so byte by byte beats word tricks here.
-        let first = buf[i].wrapping_sub(b'1');
-        if first > 8 {
-            return None;
-        }
-        let mut tag = u32::from(first) + 1;
-        let tag_start = i;
-        i += 1;
-        let mut b = *buf.get(i)?;
-        while b.wrapping_sub(b'0') <= 9 {
-            tag = tag * 10 + u32::from(b - b'0');
-            i += 1;
-            if i - tag_start > 5 {
+        let word = load_word(buf, i);
+        let (tag, eq) = parse_tag(word)?;
+        // SOH after `=`: the tag digits and `=` never match, so the lowest match in
+        // the first word is the value's end if there is one.
+        let mut soh = zero_bytes(word ^ ONES);
+        let mut base = i;
+        while soh == 0 {
+            base += 8;
+            if base >= n {
                 return None;
             }
-            b = *buf.get(i)?;
+            soh = zero_bytes(load_word(buf, base) ^ ONES);
         }
-        if b != b'=' || tag > u32::from(u16::MAX) {
-            return None;
-        }
-        i += 1;
-        let value_start = i;
-        // Value: up to the next SOH, a word at a time while eight bytes remain.
-        loop {
-            if let Some(word) = load_word(buf, i) {
-                let soh = zero_bytes(word ^ ONES);
-                if soh != 0 {
-                    i += (soh.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                i += 8;
-            } else {
-                i += buf[i..].iter().position(|&b| b == SOH)?;
-                break;
-            }
-        }
-        if count == FIELDS_MAX {
-            return None;
-        }
+        // A byte of `buf`: the padding past its end is never SOH.
+        let end = base + (soh.trailing_zeros() / 8) as usize;
+        let value_start = i + eq + 1;
         // All three fit in u16: buf.len() <= u16::MAX.
-        fields[count] = FieldEntry {
+        *fields.get_mut(count)? = FieldEntry {
             tag: tag as u16,
             start: value_start as u16,
-            len: (i - value_start) as u16,
+            len: (end - value_start) as u16,
         };
         count += 1;
-        i += 1;
+        i = end + 1;
     }
     if count < 3 || fields[0].tag != 8 || fields[1].tag != 9 || fields[count - 1].tag != 10 {
         return None;
@@ -203,18 +260,24 @@ fn tokenise_fast(buf: &[u8], fields: &mut [FieldEntry; FIELDS_MAX]) -> Option<us
     Some(count)
 }
 
-/// The reference tokeniser, used for the exact error once the fast path gave up.
+/// The reference tokeniser as a whole decode: exact errors.
 #[cold]
 #[inline(never)]
 fn decode_slow(buf: &[u8]) -> Result<Message<'_>, DecodeError> {
+    let mut msg = Message::empty(buf);
     if buf.len() > usize::from(u16::MAX) {
         return Err(DecodeError::TooLong);
     }
-    let mut msg = Message {
-        buf,
-        fields: [FieldEntry::default(); FIELDS_MAX],
-        count: 0,
-    };
+    msg.count = tokenise_slow(buf, &mut msg.fields)?;
+    Ok(msg)
+}
+
+/// The reference tokeniser, used for the exact error once the fast path gave up.
+/// `buf.len() <= u16::MAX`.
+#[cold]
+#[inline(never)]
+fn tokenise_slow(buf: &[u8], fields: &mut [FieldEntry; FIELDS_MAX]) -> Result<usize, DecodeError> {
+    let mut count = 0;
     let mut i = 0;
     let n = buf.len();
     while i < n {
@@ -244,26 +307,22 @@ fn decode_slow(buf: &[u8]) -> Result<Message<'_>, DecodeError> {
             Some(offset) => i += offset,
             None => return Err(DecodeError::Truncated),
         }
-        if msg.count == FIELDS_MAX {
+        if count == FIELDS_MAX {
             return Err(DecodeError::TooManyFields);
         }
-        // All three fit in u16: buf.len() <= u16::MAX was checked above.
-        msg.fields[msg.count] = FieldEntry {
+        // All three fit in u16: buf.len() <= u16::MAX.
+        fields[count] = FieldEntry {
             tag: tag_value as u16,
             start: value_start as u16,
             len: (i - value_start) as u16,
         };
-        msg.count += 1;
+        count += 1;
         i += 1;
     }
-    if msg.count < 3
-        || msg.fields[0].tag != 8
-        || msg.fields[1].tag != 9
-        || msg.fields[msg.count - 1].tag != 10
-    {
+    if count < 3 || fields[0].tag != 8 || fields[1].tag != 9 || fields[count - 1].tag != 10 {
         return Err(DecodeError::BadEnvelope);
     }
-    Ok(msg)
+    Ok(count)
 }
 
 /// Parses an unsigned integer of at most 19 digits.
@@ -311,6 +370,68 @@ pub fn parse_decimal(bytes: &[u8], scale: u32) -> Option<i64> {
         Some(b'-') => (true, &bytes[1..]),
         _ => (false, bytes),
     };
+    // At most 18 digits in the scaled result: no overflow possible, so no checks.
+    if digits.len() + scale as usize > 18 {
+        return parse_decimal_checked(bytes, scale);
+    }
+    let mut value = 0u64;
+    let mut i = 0;
+    while let Some(&b) = digits.get(i) {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        value = value * 10 + u64::from(d);
+        i += 1;
+    }
+    let mut any_digit = i > 0;
+    let mut used = 0;
+    if let Some(&b) = digits.get(i) {
+        if b != b'.' {
+            return None;
+        }
+        for &b in &digits[i + 1..] {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            any_digit = true;
+            if used < scale {
+                value = value * 10 + u64::from(d);
+                used += 1;
+            } else if d != 0 {
+                return None;
+            }
+        }
+    }
+    if !any_digit {
+        return None;
+    }
+    let value = (value * POW10[(scale - used) as usize]) as i64;
+    Some(if negative { -value } else { value })
+}
+
+const POW10: [u64; 19] = {
+    let mut table = [1u64; 19];
+    let mut i = 1;
+    while i < 19 {
+        table[i] = table[i - 1] * 10;
+        i += 1;
+    }
+    table
+};
+
+/// [`parse_decimal`] with overflow checks, for long inputs.
+#[cold]
+#[inline(never)]
+fn parse_decimal_checked(bytes: &[u8], scale: u32) -> Option<i64> {
+    if scale > 18 {
+        return None;
+    }
+    let (negative, digits) = match bytes.first() {
+        Some(b'-') => (true, &bytes[1..]),
+        _ => (false, bytes),
+    };
     if digits.is_empty() {
         return None;
     }
@@ -350,10 +471,27 @@ pub fn parse_decimal(bytes: &[u8], scale: u32) -> Option<i64> {
 }
 
 impl<'a> Message<'a> {
+    /// A message with no fields viewing `buf`, to [`decode_into`].
+    #[inline]
+    #[must_use]
+    pub fn empty(buf: &'a [u8]) -> Self {
+        Message {
+            buf,
+            fields: [FieldEntry::default(); FIELDS_MAX],
+            count: 0,
+        }
+    }
+
     /// The whole message bytes.
     #[must_use]
     pub fn as_bytes(&self) -> &'a [u8] {
         self.buf
+    }
+
+    /// The field table, in wire order.
+    #[inline(always)]
+    pub(crate) fn entries(&self) -> &[FieldEntry] {
+        &self.fields[..self.count]
     }
 
     /// Number of fields, header and trailer included.
@@ -751,6 +889,19 @@ mod tests {
         assert_eq!(parse_decimal(b"1..2", 2), None);
         assert_eq!(parse_decimal(b"99999999999999999999", 0), None);
         assert_eq!(parse_decimal(b"1", 19), None);
+    }
+
+    proptest! {
+        #[test]
+        fn decimal_matches_checked(
+            text in "-?[0-9]{0,22}(\\.[0-9]{0,22})?\\.?[0-9]{0,2}|[-0-9.a]{0,8}",
+            scale in 0u32..21,
+        ) {
+            prop_assert_eq!(
+                parse_decimal(text.as_bytes(), scale),
+                parse_decimal_checked(text.as_bytes(), scale)
+            );
+        }
     }
 
     #[test]

@@ -418,9 +418,115 @@ const fn build_value_checks() -> [ValueCheck; FIELD_COUNT] {
     checks
 }
 
+/// How the validator's fast path checks a value, one per [`TagInfo`].
+pub(crate) mod kind {
+    /// Any non-empty value (String without enum).
+    pub const TEXT: u16 = 0;
+    /// Exactly one byte.
+    pub const CHAR: u16 = 1;
+    /// One byte from the enum's one-byte values.
+    pub const CHAR_ENUM: u16 = 2;
+    /// Decimal.
+    pub const DECIMAL: u16 = 3;
+    /// Signed integer.
+    pub const INT: u16 = 4;
+    /// Unsigned integer (SeqNum, Length, NumInGroup).
+    pub const UINT: u16 = 5;
+    /// UTCTimestamp.
+    pub const TIMESTAMP: u16 = 6;
+    /// Anything else: the general check.
+    pub const OTHER: u16 = 7;
+}
+
+/// Everything validation needs to know about a tag, from one table load: the dense
+/// field index, the [`kind`] of value check and flags. Zero for unknown tags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TagInfo(u16);
+
+impl TagInfo {
+    const KNOWN: u16 = 1 << 15;
+    const HEADER: u16 = 1 << 14;
+    const NUM_IN_GROUP: u16 = 1 << 13;
+    const KIND_SHIFT: u32 = 8;
+
+    /// Dense field index.
+    #[inline(always)]
+    pub(crate) const fn index(self) -> usize {
+        (self.0 & 0xff) as usize
+    }
+
+    /// The [`kind`] of value check.
+    #[inline(always)]
+    pub(crate) const fn kind(self) -> u16 {
+        (self.0 >> Self::KIND_SHIFT) & 0x1f
+    }
+
+    /// A standard header field ([`HEADER_FIELDS`]).
+    #[inline(always)]
+    pub(crate) const fn is_header(self) -> bool {
+        self.0 & Self::HEADER != 0
+    }
+
+    /// Of type NumInGroup.
+    #[inline(always)]
+    pub(crate) const fn is_num_in_group(self) -> bool {
+        self.0 & Self::NUM_IN_GROUP != 0
+    }
+}
+
+/// [`TagInfo`] of `tag`, `None` if it is not in the dictionary.
+#[inline(always)]
+pub(crate) fn tag_info(tag: u32) -> Option<TagInfo> {
+    let info = *TAG_INFO.get(tag as usize)?;
+    if info & TagInfo::KNOWN == 0 {
+        None
+    } else {
+        Some(TagInfo(info))
+    }
+}
+
+static TAG_INFO: [u16; TAG_TABLE_LEN] = build_tag_info();
+
+const fn build_tag_info() -> [u16; TAG_TABLE_LEN] {
+    let mut table = [0u16; TAG_TABLE_LEN];
+    let checks = build_value_checks();
+    let mut i = 0;
+    while i < FIELD_COUNT {
+        let check = &checks[i];
+        let k = match check.ty {
+            _ if check.has_enum => {
+                if matches!(check.ty, FieldType::Char) && !check.has_multi {
+                    kind::CHAR_ENUM
+                } else {
+                    kind::OTHER
+                }
+            }
+            FieldType::String => kind::TEXT,
+            FieldType::Char => kind::CHAR,
+            FieldType::Decimal => kind::DECIMAL,
+            FieldType::Int => kind::INT,
+            FieldType::SeqNum | FieldType::Length | FieldType::NumInGroup => kind::UINT,
+            FieldType::UtcTimestamp => kind::TIMESTAMP,
+            FieldType::Boolean | FieldType::MultipleCharValue | FieldType::Date => kind::OTHER,
+        };
+        let mut info = TagInfo::KNOWN | (k << TagInfo::KIND_SHIFT) | i as u16;
+        if HEADER_FIELDS.contains_index(i) {
+            info |= TagInfo::HEADER;
+        }
+        if matches!(check.ty, FieldType::NumInGroup) {
+            info |= TagInfo::NUM_IN_GROUP;
+        }
+        table[FIELD_TAGS[i] as usize] = info;
+        i += 1;
+    }
+    table
+}
+
 /// Number of fields in [`FIELDS`].
 pub const FIELD_COUNT: usize = 99;
 const _: () = assert!(FIELD_COUNT <= 256, "FieldSet holds 256 fields");
+// TagInfo keeps the dense index in 8 bits.
+const _: () = assert!(FIELD_COUNT <= 255, "TagInfo holds 8-bit indexes");
 
 /// Tags at or above this value are never in the dictionary.
 pub const TAG_TABLE_LEN: usize = 1200;
@@ -498,6 +604,33 @@ impl FieldSet {
             i += 1;
         }
         FieldSet(words)
+    }
+
+    /// Word `index / 64` of the set, holding the bit `1 << (index % 64)`.
+    #[inline(always)]
+    #[must_use]
+    pub(crate) const fn word_of(&self, index: usize) -> u64 {
+        self.0[(index >> 6) & 3]
+    }
+
+    /// Whether the set is a subset of `other`.
+    #[inline(always)]
+    #[must_use]
+    pub(crate) const fn is_subset(&self, other: &FieldSet) -> bool {
+        self.0[0] & !other.0[0] == 0
+            && self.0[1] & !other.0[1] == 0
+            && self.0[2] & !other.0[2] == 0
+            && self.0[3] & !other.0[3] == 0
+    }
+
+    /// Adds dense index `index` if absent; false if it was already present.
+    #[inline(always)]
+    pub(crate) fn insert_new(&mut self, index: usize) -> bool {
+        let word = &mut self.0[(index >> 6) & 3];
+        let bit = 1u64 << (index & 63);
+        let fresh = *word & bit == 0;
+        *word |= bit;
+        fresh
     }
 
     /// Union of two sets.
@@ -835,6 +968,22 @@ mod tests {
         }
         assert_eq!(field_index(2), None);
         assert_eq!(field_index(99_999), None);
+    }
+
+    #[test]
+    fn tag_info_matches_fields() {
+        for tag in 0..TAG_TABLE_LEN as u32 + 10 {
+            let info = tag_info(tag);
+            assert_eq!(info.map(TagInfo::index), field_index(tag), "{tag}");
+            if let Some(info) = info {
+                let index = info.index();
+                assert_eq!(info.is_header(), HEADER_FIELDS.contains_index(index));
+                assert_eq!(
+                    info.is_num_in_group(),
+                    FIELDS[index].ty == FieldType::NumInGroup
+                );
+            }
+        }
     }
 
     #[test]

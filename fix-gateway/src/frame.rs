@@ -87,6 +87,107 @@ fn resync_len(buf: &[u8]) -> usize {
 /// next `8=F`.
 #[must_use]
 pub fn frame_with_limit(buf: &[u8], message_bytes_max: usize) -> FrameResult {
+    match frame_fast(buf, message_bytes_max) {
+        Some(total) => FrameResult::Complete(total),
+        None => frame_slow(buf, message_bytes_max),
+    }
+}
+
+const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+const LOWS: u64 = u64::from_le_bytes([0x7f; 8]);
+
+/// High bit set in exactly the bytes of `word` equal to `byte`.
+#[inline(always)]
+const fn bytes_equal(word: u64, byte: u8) -> u64 {
+    let x = word ^ (ONES * byte as u64);
+    !((x & LOWS).wrapping_add(LOWS) | x | LOWS)
+}
+
+/// The common case of [`frame_with_limit`]: a whole, well-formed message with a
+/// short header. `Some(len)` exactly when the slow path would say `Complete(len)`;
+/// `None` leaves every other outcome to it.
+#[inline(always)]
+fn frame_fast(buf: &[u8], message_bytes_max: usize) -> Option<usize> {
+    const BEGIN_STRING_MAX: usize = 16;
+    let limit = message_bytes_max.min(MESSAGE_BYTES_LIMIT);
+    // "8=" and up to 16 bytes of BeginString, then SOH, "9=" and up to 6 digits, SOH:
+    // at most 29 bytes, all in the first 32.
+    let head = buf.first_chunk::<32>()?;
+    let word = |at: usize| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&head[at..at + 8]);
+        u64::from_le_bytes(bytes)
+    };
+    if head[0] != b'8' || head[1] != b'=' {
+        return None;
+    }
+    // BeginString: the first SOH in bytes 2..=18, no '=' before it, not empty.
+    let (low, high) = (word(2), word(10));
+    let soh = u128::from(bytes_equal(low, SOH)) | u128::from(bytes_equal(high, SOH)) << 64;
+    let eq = u128::from(bytes_equal(low, b'=')) | u128::from(bytes_equal(high, b'=')) << 64;
+    let value_len = if soh != 0 {
+        (soh.trailing_zeros() / 8) as usize
+    } else if head[2 + BEGIN_STRING_MAX] == SOH {
+        BEGIN_STRING_MAX
+    } else {
+        return None;
+    };
+    // No '=' before the SOH: bytes k < value_len of `eq` are clear.
+    let before = u128::MAX >> (128 - 8 * value_len.max(1));
+    if value_len == 0 || eq & before != 0 {
+        return None;
+    }
+    let mut i = 2 + value_len + 1;
+    if head[i] != b'9' || head[i + 1] != b'=' {
+        return None;
+    }
+    i += 2;
+    let digits_start = i;
+    let mut body_len: usize = 0;
+    loop {
+        let b = head[i];
+        if b == SOH {
+            break;
+        }
+        let d = b.wrapping_sub(b'0');
+        if d > 9 || i - digits_start >= 6 {
+            return None;
+        }
+        body_len = body_len * 10 + usize::from(d);
+        i += 1;
+    }
+    if i == digits_start || body_len == 0 {
+        return None;
+    }
+    const TRAILER_LEN: usize = 7; // "10=nnn<SOH>"
+    let checksum_start = i + 1 + body_len;
+    let total = checksum_start + TRAILER_LEN;
+    if total > limit {
+        return None;
+    }
+    let trailer = buf.get(checksum_start - 1..total)?;
+    let [SOH, b'1', b'0', b'=', d2, d1, d0, SOH] = *trailer else {
+        return None;
+    };
+    let (d2, d1, d0) = (
+        d2.wrapping_sub(b'0'),
+        d1.wrapping_sub(b'0'),
+        d0.wrapping_sub(b'0'),
+    );
+    if d2 > 9 || d1 > 9 || d0 > 9 {
+        return None;
+    }
+    let declared = u32::from(d2) * 100 + u32::from(d1) * 10 + u32::from(d0);
+    if declared != u32::from(checksum(&buf[..checksum_start])) {
+        return None;
+    }
+    Some(total)
+}
+
+/// [`frame_with_limit`] for every case: the reference.
+#[cold]
+#[inline(never)]
+fn frame_slow(buf: &[u8], message_bytes_max: usize) -> FrameResult {
     let limit = message_bytes_max.min(MESSAGE_BYTES_LIMIT);
     if buf.is_empty() {
         return FrameResult::Incomplete;
@@ -251,6 +352,58 @@ mod tests {
             for start in 0..bytes.len().min(40) {
                 proptest::prop_assert_eq!(checksum(&bytes[start..]), checksum_reference(&bytes[start..]));
             }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2048, ..Default::default() })]
+
+        #[test]
+        fn fast_frame_matches_slow(
+            begin in "[A-Z.0-9=]{0,18}",
+            len_text in "[0-9]{0,7}|x",
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            fix_len in proptest::prelude::any::<bool>(),
+            fix_sum in proptest::prelude::any::<bool>(),
+            limit in 0usize..200,
+            cut in proptest::prelude::any::<u16>(),
+        ) {
+            let len_text = if fix_len { body.len().to_string() } else { len_text };
+            let mut msg = format!("8={begin}\x019={len_text}\x01").into_bytes();
+            msg.extend_from_slice(&body);
+            let sum = if fix_sum { checksum(&msg) } else { body.len() as u8 };
+            msg.extend_from_slice(format!("10={sum:03}\x01").as_bytes());
+            for limit in [limit, MESSAGE_BYTES_MAX_DEFAULT] {
+                let cut = usize::from(cut) % (msg.len() + 1);
+                for bytes in [&msg[..], &msg[..cut]] {
+                    proptest::prop_assert_eq!(
+                        frame_with_limit(bytes, limit),
+                        frame_slow(bytes, limit)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fast_frame_begin_string_lengths() {
+        for n in 0..=18 {
+            let body = soh("35=0|49=A|56=B|34=1|52=20240101-00:00:00|");
+            let mut msg = format!("8={}\x019={}\x01", "F".repeat(n), body.len()).into_bytes();
+            msg.extend_from_slice(&body);
+            let sum = checksum(&msg);
+            msg.extend_from_slice(format!("10={sum:03}\x01").as_bytes());
+            let expected = if (1..=16).contains(&n) {
+                FrameResult::Complete(msg.len())
+            } else {
+                frame_slow(&msg, MESSAGE_BYTES_MAX_DEFAULT)
+            };
+            assert_eq!(frame(&msg), expected, "{n}");
+            assert_eq!(
+                frame(&msg),
+                frame_slow(&msg, MESSAGE_BYTES_MAX_DEFAULT),
+                "{n}"
+            );
         }
     }
 

@@ -5,9 +5,17 @@
 //! buffers (fixed size, at least one maximum message), outbound queues (a slow
 //! consumer is disconnected), inbound message rate, logon timeout for connections
 //! that have not said who they are.
+//!
+//! The network edge (see [`crate::edge`]) is checked here too: connection rate and
+//! failed-logon backoff per source address at accept, allowed source ranges, CompID
+//! backoff and the client certificate's subject at Logon, and TLS 1.3 when configured.
+//! Every refusal is logged on stderr with the prefix `arbiter: fix edge:` and reported to
+//! the [`EdgeEvents`] hooks. Nothing logged here ever contains message contents, so
+//! Password (554) and NewPassword (925) cannot leak through it.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mio::net::{TcpListener, TcpStream};
@@ -15,6 +23,9 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::decode::decode;
 use crate::dictionary::tag;
+use crate::edge::{
+    ConnectRefusal, EdgeEvents, EdgePolicy, FailureState, LogonOutcome, NoEdgeEvents, SourceTable,
+};
 use crate::encode::MessageBuilder;
 use crate::frame::{frame_with_limit, FrameResult, MESSAGE_BYTES_LIMIT};
 use crate::session::{
@@ -47,6 +58,10 @@ pub struct GatewayConfig {
     pub inbound_messages_per_second_max: u32,
     /// Time a connection may stay without a valid Logon.
     pub logon_timeout_ns: u64,
+    /// Connection rate and failed-logon backoff per source address.
+    pub edge: EdgePolicy,
+    /// TLS 1.3 server configuration; set: every connection must speak TLS 1.3.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for GatewayConfig {
@@ -59,6 +74,8 @@ impl Default for GatewayConfig {
             outbound_queue_bytes_max: 4 * 1024 * 1024,
             inbound_messages_per_second_max: 50_000,
             logon_timeout_ns: 10 * NS_PER_SECOND,
+            edge: EdgePolicy::default(),
+            tls: None,
         }
     }
 }
@@ -76,12 +93,19 @@ struct Connection {
     rate_count: u32,
     write_interest: bool,
     maybe_readable: bool,
+    tls: Option<Box<rustls::ServerConnection>>,
+    /// SenderCompID of its Logon (for logs), empty before.
+    comp_id: String,
+    /// The Logon's outcome was logged and counted.
+    logon_reported: bool,
 }
 
 #[derive(Debug)]
 struct SessionSlot<S: MessageStore> {
     session: Session<S>,
     connection: Option<usize>,
+    /// Failed logons for this CompID, from any source.
+    logons: FailureState,
 }
 
 /// Counters of the gateway, for metrics.
@@ -97,6 +121,12 @@ pub struct GatewayCounters {
     pub messages_in: u64,
     /// Garbled byte runs skipped.
     pub garbled: u64,
+    /// Connections refused by the edge (rate, backoff) before any byte was read.
+    pub edge_refused: u64,
+    /// Logons refused (any reason).
+    pub logons_refused: u64,
+    /// TLS handshakes or records that failed.
+    pub tls_failures: u64,
 }
 
 /// The FIX acceptor.
@@ -111,6 +141,128 @@ pub struct Gateway<S: MessageStore, A: Application> {
     clock: fn() -> u64,
     accept_pending: bool,
     counters: GatewayCounters,
+    sources: SourceTable,
+    edge_events: Box<dyn EdgeEvents>,
+    log_limiter: LogLimiter,
+}
+
+/// Bounds what a flood can make us write to stderr: at most [`LOG_LINES_PER_SECOND_MAX`]
+/// edge lines a second, then one summary of how many were suppressed. The hooks still see
+/// every event.
+#[derive(Debug, Default)]
+struct LogLimiter {
+    window_start_ns: u64,
+    lines: u32,
+    suppressed: u64,
+}
+
+const LOG_LINES_PER_SECOND_MAX: u32 = 100;
+
+impl LogLimiter {
+    fn allow(&mut self, now_ns: u64) -> bool {
+        if now_ns.saturating_sub(self.window_start_ns) >= NS_PER_SECOND {
+            if self.suppressed > 0 {
+                eprintln!(
+                    "arbiter: fix edge: {} more edge events not logged in the last second",
+                    self.suppressed
+                );
+            }
+            self.window_start_ns = now_ns;
+            self.lines = 0;
+            self.suppressed = 0;
+        }
+        self.lines += 1;
+        if self.lines > LOG_LINES_PER_SECOND_MAX {
+            self.suppressed += 1;
+            return false;
+        }
+        true
+    }
+}
+
+/// Whether a failed logon counts towards the backoff of its source address.
+fn counts_against_source(reason: DisconnectReason) -> bool {
+    matches!(
+        reason,
+        DisconnectReason::AuthenticationFailed
+            | DisconnectReason::UnknownSession
+            | DisconnectReason::SourceNotAllowed
+            | DisconnectReason::CertificateSubjectMismatch
+    )
+}
+
+/// Reads plaintext: straight from the socket, or through rustls (pulling TLS records and
+/// processing them until plaintext, end of stream or `WouldBlock`). A TLS protocol error
+/// comes back as `InvalidData` after the alert was queued.
+fn read_transport(
+    stream: &mut TcpStream,
+    tls: Option<&mut rustls::ServerConnection>,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    let Some(tls) = tls else {
+        return stream.read(buf);
+    };
+    for _ in 0..READS_PER_CALL_MAX {
+        match tls.reader().read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+        if tls.read_tls(stream)? == 0 {
+            return Ok(0);
+        }
+        if let Err(e) = tls.process_new_packets() {
+            // Best effort: tell the peer why (the alert rustls queued).
+            let _ = tls.write_tls(stream);
+            return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+        }
+    }
+    Err(io::ErrorKind::Interrupted.into())
+}
+
+/// Writes queued bytes: straight, or through rustls (plaintext in up to its buffer limit,
+/// then records out). Returns (writes done, failed).
+fn write_transport(
+    stream: &mut TcpStream,
+    tls: Option<&mut rustls::ServerConnection>,
+    outbox: &mut Outbox,
+) -> (u32, bool) {
+    let mut work = 0;
+    match tls {
+        None => {
+            while !outbox.pending().is_empty() {
+                match stream.write(outbox.pending()) {
+                    Ok(0) => return (work, true),
+                    Ok(n) => {
+                        outbox.consume(n);
+                        work += 1;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => return (work, true),
+                }
+            }
+        }
+        Some(tls) => {
+            while !outbox.pending().is_empty() {
+                match tls.writer().write(outbox.pending()) {
+                    Ok(0) => break, // rustls' buffer is full: records must go out first
+                    Ok(n) => outbox.consume(n),
+                    Err(_) => return (work, true),
+                }
+            }
+            while tls.wants_write() {
+                match tls.write_tls(stream) {
+                    Ok(0) => return (work, true),
+                    Ok(_) => work += 1,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => return (work, true),
+                }
+            }
+        }
+    }
+    (work, false)
 }
 
 impl<S: MessageStore, A: Application> core::fmt::Debug for Gateway<S, A> {
@@ -165,6 +317,7 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
                         store,
                     ),
                     connection: None,
+                    logons: FailureState::default(),
                 }
             })
             .collect();
@@ -180,8 +333,16 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
             clock: system_clock_ns,
             accept_pending: false,
             counters: GatewayCounters::default(),
+            sources: SourceTable::with_capacity(config.edge.sources_tracked_max),
+            edge_events: Box::new(NoEdgeEvents),
+            log_limiter: LogLimiter::default(),
             config,
         })
+    }
+
+    /// Installs the hooks called at every edge decision (an access trail).
+    pub fn set_edge_events(&mut self, events: Box<dyn EdgeEvents>) {
+        self.edge_events = events;
     }
 
     /// Replaces the wall clock (tests, simulation).
@@ -288,13 +449,53 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
                 }
             };
             work += 1;
+            if let Err(refusal) = self
+                .sources
+                .on_connect(&self.config.edge, peer.ip(), now_ns)
+            {
+                self.counters.edge_refused += 1;
+                if self.log_limiter.allow(now_ns) {
+                    match refusal {
+                        ConnectRefusal::Rate { connections } => eprintln!(
+                            "arbiter: fix edge: refused connection from {peer}: {:?} ({connections} connections in the last second, limit {})",
+                            refusal.reason(),
+                            self.config.edge.connections_per_source_per_second_max
+                        ),
+                        ConnectRefusal::Backoff {
+                            remaining_ns,
+                            failures,
+                        } => eprintln!(
+                            "arbiter: fix edge: refused connection from {peer}: {:?} ({failures} failed logons, {} ms left)",
+                            refusal.reason(),
+                            remaining_ns.div_ceil(1_000_000)
+                        ),
+                    }
+                }
+                self.edge_events.on_connect_refused(peer, refusal.reason());
+                continue; // dropping the stream closes it
+            }
             let Some(slot) = self.connections.iter().position(Option::is_none) else {
                 self.counters.refused += 1;
-                log::warn!(
-                    "refusing {peer}: {:?}",
-                    DisconnectReason::TooManyConnections
-                );
+                if self.log_limiter.allow(now_ns) {
+                    eprintln!(
+                        "arbiter: fix edge: refused connection from {peer}: {:?} (limit {})",
+                        DisconnectReason::TooManyConnections,
+                        self.config.connections_max
+                    );
+                }
+                self.edge_events
+                    .on_connect_refused(peer, DisconnectReason::TooManyConnections);
                 continue; // dropping the stream closes it
+            };
+            let tls = match &self.config.tls {
+                None => None,
+                Some(config) => match rustls::ServerConnection::new(Arc::clone(config)) {
+                    Ok(connection) => Some(Box::new(connection)),
+                    Err(e) => {
+                        eprintln!("arbiter: fix edge: TLS session for {peer} failed: {e}");
+                        continue;
+                    }
+                },
             };
             let _ = stream.set_nodelay(true);
             if let Err(e) =
@@ -318,6 +519,9 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
                 rate_count: 0,
                 write_interest: false,
                 maybe_readable: true,
+                tls,
+                comp_id: String::new(),
+                logon_reported: false,
             });
         }
         self.accept_pending = true;
@@ -344,7 +548,8 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
                 return work;
             }
             let len = conn.receive_len;
-            match conn.stream.read(&mut conn.receive[len..]) {
+            let tls = conn.tls.as_deref_mut();
+            match read_transport(&mut conn.stream, tls, &mut conn.receive[len..]) {
                 Ok(0) => {
                     self.close(slot, now_ns, DisconnectReason::PeerClosed);
                     return work + 1;
@@ -355,6 +560,26 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return work,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::InvalidData && conn.tls.is_some() => {
+                    conn.logon_reported = true; // reported as a refused connection
+                    let peer = conn.peer;
+                    self.counters.tls_failures += 1;
+                    if self.log_limiter.allow(now_ns) {
+                        eprintln!(
+                            "arbiter: fix edge: refused connection from {}: {:?} ({e})",
+                            display_peer(peer),
+                            DisconnectReason::TlsFailure
+                        );
+                    }
+                    if let Some(peer) = peer {
+                        self.edge_events
+                            .on_connect_refused(peer, DisconnectReason::TlsFailure);
+                    }
+                    // Flush the alert, then close.
+                    self.flush(slot, now_ns);
+                    self.close(slot, now_ns, DisconnectReason::TlsFailure);
+                    return work + 1;
+                }
                 Err(_) => {
                     self.close(slot, now_ns, DisconnectReason::Io);
                     return work + 1;
@@ -374,6 +599,9 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
             app,
             config,
             counters,
+            sources,
+            edge_events,
+            log_limiter,
             ..
         } = self;
         let Some(conn) = connections[slot].as_mut() else {
@@ -407,22 +635,50 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
                     }
                     let index = match conn.session {
                         Some(index) => index,
-                        None => match bind(sessions, raw) {
-                            Ok(index) => {
-                                sessions[index].connection = Some(slot);
-                                conn.session = Some(index);
-                                sessions[index].session.on_connect(conn.connected_ns);
-                                index
+                        None => {
+                            conn.comp_id = logon_comp_id(raw);
+                            let peer_ip = conn.peer.map(|p| p.ip());
+                            let subject = conn.tls.as_deref().and_then(peer_subject);
+                            match bind(sessions, raw, peer_ip, subject.as_deref(), now_ns) {
+                                Ok(index) => {
+                                    sessions[index].connection = Some(slot);
+                                    conn.session = Some(index);
+                                    sessions[index].session.on_connect(conn.connected_ns);
+                                    index
+                                }
+                                Err((reason, index)) => {
+                                    let mut edge = Edge {
+                                        policy: &config.edge,
+                                        sources,
+                                        events: edge_events.as_mut(),
+                                        log: log_limiter,
+                                        counters,
+                                    };
+                                    let failures = index.map(|i| &mut sessions[i].logons);
+                                    edge.logon_refused(conn, failures, reason, now_ns);
+                                    close_reason = Some(reason);
+                                    break;
+                                }
                             }
-                            Err(reason) => {
-                                close_reason = Some(reason);
-                                break;
-                            }
-                        },
+                        }
                     };
-                    sessions[index]
-                        .session
-                        .on_message(now_ns, raw, &mut conn.outbox, app);
+                    let entry = &mut sessions[index];
+                    entry.session.on_message(now_ns, raw, &mut conn.outbox, app);
+                    if !conn.logon_reported {
+                        let mut edge = Edge {
+                            policy: &config.edge,
+                            sources,
+                            events: edge_events.as_mut(),
+                            log: log_limiter,
+                            counters,
+                        };
+                        if entry.session.is_logged_on() {
+                            let changed = entry.session.take_credential_changed();
+                            edge.logon_accepted(conn, &mut entry.logons, changed, now_ns);
+                        } else if let Some(reason) = conn.outbox.disconnect_requested() {
+                            edge.logon_refused(conn, Some(&mut entry.logons), reason, now_ns);
+                        }
+                    }
                 }
             }
         }
@@ -474,26 +730,8 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
         let Some(conn) = self.connections[slot].as_mut() else {
             return 0;
         };
-        let mut work = 0;
-        let mut failed = false;
-        while !conn.outbox.pending().is_empty() {
-            match conn.stream.write(conn.outbox.pending()) {
-                Ok(0) => {
-                    failed = true;
-                    break;
-                }
-                Ok(n) => {
-                    conn.outbox.consume(n);
-                    work += 1;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
-                    failed = true;
-                    break;
-                }
-            }
-        }
+        let (work, failed) =
+            write_transport(&mut conn.stream, conn.tls.as_deref_mut(), &mut conn.outbox);
         if failed {
             self.close(slot, now_ns, DisconnectReason::Io);
             return work + 1;
@@ -502,7 +740,8 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
             self.close(slot, now_ns, reason);
             return work + 1;
         }
-        let want_write = !conn.outbox.pending().is_empty();
+        let want_write = !conn.outbox.pending().is_empty()
+            || conn.tls.as_ref().is_some_and(|tls| tls.wants_write());
         if want_write != conn.write_interest {
             let interest = if want_write {
                 Interest::READABLE | Interest::WRITABLE
@@ -526,7 +765,16 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
             return;
         };
         // Best effort: a Logout explaining why is worth one write.
-        let _ = conn.stream.write(conn.outbox.pending());
+        match conn.tls.as_deref_mut() {
+            None => {
+                let _ = conn.stream.write(conn.outbox.pending());
+            }
+            Some(tls) => {
+                let _ = tls.writer().write(conn.outbox.pending());
+                tls.send_close_notify();
+                let _ = tls.write_tls(&mut conn.stream);
+            }
+        }
         let _ = self.poll.registry().deregister(&mut conn.stream);
         let reason = conn.outbox.disconnect_requested().unwrap_or(reason);
         self.counters.closed += 1;
@@ -535,6 +783,13 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
                 log::info!("closing {:?}: {reason:?}", conn.peer);
             }
             _ => log::warn!("closing {:?}: {reason:?}", conn.peer),
+        }
+        if !conn.logon_reported {
+            // Closed before or while logging on (timeout, garbage, peer gone): no count.
+            if let Some(peer) = conn.peer {
+                self.edge_events
+                    .on_logon(peer, &conn.comp_id, LogonOutcome::Refused(reason));
+            }
         }
         if let Some(index) = conn.session {
             let slot_entry = &mut self.sessions[index];
@@ -592,14 +847,122 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
     }
 }
 
-/// Finds the configured session a first message (which must be a Logon) is for.
+/// The edge state a logon outcome updates, borrowed apart from the sessions.
+struct Edge<'a> {
+    policy: &'a EdgePolicy,
+    sources: &'a mut SourceTable,
+    events: &'a mut dyn EdgeEvents,
+    log: &'a mut LogLimiter,
+    counters: &'a mut GatewayCounters,
+}
+
+impl Edge<'_> {
+    fn logon_accepted(
+        &mut self,
+        conn: &mut Connection,
+        comp_failures: &mut FailureState,
+        credential_changed: bool,
+        now_ns: u64,
+    ) {
+        conn.logon_reported = true;
+        comp_failures.succeed();
+        let Some(peer) = conn.peer else { return };
+        self.sources.on_logon_succeeded(peer.ip(), now_ns);
+        eprintln!(
+            "arbiter: fix edge: logon {} from {peer}{}",
+            conn.comp_id,
+            if conn.tls.is_some() { " (TLS 1.3)" } else { "" }
+        );
+        self.events
+            .on_logon(peer, &conn.comp_id, LogonOutcome::Accepted);
+        if credential_changed {
+            // Never the secret: only that it changed, and where the new hash lives.
+            eprintln!(
+                "arbiter: fix edge: credential changed for {} from {peer} (new argon2id hash kept in the session store)",
+                conn.comp_id
+            );
+            self.events.on_credential_changed(peer, &conn.comp_id);
+        }
+    }
+
+    fn logon_refused(
+        &mut self,
+        conn: &mut Connection,
+        comp_failures: Option<&mut FailureState>,
+        reason: DisconnectReason,
+        now_ns: u64,
+    ) {
+        conn.logon_reported = true;
+        self.counters.logons_refused += 1;
+        let Some(peer) = conn.peer else { return };
+        let mut detail = String::new();
+        if counts_against_source(reason) {
+            let state = self.sources.on_logon_failed(self.policy, peer.ip(), now_ns);
+            detail = format!("; {} failed logons from {}", state.failures, peer.ip());
+            if let Some(wait_ns) = state.waiting_ns(now_ns) {
+                detail += &format!(", backoff {} ms", wait_ns.div_ceil(1_000_000));
+            }
+        }
+        if let (DisconnectReason::AuthenticationFailed, Some(comp)) = (reason, comp_failures) {
+            comp.fail(self.policy, now_ns);
+            detail += &format!("; {} failed logons for {}", comp.failures, conn.comp_id);
+            if let Some(wait_ns) = comp.waiting_ns(now_ns) {
+                detail += &format!(", backoff {} ms", wait_ns.div_ceil(1_000_000));
+            }
+        }
+        if self.log.allow(now_ns) {
+            eprintln!(
+                "arbiter: fix edge: logon refused from {peer} for {:?}: {reason:?}{detail}",
+                conn.comp_id
+            );
+        }
+        self.events
+            .on_logon(peer, &conn.comp_id, LogonOutcome::Refused(reason));
+    }
+}
+
+fn display_peer(peer: Option<SocketAddr>) -> String {
+    peer.map_or_else(|| "?".to_owned(), |p| p.to_string())
+}
+
+/// SenderCompID of a first message, for logs: printable ASCII only, at most 64 bytes.
+fn logon_comp_id(raw: &[u8]) -> String {
+    let Ok(msg) = decode(raw) else {
+        return String::new();
+    };
+    msg.get(tag::SENDER_COMP_ID)
+        .unwrap_or(&[])
+        .iter()
+        .take(64)
+        .map(|&b| {
+            if b.is_ascii_graphic() {
+                char::from(b)
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+/// The subject CN of the client's certificate, after a mutual-TLS handshake.
+fn peer_subject(tls: &rustls::ServerConnection) -> Option<String> {
+    let certificate = tls.peer_certificates()?.first()?;
+    crate::tls::subject_common_name(certificate)
+}
+
+/// Finds the configured session a first message (which must be a Logon) is for, and
+/// applies the session's edge rules: allowed source ranges, CompID backoff, certificate
+/// subject. On refusal, also the session index when one was identified.
 fn bind<S: MessageStore>(
     sessions: &[SessionSlot<S>],
     raw: &[u8],
-) -> Result<usize, DisconnectReason> {
-    let msg = decode(raw).map_err(|_| DisconnectReason::FirstMessageNotLogon)?;
+    peer: Option<std::net::IpAddr>,
+    subject: Option<&str>,
+    now_ns: u64,
+) -> Result<usize, (DisconnectReason, Option<usize>)> {
+    let msg = decode(raw).map_err(|_| (DisconnectReason::FirstMessageNotLogon, None))?;
     if msg.msg_type() != b"A" {
-        return Err(DisconnectReason::FirstMessageNotLogon);
+        return Err((DisconnectReason::FirstMessageNotLogon, None));
     }
     let sender = msg.get(tag::SENDER_COMP_ID).unwrap_or(&[]);
     let target = msg.get(tag::TARGET_COMP_ID).unwrap_or(&[]);
@@ -611,9 +974,23 @@ fn bind<S: MessageStore>(
                 && c.sender_comp_id.as_bytes() == target
                 && c.version.begin_string() == msg.begin_string()
         })
-        .ok_or(DisconnectReason::UnknownSession)?;
+        .ok_or((DisconnectReason::UnknownSession, None))?;
+    let config = sessions[index].session.config();
+    let allowed = config.allowed_sources.is_empty()
+        || peer.is_some_and(|ip| config.allowed_sources.iter().any(|c| c.contains(ip)));
+    if !allowed {
+        return Err((DisconnectReason::SourceNotAllowed, Some(index)));
+    }
+    if sessions[index].logons.waiting_ns(now_ns).is_some() {
+        return Err((DisconnectReason::LogonBackoff, Some(index)));
+    }
+    if let Some(expected) = &config.cert_subject {
+        if subject != Some(expected.as_str()) {
+            return Err((DisconnectReason::CertificateSubjectMismatch, Some(index)));
+        }
+    }
     if sessions[index].connection.is_some() {
-        return Err(DisconnectReason::DuplicateLogon);
+        return Err((DisconnectReason::DuplicateLogon, Some(index)));
     }
     Ok(index)
 }

@@ -9,6 +9,8 @@
 //! - [`Session`]: the FIX session protocol as a pure state machine; time is an input.
 //! - [`MessageStore`]: sequence numbers and sent messages, in memory or on file.
 //! - [`Gateway`]: the mio acceptor driving many sessions from one thread.
+//! - [`edge`]: source ranges, connection rate and failed-logon backoff; [`tls`]: TLS 1.3;
+//!   [`credential`]: argon2id password hashes.
 //!
 //! # Example
 //! ```
@@ -55,3 +57,8 @@ pub use store::{FileStore, MemoryStore, MessageStore, StoreError};
 
 mod gateway;
 pub use gateway::{system_clock_ns, Gateway, GatewayConfig, GatewayCounters};
+
+pub mod credential;
+pub mod edge;
+pub mod tls;
+pub use edge::{Cidr, EdgeEvents, EdgePolicy, LogonOutcome, NoEdgeEvents};

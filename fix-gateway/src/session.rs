@@ -3,8 +3,10 @@
 //! an [`Outbox`]), application messages (to an [`Application`]) and disconnect
 //! requests come out. Acceptor side.
 
+use crate::credential;
 use crate::decode::{decode, scan_seq_num_and_type, DecodeError, Message};
 use crate::dictionary::{tag, FixVersion, APPL_VER_ID_FIX50SP2};
+use crate::edge::Cidr;
 use crate::encode::{EncodeError, Header, MessageBuilder};
 use crate::frame::{frame_with_limit, FrameResult, MESSAGE_BYTES_MAX_DEFAULT};
 use crate::store::{MessageStore, StoreError};
@@ -73,6 +75,16 @@ pub enum DisconnectReason {
     Io,
     /// Closed by the local application.
     Local,
+    /// The source address is not in the session's allowed list.
+    SourceNotAllowed,
+    /// Too many connections from one source address within a second.
+    ConnectionRateExceeded,
+    /// The source address or CompID is waiting out a backoff after failed logons.
+    LogonBackoff,
+    /// TLS is required and the handshake failed (plaintext, TLS 1.2, bad certificate).
+    TlsFailure,
+    /// The client certificate's subject is not the one configured for the session.
+    CertificateSubjectMismatch,
 }
 
 /// Bytes to send and control requests produced by a session.
@@ -217,8 +229,12 @@ pub struct SessionConfig {
     pub target_comp_id: String,
     /// Required Username(553), if set.
     pub username: Option<String>,
-    /// Required Password(554), if set.
-    pub password: Option<String>,
+    /// Argon2id PHC hash Password(554) must match, if set. Never the password itself.
+    pub password_hash: Option<String>,
+    /// Source addresses allowed to log on to this session; empty: any.
+    pub allowed_sources: Vec<Cidr>,
+    /// Required subject CN of the client's TLS certificate (mutual TLS), if set.
+    pub cert_subject: Option<String>,
     /// Smallest HeartBtInt accepted from the initiator, seconds.
     pub heartbeat_interval_s_min: u64,
     /// Largest HeartBtInt accepted, seconds.
@@ -257,7 +273,9 @@ impl SessionConfig {
             sender_comp_id: sender_comp_id.to_owned(),
             target_comp_id: target_comp_id.to_owned(),
             username: None,
-            password: None,
+            password_hash: None,
+            allowed_sources: Vec::new(),
+            cert_subject: None,
             heartbeat_interval_s_min: 1,
             heartbeat_interval_s_max: 300,
             test_request_grace_percent: 20,
@@ -366,6 +384,13 @@ pub struct Session<S: MessageStore> {
     resend_buf: Vec<u8>,
     last_disconnect: Option<DisconnectReason>,
     counters: SessionCounters,
+    /// The hash from the configuration; a persisted NewPassword hash applies only while the
+    /// configuration still holds this one (an operator's reset in the configuration wins).
+    configured_password_hash: Option<String>,
+    /// Set by a successful NewPassword change, taken by the transport for its log.
+    credential_changed: bool,
+    /// Logon copy without NewPassword, for validation.
+    logon_scratch: Vec<u8>,
 }
 
 fn build<'b>(
@@ -414,15 +439,54 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
+/// NewPassword (925): in FIX 4.4's Logon, but not in our validation dictionary, so it is
+/// taken out of the message before validation and handled here.
+const NEW_PASSWORD: u32 = 925;
+
+/// Copies `msg` without its NewPassword field into `scratch` (tag=value fields only; decode
+/// checks neither BodyLength nor CheckSum, which framing did).
+fn without_new_password(msg: &Message<'_>, scratch: &mut Vec<u8>) {
+    scratch.clear();
+    for (t, value) in msg.fields() {
+        if t == NEW_PASSWORD {
+            continue;
+        }
+        let mut digits = [0u8; 10];
+        let mut n = 0;
+        let mut rest = t;
+        loop {
+            digits[n] = b'0' + (rest % 10) as u8;
+            n += 1;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        scratch.extend(digits[..n].iter().rev());
+        scratch.push(b'=');
+        scratch.extend_from_slice(value);
+        scratch.push(crate::frame::SOH);
+    }
+}
+
 impl<S: MessageStore> Session<S> {
     /// A disconnected session.
     #[must_use]
-    pub fn new(id: SessionId, config: SessionConfig, store: S) -> Self {
+    pub fn new(id: SessionId, mut config: SessionConfig, store: S) -> Self {
         let send_buf = vec![0u8; config.encode_buffer_bytes].into_boxed_slice();
+        let configured_password_hash = config.password_hash.clone();
+        if let Some((replaced, current)) = store.load_credential() {
+            if Some(&replaced) == configured_password_hash.as_ref() {
+                config.password_hash = Some(current);
+            }
+        }
         Session {
             id,
             config,
             store,
+            configured_password_hash,
+            credential_changed: false,
+            logon_scratch: Vec::new(),
             state: SessionState::Disconnected,
             heartbeat_ns: 0,
             last_received_ns: 0,
@@ -476,6 +540,10 @@ impl<S: MessageStore> Session<S> {
     #[must_use]
     pub fn heartbeat_interval_ns(&self) -> u64 {
         self.heartbeat_ns
+    }
+    /// True once after a Logon changed the password (NewPassword); the transport logs it.
+    pub fn take_credential_changed(&mut self) -> bool {
+        core::mem::take(&mut self.credential_changed)
     }
     /// Why the last connection ended.
     #[must_use]
@@ -1081,7 +1149,23 @@ impl<S: MessageStore> Session<S> {
                 return;
             }
         }
-        if let Err(reject) = validate(msg, self.config.version) {
+        let validation = if msg.get(NEW_PASSWORD).is_some() {
+            let mut scratch = core::mem::take(&mut self.logon_scratch);
+            without_new_password(msg, &mut scratch);
+            let result = match decode(&scratch) {
+                Ok(stripped) => validate(&stripped, self.config.version),
+                Err(_) => Err(SessionReject::new(
+                    SessionRejectReason::IncorrectDataFormat,
+                    NEW_PASSWORD,
+                )),
+            };
+            scratch.fill(0);
+            self.logon_scratch = scratch;
+            result
+        } else {
+            validate(msg, self.config.version)
+        };
+        if let Err(reject) = validation {
             let text = format!("Invalid Logon: {reject}");
             self.logout_and_disconnect(now_ns, &text, D::InvalidLogon, out);
             return;
@@ -1111,15 +1195,20 @@ impl<S: MessageStore> Session<S> {
             self.logout_and_disconnect(now_ns, "HeartBtInt out of range", D::InvalidLogon, out);
             return;
         }
-        let credential_ok = |configured: &Option<String>, t: u32| match configured {
+        let username_ok = match &self.config.username {
             None => true,
             Some(expected) => msg
-                .get(t)
+                .get(tag::USERNAME)
                 .is_some_and(|given| same_secret(given, expected.as_bytes())),
         };
-        if !credential_ok(&self.config.username, tag::USERNAME)
-            || !credential_ok(&self.config.password, tag::PASSWORD)
-        {
+        // Verified even when the username is wrong, so timing does not tell which was.
+        let password_ok = match &self.config.password_hash {
+            None => true,
+            Some(phc) => msg
+                .get(tag::PASSWORD)
+                .is_some_and(|given| credential::verify_password(phc, given)),
+        };
+        if !username_ok || !password_ok {
             self.logout_and_disconnect(
                 now_ns,
                 "Invalid username or password",
@@ -1127,6 +1216,12 @@ impl<S: MessageStore> Session<S> {
                 out,
             );
             return;
+        }
+        if let Some(new_password) = msg.get(NEW_PASSWORD) {
+            if !self.change_password(new_password) {
+                self.logout_and_disconnect(now_ns, "NewPassword refused", D::InvalidLogon, out);
+                return;
+            }
         }
         let reset_requested = msg.get(tag::RESET_SEQ_NUM_FLAG) == Some(b"Y");
         if (reset_requested || self.config.reset_on_logon) && self.store.reset(now_ns).is_err() {
@@ -1160,6 +1255,23 @@ impl<S: MessageStore> Session<S> {
         } else {
             self.request_resend(now_ns, expected, seq, out);
         }
+    }
+
+    /// Hashes and persists a NewPassword; false (nothing changed) when the session has no
+    /// password, the new one is unacceptable, or the store cannot keep it.
+    fn change_password(&mut self, new_password: &[u8]) -> bool {
+        let Some(configured) = self.configured_password_hash.clone() else {
+            return false;
+        };
+        let Ok(phc) = credential::hash_password(new_password) else {
+            return false;
+        };
+        if self.store.save_credential(&configured, &phc).is_err() {
+            return false;
+        }
+        self.config.password_hash = Some(phc);
+        self.credential_changed = true;
+        true
     }
 
     fn on_resend_request(&mut self, now_ns: u64, msg: &Message<'_>, out: &mut Outbox) {

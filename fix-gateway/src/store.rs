@@ -68,6 +68,22 @@ pub trait MessageStore {
     /// # Errors
     /// Persisting failed.
     fn reset(&mut self, now_ns: u64) -> Result<(), StoreError>;
+    /// Keeps a password hash set by NewPassword (925): `current` replaces `configured`, the
+    /// hash in the configuration. Only hashes (PHC strings) ever reach a store. A credential
+    /// survives [`MessageStore::reset`]: sequence resets are not password resets.
+    ///
+    /// # Errors
+    /// Persisting failed; the change must then be refused.
+    fn save_credential(&mut self, _configured: &str, _current: &str) -> Result<(), StoreError> {
+        Err(StoreError::Io(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "this store does not keep credentials",
+        )))
+    }
+    /// The last saved `(configured, current)` hash pair, if any.
+    fn load_credential(&self) -> Option<(String, String)> {
+        None
+    }
 }
 
 /// In-memory store for tests and for sessions that need no persistence.
@@ -77,6 +93,7 @@ pub struct MemoryStore {
     target: u64,
     creation_ns: u64,
     messages: BTreeMap<u64, Vec<u8>>,
+    credential: Option<(String, String)>,
 }
 
 impl MemoryStore {
@@ -88,6 +105,7 @@ impl MemoryStore {
             target: 1,
             creation_ns: now_ns,
             messages: BTreeMap::new(),
+            credential: None,
         }
     }
 }
@@ -125,8 +143,17 @@ impl MessageStore for MemoryStore {
         self.creation_ns
     }
     fn reset(&mut self, now_ns: u64) -> Result<(), StoreError> {
+        let credential = self.credential.take();
         *self = MemoryStore::new(now_ns);
+        self.credential = credential;
         Ok(())
+    }
+    fn save_credential(&mut self, configured: &str, current: &str) -> Result<(), StoreError> {
+        self.credential = Some((configured.to_owned(), current.to_owned()));
+        Ok(())
+    }
+    fn load_credential(&self) -> Option<(String, String)> {
+        self.credential.clone()
     }
 }
 
@@ -284,6 +311,10 @@ impl FileStore {
         Ok(())
     }
 
+    fn path_credential(&self) -> PathBuf {
+        self.path_body.with_extension("credential")
+    }
+
     /// Paths of the two files (body log, seqnums).
     #[must_use]
     pub fn paths(&self) -> (&Path, &Path) {
@@ -350,11 +381,68 @@ impl MessageStore for FileStore {
         self.creation_ns = now_ns;
         self.write_seqnums()
     }
+    /// `<name>.credential`: `arbiter-credential v1`, the configured hash, the current hash,
+    /// one per line. Written to a temporary file (mode 0600), synced, renamed over the old
+    /// one and the directory synced, so a crash leaves the old or the new pair, never a mix.
+    fn save_credential(&mut self, configured: &str, current: &str) -> Result<(), StoreError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        debug_assert!(!configured.contains('\n') && !current.contains('\n'));
+        let path = self.path_credential();
+        let temporary = path.with_extension("credential.tmp");
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temporary)?;
+        write!(file, "{CREDENTIAL_HEADER}\n{configured}\n{current}\n")?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&temporary, &path)?;
+        if let Some(dir) = path.parent() {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+    fn load_credential(&self) -> Option<(String, String)> {
+        let text = std::fs::read_to_string(self.path_credential()).ok()?;
+        let mut lines = text.lines();
+        if lines.next() != Some(CREDENTIAL_HEADER) {
+            return None;
+        }
+        let configured = lines.next()?.to_owned();
+        let current = lines.next()?.to_owned();
+        Some((configured, current))
+    }
 }
+
+const CREDENTIAL_HEADER: &str = "arbiter-credential v1";
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credential_survives_reopen_and_reset_with_owner_only_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut s = FileStore::open(dir.path(), "FIX.4.4-A-B", false, 5).unwrap();
+            assert_eq!(s.load_credential(), None);
+            s.save_credential("$old", "$new1").unwrap();
+            s.save_credential("$old", "$new2").unwrap();
+            s.reset(6).unwrap();
+        }
+        let s = FileStore::open(dir.path(), "FIX.4.4-A-B", false, 7).unwrap();
+        assert_eq!(
+            s.load_credential(),
+            Some(("$old".to_owned(), "$new2".to_owned()))
+        );
+        let path = dir.path().join("FIX.4.4-A-B.credential");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(!dir.path().join("FIX.4.4-A-B.credential.tmp").exists());
+    }
 
     #[test]
     fn file_store_survives_reopen_and_torn_tail() {

@@ -142,14 +142,28 @@ pub(crate) fn is_utc_timestamp(bytes: &[u8]) -> bool {
     let Some((head, fraction)) = bytes.split_first_chunk::<17>() else {
         return false;
     };
-    match fraction {
-        [] => {}
-        [b'.', digits @ ..] if matches!(digits.len(), 3 | 6 | 9) => {
-            if !digits.iter().all(u8::is_ascii_digit) {
-                return false;
+    if !fraction.is_empty() {
+        // ".fff", ".ffffff" or ".fffffffff": the last eight bytes of the timestamp end
+        // with the fraction digits (all eight of them are fraction digits for nine).
+        let (digits, tail) = match fraction {
+            [b'.', digits @ ..] if matches!(digits.len(), 3 | 6 | 9) => {
+                match bytes.last_chunk::<8>() {
+                    Some(tail) => (digits.len(), u64::from_le_bytes(*tail)),
+                    None => return false,
+                }
             }
+            _ => return false,
+        };
+        const ZEROS: u64 = u64::from_le_bytes([b'0'; 8]);
+        let keep = if digits >= 8 {
+            u64::MAX
+        } else {
+            u64::MAX << (8 * (8 - digits))
+        };
+        if !all_digits(tail & keep | ZEROS & !keep) || digits == 9 && !fraction[1].is_ascii_digit()
+        {
+            return false;
         }
-        _ => return false,
     }
     let word = |at: usize| {
         u64::from_le_bytes([
@@ -171,27 +185,36 @@ pub(crate) fn is_utc_timestamp(bytes: &[u8]) -> bool {
     if head[8] != b'-' || time & COLONS != COLON_BYTES {
         return false;
     }
-    let time = time & !COLONS | ZERO_BYTES;
-    if !all_digits(date) || !all_digits(time) {
+    if !all_digits(date) || !all_digits(time & !COLONS | ZERO_BYTES) {
         return false;
     }
-    let date = digit_pairs(date);
-    let year = (date & 0xff) as u32 * 100 + (date >> 16 & 0xff) as u32;
-    let month = (date >> 32 & 0xff) as u32;
-    let day = (date >> 48) as u32;
-    let time = digit_pairs(time);
-    // Byte pairs of "HH0MM0SS": HH at 0, "0M" at 2, "M0" at 4, SS at 6.
-    let hour = (time & 0xff) as u32;
-    let minute = (time >> 16 & 0xff) as u32 * 10 + ((time >> 32 & 0xff) as u32) / 10;
-    let second = (time >> 48) as u32;
+    // All digits: fixed-width numbers compare as text, big-endian.
+    let pair = |at: usize| u16::from_be_bytes([head[at], head[at + 1]]);
+    let text = |t: &[u8; 2]| u16::from_be_bytes(*t);
+    let month = usize::from(head[4] & 0x0f) * 10 + usize::from(head[5] & 0x0f);
+    if !(1..=12).contains(&month) {
+        return false;
+    }
+    // Days per month outside leap years, as text.
+    const DAYS: [[u8; 2]; 13] = [
+        *b"00", *b"31", *b"28", *b"31", *b"30", *b"31", *b"30", *b"31", *b"31", *b"30", *b"31",
+        *b"30", *b"31",
+    ];
+    let day = pair(6);
+    let day_ok = day <= text(&DAYS[month])
+        || month == 2 && day == text(b"29") && {
+            let year = (u32::from(head[0] & 0x0f) * 10 + u32::from(head[1] & 0x0f)) * 100
+                + u32::from(head[2] & 0x0f) * 10
+                + u32::from(head[3] & 0x0f);
+            days_in_month(i64::from(year), 2) == 29
+        };
     // Dates before 1970 have negative day numbers, which the parser refuses.
-    year >= 1970
-        && (1..=12).contains(&month)
-        && day != 0
-        && day <= days_in_month(i64::from(year), month)
-        && hour <= 23
-        && minute <= 59
-        && second <= 60
+    u32::from_be_bytes([head[0], head[1], head[2], head[3]]) >= u32::from_be_bytes(*b"1970")
+        && day >= text(b"01")
+        && day_ok
+        && pair(9) <= text(b"23")
+        && pair(12) <= text(b"59")
+        && pair(15) <= text(b"60")
 }
 
 /// `"00".."99"`, for formatting two digits per lookup.

@@ -1,10 +1,10 @@
 //! Dictionary validation of a decoded message, producing SessionRejectReason codes
 //! with the offending RefTagID, as a session-level Reject(3) needs them.
 
-use crate::decode::{parse_i64, parse_u64, Message};
+use crate::decode::{parse_i64, parse_u64, FieldEntry, Message};
 use crate::dictionary::{
-    field_index, FieldDef, FieldSet, FieldType, FixVersion, MessageDef, ValueCheck, FIELDS,
-    HEADER_FIELDS, HEADER_REQUIRED, VALUE_CHECKS,
+    field_index, kind, tag_info, FieldDef, FieldSet, FieldType, FixVersion, GroupDef, MessageDef,
+    TagInfo, ValueCheck, FIELDS, HEADER_FIELDS, HEADER_REQUIRED, VALUE_CHECKS,
 };
 use crate::time::{is_utc_timestamp, parse_date_days};
 
@@ -220,6 +220,146 @@ fn is_decimal(value: &[u8]) -> bool {
 /// # Errors
 /// The first problem found, as a [`SessionReject`].
 pub fn validate(
+    msg: &Message<'_>,
+    version: FixVersion,
+) -> Result<&'static MessageDef, SessionReject> {
+    match validate_fast(msg, version) {
+        Some(def) => Ok(def),
+        None => validate_slow(msg, version),
+    }
+}
+
+/// Whether the value of `entry` passes [`check_value`] for the field described by
+/// `info`.
+#[inline(always)]
+fn value_fast(info: TagInfo, buf: &[u8], entry: &FieldEntry) -> bool {
+    if entry.len == 0 {
+        return false;
+    }
+    // Text, the most common kind, needs no look at the bytes.
+    let kind = info.kind();
+    if kind == kind::TEXT {
+        return true;
+    }
+    let Some(value) = value_of(buf, entry) else {
+        return false;
+    };
+    match kind {
+        kind::CHAR => value.len() == 1,
+        kind::CHAR_ENUM => match value {
+            [b] => *b < 128 && VALUE_CHECKS[info.index()].single >> *b & 1 != 0,
+            _ => false,
+        },
+        kind::DECIMAL => is_decimal(value),
+        kind::INT => parse_i64(value).is_some(),
+        kind::UINT => parse_u64(value).is_some(),
+        kind::TIMESTAMP => is_utc_timestamp(value),
+        _ => value_ok(&VALUE_CHECKS[info.index()], info.index(), value),
+    }
+}
+
+/// The value bytes of `entry`.
+#[inline(always)]
+fn value_of<'a>(buf: &'a [u8], entry: &FieldEntry) -> Option<&'a [u8]> {
+    let start = usize::from(entry.start);
+    buf.get(start..start + usize::from(entry.len))
+}
+
+/// The common case of [`validate`]: `Some` exactly when [`validate_slow`] accepts the
+/// message (with the same definition), `None` on any problem, leaving the slow path
+/// to name it. One table load per field ([`tag_info`]), no search.
+#[inline]
+fn validate_fast(msg: &Message<'_>, version: FixVersion) -> Option<&'static MessageDef> {
+    let buf = msg.as_bytes();
+    // Decode put BeginString(8) first, BodyLength(9) second and CheckSum(10) last.
+    let (_, body) = msg.entries().split_last()?;
+    let msg_type = body.get(2)?;
+    if msg_type.tag != 35 {
+        return None;
+    }
+    let def = version.message(value_of(buf, msg_type)?)?;
+    let mut seen = FieldSet::EMPTY;
+    let mut in_body = false;
+    let mut rest = body;
+    while let [entry, tail @ ..] = rest {
+        rest = tail;
+        let info = tag_info(u32::from(entry.tag))?;
+        let index = info.index();
+        // 8, 9 and 35 are fields 0, 1 and 2: any later one is a duplicate.
+        if !seen.insert_new(index) {
+            return None;
+        }
+        if info.is_header() {
+            if in_body {
+                return None;
+            }
+        } else if def.allowed.word_of(index) >> (index & 63) & 1 != 0 {
+            in_body = true;
+        } else {
+            return None;
+        }
+        if !value_fast(info, buf, entry) {
+            return None;
+        }
+        if info.is_num_in_group() {
+            let tag = u32::from(entry.tag);
+            if let Some(group) = def.groups.iter().find(|g| g.count_tag == tag) {
+                let declared = parse_u64(value_of(buf, entry)?)?;
+                rest = group_fast(group, declared, buf, rest)?;
+            }
+        }
+    }
+    if !HEADER_REQUIRED.is_subset(&seen) || !def.required.is_subset(&seen) {
+        return None;
+    }
+    Some(def)
+}
+
+/// The entries of `group` at the start of `rest` for [`validate_fast`]: what follows
+/// them, or `None` on any problem.
+#[inline]
+fn group_fast<'e>(
+    group: &GroupDef,
+    declared: u64,
+    buf: &[u8],
+    mut rest: &'e [FieldEntry],
+) -> Option<&'e [FieldEntry]> {
+    let mut entries = 0u64;
+    let mut entry_seen = FieldSet::EMPTY;
+    while let [entry, tail @ ..] = rest {
+        let tag = u32::from(entry.tag);
+        let Some(info) = tag_info(tag) else {
+            break;
+        };
+        let index = info.index();
+        if group.members.word_of(index) >> (index & 63) & 1 == 0 {
+            break;
+        }
+        if tag == group.delimiter {
+            if entries > 0 && !group.required.is_subset(&entry_seen) {
+                return None;
+            }
+            entries += 1;
+            entry_seen = FieldSet::EMPTY;
+            entry_seen.insert_index(index);
+        } else if entries == 0 || !entry_seen.insert_new(index) {
+            return None;
+        }
+        if !value_fast(info, buf, entry) {
+            return None;
+        }
+        rest = tail;
+    }
+    if entries > 0 && !group.required.is_subset(&entry_seen) || entries != declared {
+        return None;
+    }
+    Some(rest)
+}
+
+/// The reference validator: finds the first problem, in wire order.
+#[cold]
+#[inline(never)]
+fn validate_slow(
     msg: &Message<'_>,
     version: FixVersion,
 ) -> Result<&'static MessageDef, SessionReject> {

@@ -85,7 +85,7 @@ fn credentials_checked() {
     for v in VERSIONS {
         let mut c = config(v);
         c.username = Some("alice".into());
-        c.password = Some("secret".into());
+        c.password_hash = Some(arbiter_fix::credential::hash_password(b"secret").unwrap());
         let mut h = Harness::with_config(c.clone());
         let good = format!("{}553=alice|554=secret|", h.logon_fields());
         h.recv("A", 1, &good);
@@ -272,4 +272,68 @@ fn reset_on_logout_and_on_disconnect() {
         assert_eq!(h.session.next_target_seq(), 1);
         assert_eq!(h.app.logouts, vec![DisconnectReason::PeerClosed]);
     }
+}
+
+#[test]
+fn new_password_changes_the_credential_and_is_kept_by_the_store() {
+    use arbiter_fix::credential::{hash_password, verify_password};
+    use arbiter_fix::MessageStore;
+    let v = FixVersion::Fix44;
+    let old = hash_password(b"secret").unwrap();
+    let mut c = config(v);
+    c.password_hash = Some(old.clone());
+
+    // Wrong current password: no change.
+    let mut h = Harness::with_config(c.clone());
+    let bad = format!("{}554=wrong|925=fresh-one|", h.logon_fields());
+    h.recv("A", 1, &bad);
+    assert_eq!(
+        h.disconnect_requested(),
+        Some(DisconnectReason::AuthenticationFailed)
+    );
+    assert_eq!(h.session.store().load_credential(), None);
+
+    let mut h = Harness::with_config(c.clone());
+    let change = format!("{}554=secret|925=fresh-one|", h.logon_fields());
+    h.recv("A", 1, &change);
+    assert!(h.session.is_logged_on());
+    assert!(h.session.take_credential_changed());
+    assert!(!h.session.take_credential_changed());
+    let current = h.session.config().password_hash.clone().unwrap();
+    assert!(verify_password(&current, b"fresh-one"));
+    let (replaced, stored) = h.session.store().load_credential().unwrap();
+    assert_eq!(
+        (replaced.as_str(), stored.as_str()),
+        (old.as_str(), current.as_str())
+    );
+    for secret in ["secret", "fresh-one"] {
+        assert!(!replaced.contains(secret) && !stored.contains(secret));
+    }
+
+    // A session built over that store uses the new hash while the configuration still
+    // holds the old one...
+    let mut store = arbiter_fix::MemoryStore::new(0);
+    store.save_credential(&old, &current).unwrap();
+    let h = Harness::with_store(c.clone(), store);
+    assert_eq!(
+        h.session.config().password_hash.as_deref(),
+        Some(current.as_str())
+    );
+    // ...and an operator's new hash in the configuration wins over it.
+    let mut reset = c.clone();
+    reset.password_hash = Some(hash_password(b"operator-reset").unwrap());
+    let mut store = arbiter_fix::MemoryStore::new(0);
+    store.save_credential(&old, &current).unwrap();
+    let h = Harness::with_store(reset.clone(), store);
+    assert_eq!(h.session.config().password_hash, reset.password_hash);
+
+    // NewPassword on a session without a password is refused.
+    let mut h = Harness::with_config(config(v));
+    let change = format!("{}925=fresh-one|", h.logon_fields());
+    h.recv("A", 1, &change);
+    assert!(!h.session.is_logged_on());
+    assert_eq!(
+        h.disconnect_requested(),
+        Some(DisconnectReason::InvalidLogon)
+    );
 }

@@ -50,6 +50,12 @@ pub struct JournalConfig {
     /// Fault-injection hook for tests: the writer behaves as if the device accepted only
     /// this many more bytes of frames, writes the partial frame, then fails.
     pub fail_after_bytes: Option<u64>,
+    /// Sign every seal's chain head with this key (see [`crate::sign`]); `None`: no
+    /// checkpoints, nothing changes. Signing happens in the flusher, never on append.
+    pub signing_key: Option<crate::sign::SigningKey>,
+    /// Also append every checkpoint to this file (ideally on another mount or host), an
+    /// external anchor `arbiter-replay verify --anchor` compares with. Needs `signing_key`.
+    pub anchor_path: Option<std::path::PathBuf>,
 }
 
 impl JournalConfig {
@@ -66,6 +72,8 @@ impl JournalConfig {
             truncate_on_corruption: false,
             prefault: true,
             fail_after_bytes: None,
+            signing_key: None,
+            anchor_path: None,
         }
     }
 
@@ -93,6 +101,11 @@ impl JournalConfig {
         if self.first_sequence.0 == 0 {
             return Err(JournalError::InvalidConfig(
                 "first_sequence must be at least 1",
+            ));
+        }
+        if self.anchor_path.is_some() && self.signing_key.is_none() {
+            return Err(JournalError::InvalidConfig(
+                "anchor_path needs a signing_key",
             ));
         }
         if let Durability::Batch { records: 0, .. } = self.durability {

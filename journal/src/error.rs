@@ -61,6 +61,26 @@ pub enum CorruptionKind {
     },
     /// Whole records exist after a damaged spot, so the damage is not a torn tail.
     RecordsAfterDamage,
+    /// The checkpoint file is damaged (a record in the middle fails its CRC).
+    CheckpointFile(&'static str),
+    /// A seal differs from its signed checkpoint: the block `[block_start, seal)` (or the
+    /// seal's place) is not what was signed, i.e. records were rewritten and re-chained.
+    CheckpointMismatch {
+        /// First byte of the sealed block in this segment.
+        block_start: u64,
+    },
+    /// A checkpoint's signature does not verify with the public key (forged checkpoint, or
+    /// the wrong key).
+    CheckpointSignature,
+    /// A signed checkpoint names a seal past the end of the journal (records removed).
+    CheckpointBeyondEnd,
+    /// A seal differs from the chain head recorded in the external anchor file.
+    AnchorMismatch {
+        /// First byte of the sealed block in this segment.
+        block_start: u64,
+    },
+    /// The anchor file names a seal past the end of the journal (records removed).
+    AnchorBeyondEnd,
 }
 
 impl fmt::Display for CorruptionKind {
@@ -115,6 +135,27 @@ impl fmt::Display for CorruptionKind {
                     "damaged record followed by valid records (not a torn tail)"
                 )
             }
+            CorruptionKind::CheckpointFile(why) => write!(f, "checkpoint file damaged: {why}"),
+            CorruptionKind::CheckpointMismatch { block_start } => write!(
+                f,
+                "block from offset {block_start} to this seal is not what was signed (records rewritten and re-chained)"
+            ),
+            CorruptionKind::CheckpointSignature => write!(
+                f,
+                "checkpoint signature does not verify with the public key (forged checkpoint or wrong key)"
+            ),
+            CorruptionKind::CheckpointBeyondEnd => write!(
+                f,
+                "a signed checkpoint names a seal past the end of the journal (records removed)"
+            ),
+            CorruptionKind::AnchorMismatch { block_start } => write!(
+                f,
+                "block from offset {block_start} to this seal differs from the anchored chain head"
+            ),
+            CorruptionKind::AnchorBeyondEnd => write!(
+                f,
+                "the anchor file names a seal past the end of the journal (records removed)"
+            ),
         }
     }
 }
@@ -209,6 +250,20 @@ pub enum JournalError {
         /// Why.
         reason: &'static str,
     },
+    /// A key file is refused (permissions, format).
+    Key {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The checkpoint file does not match the journal, so the writer refuses to sign more.
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// Why.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for JournalError {
@@ -251,6 +306,12 @@ impl fmt::Display for JournalError {
             JournalError::InjectedFailure => write!(f, "injected write failure"),
             JournalError::Snapshot { path, reason } => {
                 write!(f, "snapshot {}: {reason}", path.display())
+            }
+            JournalError::Key { path, reason } => {
+                write!(f, "key file {} refused: {reason}", path.display())
+            }
+            JournalError::Checkpoint { path, reason } => {
+                write!(f, "checkpoints {}: {reason}", path.display())
             }
         }
     }

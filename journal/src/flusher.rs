@@ -160,6 +160,8 @@ pub struct Flusher {
     preparing: Option<Spare>,
     block: BlockHasher,
     last_position: u64,
+    /// Packed position the last flush covered: the signer signs seals below it only.
+    flushed_position: u64,
     failed: bool,
 }
 
@@ -182,6 +184,7 @@ impl Flusher {
             last_flush: Instant::now(),
             preparing: None,
             last_position: u64::MAX,
+            flushed_position: 0,
             failed: false,
         }
     }
@@ -259,8 +262,32 @@ impl Flusher {
         let quiet = position == self.last_position;
         self.last_position = position;
         work += self.hash_block(position, quiet);
+        work += self.sign_checkpoints(force)?;
         work += self.prepare_spare()?;
         Ok(work)
+    }
+
+    /// Signs the seals the last flush made durable (bounded per round; all at `force`).
+    fn sign_checkpoints(&mut self, force: bool) -> Result<u32, JournalError> {
+        let Some(signer) = &self.shared.signer else {
+            return Ok(0);
+        };
+        if self.flushed_position == 0 {
+            return Ok(0);
+        }
+        let mut signer = signer
+            .lock()
+            .map_err(|_| JournalError::InvalidConfig("checkpoint signer lock poisoned"))?;
+        let budget = if force {
+            u32::MAX
+        } else {
+            crate::sign::SIGNATURES_PER_ROUND_MAX
+        };
+        let signed = signer.sign_to(self.flushed_position, budget)?;
+        if force {
+            signer.sync()?;
+        }
+        Ok(signed.min(1))
     }
 
     /// Hashes what the writer published since last time and, when a block is big enough
@@ -335,6 +362,7 @@ impl Flusher {
         }
         // Re-sync the last partial page next time: it may receive more bytes.
         self.flushed_offset = offset & !(crate::segment::PAGE_BYTES - 1);
+        self.flushed_position = position;
         Ok(())
     }
 

@@ -55,6 +55,10 @@ pub struct RecoveryReport {
     pub removed_segments: Vec<PathBuf>,
     /// Whether a new segment was created at open.
     pub created_segment: bool,
+    /// With a signing key: seals found without a checkpoint (signed at open).
+    pub checkpoints_signed_at_open: u64,
+    /// With a signing key: torn bytes cut from the end of the checkpoint file.
+    pub checkpoint_torn_bytes: u64,
 }
 
 /// Entry point: opening (creating, recovering) a journal for writing.
@@ -106,6 +110,23 @@ impl Journal {
             .sync_data()
             .map_err(|e| JournalError::io("fsync segment", &resume.path, e))?;
         sync_dir(&dir)?;
+        let signer = match &config.signing_key {
+            Some(key) => {
+                let (signer, catch_up) = crate::sign::CheckpointSigner::open(
+                    &dir,
+                    config.identity,
+                    key.clone(),
+                    config.anchor_path.as_deref(),
+                    Arc::clone(&resume.segment),
+                    resume.segment_first_sequence,
+                    resume.offset,
+                )?;
+                report.checkpoints_signed_at_open = catch_up.signed;
+                report.checkpoint_torn_bytes = catch_up.torn_bytes;
+                Some(Mutex::new(signer))
+            }
+            None => None,
+        };
         let shared = Arc::new(Shared {
             dir,
             identity: config.identity,
@@ -120,6 +141,7 @@ impl Journal {
             spare: Mutex::new(None),
             spare_counter: AtomicU64::new(0),
             flusher_taken: AtomicBool::new(false),
+            signer,
         });
         Ok((Writer::new(shared, &config, resume), report))
     }

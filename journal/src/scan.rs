@@ -161,6 +161,21 @@ pub(crate) unsafe fn scan_segment(
     len: usize,
     header: &SegmentHeader,
 ) -> SegmentScan {
+    // SAFETY: per the caller.
+    unsafe { scan_segment_with(base, len, header, &mut |_, _, _| None) }
+}
+
+/// [`scan_segment`], calling `on_seal(offset, sequence, fields)` for every seal whose chain
+/// checked out; a returned kind stops the scan there as a problem.
+///
+/// # Safety
+/// As [`scan_segment`].
+pub(crate) unsafe fn scan_segment_with(
+    base: *const u8,
+    len: usize,
+    header: &SegmentHeader,
+    on_seal: &mut dyn FnMut(usize, u64, &SealFields) -> Option<CorruptionKind>,
+) -> SegmentScan {
     let first_sequence = header.first_sequence.get();
     let mut scan = SegmentScan {
         end_offset: SEGMENT_HEADER_LEN,
@@ -199,6 +214,10 @@ pub(crate) unsafe fn scan_segment(
                             return scan;
                         }
                     };
+                    if let Some(kind) = on_seal(offset, sequence, &seal) {
+                        scan.problem = Some((offset, sequence, kind));
+                        return scan;
+                    }
                     scan.chain_hash = seal.hash;
                     scan.block_start = seal.block_end;
                     scan.block_records -= seal.records;

@@ -19,6 +19,10 @@ use crate::scan::{chained_hasher, hash_frames, sync_dir, SealFields};
 use crate::segment::{create_spare, make_header, write_header, SegmentMap, Spare};
 use crate::types::{JournalId, RecordType, Sequence, TimestampNs};
 
+// Verbatim frame append for replicas; a child module so it reuses the writer's private steps.
+#[path = "frame_append.rs"]
+mod frame_append;
+
 /// Bits of the packed writer position that hold the segment offset.
 pub(crate) const POSITION_OFFSET_BITS: u32 = 40;
 
@@ -72,6 +76,9 @@ pub(crate) struct Shared {
     pub(crate) spare: Mutex<Option<Spare>>,
     pub(crate) spare_counter: AtomicU64,
     pub(crate) flusher_taken: AtomicBool,
+    /// Checkpoint signing (see [`crate::sign`]); taken by the flusher after each flush and
+    /// by [`Writer::close`], never on the append path.
+    pub(crate) signer: Option<Mutex<crate::sign::CheckpointSigner>>,
 }
 
 impl Shared {
@@ -328,7 +335,24 @@ impl Writer {
     pub fn close(mut self) -> Result<(), JournalError> {
         self.seal()?;
         self.segment.sync_range(0, self.offset, &self.shared.dir)?;
-        sync_dir(&self.shared.dir)
+        sync_dir(&self.shared.dir)?;
+        // Everything is durable now: sign the seals the flusher has not signed yet.
+        if let Some(signer) = &self.shared.signer {
+            let mut signer = signer
+                .lock()
+                .map_err(|_| JournalError::InvalidConfig("checkpoint signer lock poisoned"))?;
+            signer.sign_to(pack_position(self.ordinal, self.offset), u32::MAX)?;
+            signer.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Checkpoints signed so far and the sequence of the last signed seal (`None` when the
+    /// journal has no signing key).
+    #[must_use]
+    pub fn checkpoint_status(&self) -> Option<(u64, Sequence)> {
+        let signer = self.shared.signer.as_ref()?.lock().ok()?;
+        Some((signer.signed(), Sequence(signer.last_signed_sequence())))
     }
 
     fn publish(&self) {

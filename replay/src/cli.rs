@@ -13,7 +13,9 @@ use crate::table::Format;
 use crate::tail::TailLimits;
 use crate::time::parse_iso;
 use crate::venue::Venue;
-use crate::{bench, book, check, dump, export, source, stats, tail, verify, whatif, Outcome};
+use crate::{
+    access, bench, book, check, dump, export, source, stats, tail, verify, whatif, Outcome,
+};
 
 /// Arbiter's journal replay tool: verify, dump, filter, export, rebuild and check journals.
 #[derive(Parser, Debug)]
@@ -40,9 +42,32 @@ pub enum CommandLine {
     /// Check CRCs, the hash chain, sequence continuity and snapshot files; exit 1 at the
     /// first bad record (segment, offset, sequence, what is wrong).
     Verify {
-        /// The journal directory.
+        /// The journal directory (or, with --access, the access trail directory).
         dir: PathBuf,
+        /// Also check every seal against the signed checkpoints (`checkpoints.sig`) with
+        /// this public key (64 hex digits): a journal rewritten and re-chained without the
+        /// secret key fails at the first rewritten block.
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
+        /// Also compare every seal with this external anchor file (needs --public-key).
+        #[arg(long, value_name = "FILE", requires = "public_key")]
+        anchor: Option<PathBuf>,
+        /// Accept seals after the last checkpoint (a live journal's tail not signed yet).
+        #[arg(long, requires = "public_key")]
+        allow_unsigned_tail: bool,
+        /// The directory is an access trail (no snapshots are looked for).
+        #[arg(long)]
+        access: bool,
     },
+    /// Create an Ed25519 key pair for signed checkpoints: SECRET (hex seed, mode 0600) and
+    /// PUBLIC (hex). Refuses to overwrite either file.
+    Keygen {
+        /// The secret key file to create.
+        secret: PathBuf,
+        /// The public key file to create (default: SECRET with `.pub` appended).
+        public: Option<PathBuf>,
+    },
+
     /// Print records as readable lines (or JSON lines), each command with its events.
     Dump {
         #[command(flatten)]
@@ -54,6 +79,10 @@ pub enum CommandLine {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// The directory is an access trail (e.g. ./arbiter-data/access): print its
+        /// logons, logouts, disconnects, refusals and admin requests, one line each.
+        #[arg(long)]
+        access: bool,
     },
     /// Write a table (commands, events, trades, lifecycle) as CSV or Parquet.
     Export {
@@ -181,11 +210,34 @@ fn read_venue(path: &Path) -> Result<Venue, ReplayError> {
 /// Whatever stops the command (findings are [`Outcome::Findings`], not errors).
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, ReplayError> {
     match cli.command {
-        CommandLine::Verify { dir } => verify::run(&dir, out),
+        CommandLine::Verify {
+            dir,
+            public_key,
+            anchor,
+            allow_unsigned_tail,
+            access,
+        } => verify::run_with(
+            &dir,
+            &verify::Options {
+                public_key,
+                anchor,
+                allow_unsigned_tail,
+                access,
+            },
+            out,
+        ),
+        CommandLine::Keygen { secret, public } => verify::keygen(&secret, public, out),
+        CommandLine::Dump {
+            journal,
+            json,
+            access: true,
+            ..
+        } => access::run(&journal.dir, json, out),
         CommandLine::Dump {
             journal,
             filter,
             json,
+            access: false,
         } => {
             let (reader, venue) = source::open(&journal.dir, journal.config.as_deref())?;
             let filter = Filter::resolve(&filter, &venue)?;

@@ -35,6 +35,7 @@
 //! [`Reader`]: arbiter_journal::Reader
 #![deny(missing_docs, missing_debug_implementations, unsafe_code)]
 
+pub mod access;
 pub mod bench;
 pub mod book;
 pub mod check;

@@ -93,6 +93,130 @@ pub fn check(dir: &Path) -> Result<Verified, ReplayError> {
     })
 }
 
+/// Options of `verify` beyond the directory.
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    /// Check signed checkpoints with this public key file.
+    pub public_key: Option<PathBuf>,
+    /// Also compare with this anchor file.
+    pub anchor: Option<PathBuf>,
+    /// Accept seals after the last checkpoint.
+    pub allow_unsigned_tail: bool,
+    /// The directory is an access trail.
+    pub access: bool,
+}
+
+/// Runs `verify DIR [--public-key FILE [--anchor FILE] [--allow-unsigned-tail]]`.
+///
+/// # Errors
+/// I/O errors and unreadable key files (damage is reported as output and
+/// [`Outcome::Findings`]).
+pub fn run_with(
+    dir: &Path,
+    options: &Options,
+    out: &mut dyn Write,
+) -> Result<Outcome, ReplayError> {
+    let Some(public_key) = &options.public_key else {
+        if options.access {
+            return run_plain(dir, out);
+        }
+        return run(dir, out);
+    };
+    let key = arbiter_journal::PublicKey::load(public_key)?;
+    let outcome = if options.access {
+        run_plain(dir, out)?
+    } else {
+        run(dir, out)?
+    };
+    if outcome == Outcome::Findings {
+        return Ok(outcome);
+    }
+    let report = arbiter_journal::verify_signed(dir, &key, options.anchor.as_deref())?;
+    writeln!(
+        out,
+        "signed_seals={} unsigned_seals={} last_signed_seq={} anchored_seals={}",
+        report.signed_seals,
+        report.unsigned_seals,
+        report.last_signed_sequence.map_or(0, |s| s.0),
+        report.anchored_seals
+    )?;
+    if let Some(c) = &report.first_problem {
+        writeln!(
+            out,
+            "CORRUPT: segment {} offset {} sequence {}: {}",
+            c.segment.display(),
+            c.offset,
+            c.sequence.0,
+            c.kind
+        )?;
+        return Ok(Outcome::Findings);
+    }
+    if report.unsigned_seals > 0 && !options.allow_unsigned_tail {
+        writeln!(
+            out,
+            "UNSIGNED: {} seals after sequence {} have no checkpoint (a live journal's tail, or checkpoints removed); --allow-unsigned-tail accepts them",
+            report.unsigned_seals,
+            report.last_signed_sequence.map_or(0, |s| s.0)
+        )?;
+        return Ok(Outcome::Findings);
+    }
+    writeln!(out, "SIGNED OK")?;
+    Ok(Outcome::Clean)
+}
+
+/// `verify` without snapshot files (the access trail has none).
+fn run_plain(dir: &Path, out: &mut dyn Write) -> Result<Outcome, ReplayError> {
+    let report = arbiter_journal::verify(dir)?;
+    writeln!(
+        out,
+        "segments={} records={} seals={} unsealed_records={}",
+        report.segments, report.records, report.seals, report.unsealed_records
+    )?;
+    match &report.first_problem {
+        None => {
+            writeln!(out, "OK")?;
+            Ok(Outcome::Clean)
+        }
+        Some(c) => {
+            writeln!(
+                out,
+                "CORRUPT: segment {} offset {} sequence {}: {}",
+                c.segment.display(),
+                c.offset,
+                c.sequence.0,
+                c.kind
+            )?;
+            Ok(Outcome::Findings)
+        }
+    }
+}
+
+/// Runs `keygen SECRET [PUBLIC]`.
+///
+/// # Errors
+/// The files cannot be created (either exists, or no permission).
+pub fn keygen(
+    secret: &Path,
+    public: Option<PathBuf>,
+    out: &mut dyn Write,
+) -> Result<Outcome, ReplayError> {
+    let public = public.unwrap_or_else(|| {
+        let mut name = secret.as_os_str().to_owned();
+        name.push(".pub");
+        PathBuf::from(name)
+    });
+    let key = arbiter_journal::SigningKey::generate()?;
+    key.write_pair(secret, &public)?;
+    writeln!(
+        out,
+        "secret key {} (mode 0600), public key {} ({})",
+        secret.display(),
+        public.display(),
+        key.public_key()
+    )?;
+    Ok(Outcome::Clean)
+}
+
 /// Runs `verify DIR`.
 ///
 /// # Errors

@@ -24,7 +24,7 @@ pub fn write_config(dir: &Path, durability: &str) -> PathBuf {
             "data_dir = \"./arbiter-data\"",
             &format!("data_dir = {:?}", dir.join("data")),
         )
-        .replace("listen = \"0.0.0.0:9898\"", "listen = \"127.0.0.1:0\"")
+        .replace("listen = \"127.0.0.1:9898\"", "listen = \"127.0.0.1:0\"")
         .replace("listen = \"127.0.0.1:9899\"", "listen = \"127.0.0.1:0\"")
         .replace("segment_bytes = 67108864", "segment_bytes = 1048576")
         .replace(
@@ -130,7 +130,7 @@ pub struct Client {
     pub begin_string: String,
 }
 
-fn utc_now() -> String {
+pub fn utc_now() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -153,6 +153,11 @@ fn utc_now() -> String {
 impl Client {
     pub fn connect(port: u16, sender: &str, begin_string: &str) -> Client {
         let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        Client::from_stream(stream, sender, begin_string)
+    }
+
+    /// A client over an already connected stream (e.g. bound to a chosen source address).
+    pub fn from_stream(stream: TcpStream, sender: &str, begin_string: &str) -> Client {
         stream
             .set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
@@ -235,6 +240,32 @@ impl Client {
                         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                     ) => {}
                 Err(e) => panic!("read failed waiting for {what}: {e}"),
+            }
+        }
+    }
+
+    /// Reads until the peer closes the connection (true) or 20 s pass (false), returning the
+    /// messages received meanwhile.
+    pub fn wait_closed(&mut self) -> (bool, Vec<Fix>) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut received = Vec::new();
+        loop {
+            while let Some(msg) = self.parse_one() {
+                received.push(msg);
+            }
+            if Instant::now() >= deadline {
+                return (false, received);
+            }
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return (true, received),
+                Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => return (true, received),
             }
         }
     }

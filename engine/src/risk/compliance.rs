@@ -120,32 +120,40 @@ impl ClientRefs {
         unreachable!("client ref table never more than half full")
     }
 
-    /// Checks that `value` is new for the session (without inserting).
+    /// Checks that `value` is new for the session (without inserting). `Some(position)`:
+    /// where [`insert_at`](Self::insert_at) puts it (one probe for both); `None`: nothing to
+    /// remember (check off, or no ClOrdID).
     #[inline]
-    pub fn check(&self, session: u32, value: u64) -> Result<(), ClientRefError> {
+    pub fn check(&self, session: u32, value: u64) -> Result<Option<usize>, ClientRefError> {
         if !self.enabled() || value == 0 {
-            return Ok(());
+            return Ok(None);
         }
-        if self.table[self.find(session, value)] == value {
+        let position = self.find(session, value);
+        if self.table[position] == value {
             return Err(ClientRefError::Duplicate);
         }
         if self.counts[session as usize] >= self.per_session_max {
             return Err(ClientRefError::Full);
         }
-        Ok(())
+        Ok(Some(position))
     }
 
-    /// Inserts a value [`check`](Self::check) accepted.
+    /// Inserts a value [`check`](Self::check) accepted, at the position it returned (no
+    /// insertion in between).
     #[inline]
-    pub fn insert(&mut self, session: u32, value: u64) {
-        if !self.enabled() || value == 0 {
-            return;
-        }
-        let position = self.find(session, value);
+    pub fn insert_at(&mut self, session: u32, position: usize, value: u64) {
+        debug_assert_eq!(position, self.find(session, value), "checked just before");
         debug_assert_eq!(self.table[position], 0, "checked first");
         self.table[position] = value;
         self.counts[session as usize] += 1;
         debug_assert!(self.counts[session as usize] <= self.per_session_max);
+    }
+
+    #[cfg(test)]
+    fn insert(&mut self, session: u32, value: u64) {
+        if let Ok(Some(position)) = self.check(session, value) {
+            self.insert_at(session, position, value);
+        }
     }
 
     /// End of day: every session starts empty. Touches only sessions that hold entries.
@@ -181,15 +189,15 @@ mod tests {
     #[test]
     fn duplicates_and_capacity() {
         let mut refs = ClientRefs::new(2, 2);
-        assert_eq!(refs.check(0, 7), Ok(()));
+        assert!(refs.check(0, 7).is_ok());
         refs.insert(0, 7);
         assert_eq!(refs.check(0, 7), Err(ClientRefError::Duplicate));
-        assert_eq!(refs.check(1, 7), Ok(()));
-        assert_eq!(refs.check(0, 0), Ok(()));
+        assert!(refs.check(1, 7).is_ok());
+        assert_eq!(refs.check(0, 0), Ok(None));
         refs.insert(0, 8);
         assert_eq!(refs.check(0, 9), Err(ClientRefError::Full));
         refs.clear();
-        assert_eq!(refs.check(0, 7), Ok(()));
+        assert!(refs.check(0, 7).is_ok());
     }
 
     #[test]

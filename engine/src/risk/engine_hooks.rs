@@ -398,47 +398,150 @@ impl Engine {
 
     /// Cancels every live order in scope: list scopes walk their own intrusive list in
     /// acceptance order; an instrument walks its four ladders best level first.
+    ///
+    /// Three paths, one event stream: a scope holding every live order (global, or a list
+    /// scope as long as the global list) reports each order and then resets the books in
+    /// bulk; an instrument drops whole levels; other list scopes unlink order by order but
+    /// leave emptied levels in their ladders for one compaction pass at the end.
     fn cancel_scope<S: EventSink>(
         &mut self,
         scope: KillScope,
         reason: CancelReason,
         sink: &mut S,
     ) -> u32 {
-        let mut count = 0u32;
-        let (head, next_of): (u32, fn(&Slot) -> u32) = match scope {
-            KillScope::Global => (self.orders.all.head, |s| s.all_next),
-            KillScope::Account(a) => (self.orders.accounts[a.0 as usize].head, |s| s.account_next),
-            KillScope::Strategy(s) => (self.orders.strategies[s.0 as usize].head, |s| {
-                s.strategy_next
-            }),
-            KillScope::Session(x) => (self.orders.sessions[x.0 as usize].head, |s| s.session_next),
-            KillScope::Instrument(i) => {
-                let book = i.0 as usize;
-                for ladder in 0..4 {
-                    // Bounded: every step removes one live order.
-                    for _ in 0..=self.config.orders_max {
-                        let book = &self.books[book];
-                        let best = if ladder < 2 {
-                            book.sides[ladder].best()
-                        } else {
-                            book.stops[ladder - 2].best()
-                        };
-                        let Some(level) = best else { break };
-                        let order = self.levels.get(level).head;
-                        self.cancel_live(order, reason, sink);
-                        count += 1;
-                    }
-                }
-                return count;
-            }
+        let (list, next_of): (crate::orders::ListEnds, fn(&Slot) -> u32) = match scope {
+            KillScope::Global => (self.orders.all, |s| s.all_next),
+            KillScope::Account(a) => (self.orders.accounts[a.0 as usize], |s| s.account_next),
+            KillScope::Strategy(s) => (self.orders.strategies[s.0 as usize], |s| s.strategy_next),
+            KillScope::Session(x) => (self.orders.sessions[x.0 as usize], |s| s.session_next),
+            KillScope::Instrument(i) => return self.cancel_instrument(i.0 as usize, reason, sink),
         };
-        let mut cursor = head;
+        if list.len == self.orders.live_count() {
+            // Same orders as the global list, hence the same acceptance order.
+            return self.cancel_everything(reason, sink);
+        }
+        let mut count = 0u32;
+        let mut cursor = list.head;
         // Bounded: each step removes one live order of the list.
         while cursor != NIL {
-            let next = next_of(self.orders.get(cursor));
-            self.cancel_live(cursor, reason, sink);
+            let slot = self.orders.get(cursor);
+            let next = next_of(slot);
+            sink.emit(Event::Cancelled {
+                order_id: slot.id,
+                instrument: slot.instrument,
+                qty: slot.leaves,
+                reason,
+            });
+            self.unlink_with(cursor, true);
+            self.remove_order(cursor);
             count += 1;
             cursor = next;
+        }
+        debug_assert_eq!(count, list.len);
+        for book in &mut self.books {
+            for ladder in book.sides.iter_mut().chain(book.stops.iter_mut()) {
+                if ladder.empty_levels {
+                    ladder.remove_empty(&mut self.levels);
+                }
+            }
+        }
+        count
+    }
+
+    /// Every live order goes: report each in acceptance order, then reset the ladders, the
+    /// level pool, the arena and the open exposure in bulk (O(orders) event writes plus
+    /// a few memsets, instead of per-order unlinking, unindexing and release).
+    fn cancel_everything<S: EventSink>(&mut self, reason: CancelReason, sink: &mut S) -> u32 {
+        let mut count = 0u32;
+        let mut cursor = self.orders.all.head;
+        // Bounded: the global list holds `live_count` orders.
+        while cursor != NIL {
+            let slot = self.orders.get(cursor);
+            let next = slot.all_next;
+            sink.emit(Event::Cancelled {
+                order_id: slot.id,
+                instrument: slot.instrument,
+                qty: slot.leaves,
+                reason,
+            });
+            if cfg!(debug_assertions) {
+                // The incremental release, so that the bulk reset below is checked against it.
+                self.risk.on_remove(cursor, self.orders.get(cursor));
+            } else {
+                self.risk.forget(cursor);
+            }
+            count += 1;
+            cursor = next;
+        }
+        debug_assert_eq!(count, self.orders.live_count());
+        debug_assert!(!cfg!(debug_assertions) || self.risk.no_open());
+        self.risk.release_all_open();
+        for book in &mut self.books {
+            for ladder in book.sides.iter_mut().chain(book.stops.iter_mut()) {
+                ladder.clear();
+            }
+        }
+        self.levels.release_all();
+        self.orders.remove_all();
+        // Every entry names a dead order now.
+        self.expiries.clear();
+        count
+    }
+
+    /// Every live order of one instrument goes, ladder by ladder, best level first, each
+    /// level in time priority; whole levels are dropped rather than unlinked order by order.
+    fn cancel_instrument<S: EventSink>(
+        &mut self,
+        book: usize,
+        reason: CancelReason,
+        sink: &mut S,
+    ) -> u32 {
+        let mut count = 0u32;
+        for ladder in 0..4 {
+            let levels = if ladder < 2 {
+                self.books[book].sides[ladder].len()
+            } else {
+                self.books[book].stops[ladder - 2].len()
+            };
+            // Bounded: by the ladder's levels, and each level by its order count.
+            for rank in 0..levels {
+                let b = &self.books[book];
+                let ladder_ref = if ladder < 2 {
+                    &b.sides[ladder]
+                } else {
+                    &b.stops[ladder - 2]
+                };
+                let level_index = ladder_ref.level_at(levels - 1 - rank);
+                let mut cursor = self.levels.get(level_index).head;
+                while cursor != NIL {
+                    let slot = self.orders.get_mut(cursor);
+                    let next = slot.next;
+                    sink.emit(Event::Cancelled {
+                        order_id: slot.id,
+                        instrument: slot.instrument,
+                        qty: slot.leaves,
+                        reason,
+                    });
+                    slot.level = NIL;
+                    slot.prev = NIL;
+                    slot.next = NIL;
+                    slot.in_stop_book = false;
+                    self.remove_order(cursor);
+                    count += 1;
+                    cursor = next;
+                }
+                let level = self.levels.get_mut(level_index);
+                level.count = 0;
+                level.head = NIL;
+                level.tail = NIL;
+                self.levels.release(level_index);
+            }
+            let b = &mut self.books[book];
+            if ladder < 2 {
+                b.sides[ladder].clear();
+            } else {
+                b.stops[ladder - 2].clear();
+            }
         }
         count
     }

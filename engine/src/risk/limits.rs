@@ -76,7 +76,7 @@ impl Entities {
 
 const EMPTY_KEY: u64 = u64::MAX;
 
-type Row = [u64; LIMIT_KINDS];
+pub(crate) type Row = [u64; LIMIT_KINDS];
 
 /// Limits by entity, and by (entity, instrument).
 #[derive(Debug)]
@@ -165,6 +165,28 @@ impl LimitTable {
             return generic;
         }
         generic.min(self.specific_rows[position][kind.index()])
+    }
+
+    /// Whether any limit of any kind is set.
+    #[inline]
+    pub fn any_set(&self) -> bool {
+        self.kind_set.iter().any(|&n| n != 0)
+    }
+
+    /// Every kind's limit for `entity` and `instrument` at once: what [`Self::get`] gives per
+    /// kind, with one generic row read and at most one probe.
+    #[inline(always)]
+    pub fn row(&self, entity: u32, instrument: InstrumentId) -> Row {
+        let mut row = self.generic[entity as usize];
+        if self.specific_per_entity[entity as usize] != 0 {
+            let position = self.find(Self::key(entity, instrument));
+            if self.specific_keys[position] != EMPTY_KEY {
+                for (cell, &specific) in row.iter_mut().zip(&self.specific_rows[position]) {
+                    *cell = (*cell).min(specific);
+                }
+            }
+        }
+        row
     }
 
     /// The limit exactly as set on this row (no tightening), for read-outs.

@@ -117,6 +117,30 @@ impl Exposures {
         }
     }
 
+    /// Every live order is gone (a kill covering them all): open quantities and notional
+    /// are zero everywhere. Only touched holders can hold non-zero figures.
+    pub fn clear_open(&mut self) {
+        for &holder in &self.touched {
+            let start = (holder * self.instruments) as usize;
+            for row in &mut self.rows[start..start + self.instruments as usize] {
+                row.open_buy = 0;
+                row.open_sell = 0;
+            }
+            self.open_notional[holder as usize] = 0;
+        }
+    }
+
+    /// Whether no holder has open quantity or notional (checks the bulk release).
+    pub fn no_open(&self) -> bool {
+        self.touched.iter().all(|&holder| {
+            let start = (holder * self.instruments) as usize;
+            self.open_notional[holder as usize] == 0
+                && self.rows[start..start + self.instruments as usize]
+                    .iter()
+                    .all(|row| row.open_buy == 0 && row.open_sell == 0)
+        })
+    }
+
     /// Daily P&L of a holder across instruments, marked at `marks` (0: no price yet, and
     /// then the position is zero because every position comes from a trade).
     pub fn daily_pnl(&self, holder: u32, marks: &[i64]) -> i128 {

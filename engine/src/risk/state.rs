@@ -4,12 +4,12 @@
 use super::approvals::Approvals;
 use super::compliance::{ClientRefError, ClientRefs, Restricted};
 use super::kill_switch::KillSwitches;
-use super::limits::{Entities, LimitTable};
+use super::limits::{Entities, LimitTable, Row};
 use super::positions::Exposures;
 use super::velocity::Rings;
 use super::{
     AutoKill, KillReason, KillScope, KillTrigger, LimitKind, OperatorRole, RiskCheck, RiskConfig,
-    RiskEvent, RiskScope, TradingHours, NO_LIMIT,
+    RiskEvent, RiskScope, TradingHours, LIMIT_KINDS, NO_LIMIT,
 };
 use crate::config::EngineConfig;
 use crate::digest::Digest;
@@ -54,6 +54,45 @@ pub(crate) struct OrderFacts {
 pub(crate) struct Registered {
     pub qty: u64,
     pub price: i64,
+}
+
+/// The limits in force for one order, gathered once per check: per kind, the tighter of the
+/// generic and per-instrument value of each entity the order belongs to.
+struct OrderLimits {
+    /// `[global, firm, account, strategy, session]`.
+    rows: [Row; 5],
+}
+
+impl OrderLimits {
+    const NONE: OrderLimits = OrderLimits {
+        rows: [[NO_LIMIT; LIMIT_KINDS]; 5],
+    };
+    const FIRM: usize = 1;
+    const ACCOUNT: usize = 2;
+    const STRATEGY: usize = 3;
+    const SESSION: usize = 4;
+
+    /// The tightest per-order limit over global, firm, account and strategy.
+    #[inline]
+    fn tightest(&self, kind: LimitKind) -> u64 {
+        self.rows[..=Self::STRATEGY]
+            .iter()
+            .map(|row| row[kind.index()])
+            .min()
+            .unwrap_or(NO_LIMIT)
+    }
+
+    #[inline]
+    fn get(&self, row: usize, kind: LimitKind) -> u64 {
+        self.rows[row][kind.index()]
+    }
+}
+
+/// A holder's daily P&L as last computed, valid while `epoch` is the current one.
+#[derive(Clone, Copy, Debug, Default)]
+struct PnlCache {
+    epoch: u64,
+    pnl: i128,
 }
 
 /// A kill the rules asked for, fired after the command's own events.
@@ -107,6 +146,11 @@ pub(crate) struct Risk {
     dirty_flag: Vec<bool>,
     /// A trade moved a mark during this command: every daily-loss limit is re-evaluated.
     marks_moved: bool,
+    /// Bumped whenever a mark, cash or position may have changed (every fill, end of day):
+    /// cached daily P&L from an older epoch is recomputed. Derived state, not digested.
+    pnl_epoch: u64,
+    /// Per holder.
+    pnl_cache: Vec<PnlCache>,
     pub notices: Vec<RiskEvent>,
     pub pending_kills: Vec<PendingKill>,
     /// The latest command timestamp (for read-outs of rate windows).
@@ -171,6 +215,8 @@ impl Risk {
             dirty: Vec::with_capacity(holders as usize),
             dirty_flag: vec![false; holders as usize],
             marks_moved: false,
+            pnl_epoch: 1,
+            pnl_cache: vec![PnlCache::default(); holders as usize],
             notices: Vec::with_capacity(QUEUED_MAX),
             pending_kills: Vec::with_capacity(QUEUED_MAX),
             now: TimestampNs(0),
@@ -209,6 +255,33 @@ impl Risk {
     #[inline]
     fn holder_strategy(&self, strategy: u32) -> u32 {
         self.entities.firms + self.entities.accounts + strategy
+    }
+
+    /// The holders of an order, with the row of each in [`OrderLimits`], narrowest first.
+    #[inline]
+    fn holder_rows(&self, account: u32, strategy: u32) -> [(u32, usize); 3] {
+        let firm = self.firm_of(account);
+        [
+            (self.holder_strategy(strategy), OrderLimits::STRATEGY),
+            (self.holder_account(account), OrderLimits::ACCOUNT),
+            (self.holder_firm(firm), OrderLimits::FIRM),
+        ]
+    }
+
+    /// Daily P&L of a holder, from the cache when nothing moved since it was computed.
+    #[inline]
+    fn daily_pnl_cached(&mut self, holder: u32) -> i128 {
+        let cache = self.pnl_cache[holder as usize];
+        if cache.epoch == self.pnl_epoch {
+            debug_assert_eq!(cache.pnl, self.exposures.daily_pnl(holder, &self.marks));
+            return cache.pnl;
+        }
+        let pnl = self.exposures.daily_pnl(holder, &self.marks);
+        self.pnl_cache[holder as usize] = PnlCache {
+            epoch: self.pnl_epoch,
+            pnl,
+        };
+        pnl
     }
 
     /// The holders of an order, with the limit entity of each, narrowest first.
@@ -328,16 +401,6 @@ impl Risk {
         self.limits.any(LimitKind::OrdersPerWindow) || self.limits.any(LimitKind::MessagesPerWindow)
     }
 
-    /// The tightest per-order limit over global, firm, account and strategy.
-    #[inline]
-    fn tightest(&self, entities: &[u32; 4], instrument: InstrumentId, kind: LimitKind) -> u64 {
-        entities
-            .iter()
-            .map(|&entity| self.limits.get(entity, instrument, kind))
-            .min()
-            .unwrap_or(NO_LIMIT)
-    }
-
     // ----- checks --------------------------------------------------------------------------
 
     /// Step 1 of the risk checks (after the phase): trading hours and kill switches.
@@ -381,12 +444,24 @@ impl Risk {
     ) -> Result<(), RejectReason> {
         let instrument = InstrumentId(facts.instrument);
         let firm = self.firm_of(facts.account);
-        let entities = [
-            Entities::GLOBAL,
-            self.entities.firm(firm),
-            self.entities.account(facts.account),
-            self.entities.strategy(facts.strategy),
-        ];
+        // Gathered once, only when some limit exists (every use below is behind `any(kind)`).
+        let gathered;
+        let limits = if self.limits.any_set() {
+            gathered = OrderLimits {
+                rows: [
+                    self.limits.row(Entities::GLOBAL, instrument),
+                    self.limits.row(self.entities.firm(firm), instrument),
+                    self.limits.row(self.entities.account(facts.account), instrument),
+                    self.limits.row(self.entities.strategy(facts.strategy), instrument),
+                    self.limits.row(self.entities.session(facts.session), instrument),
+                ],
+            };
+            &gathered
+        } else {
+            &OrderLimits::NONE
+        };
+        let limit_of = |row: usize, kind: LimitKind| limits.get(row, kind);
+        let tightest = |kind: LimitKind| limits.tightest(kind);
         let bypass = self.bypass[facts.account as usize];
         let skip = |check: RiskCheck| bypass & check.bit() != 0;
         let qty = i128::from(facts.qty);
@@ -399,13 +474,13 @@ impl Risk {
         // 2. Order size.
         if !skip(RiskCheck::OrderSize) {
             if self.limits.any(LimitKind::MaxOrderQty) {
-                let limit = self.tightest(&entities, instrument, LimitKind::MaxOrderQty);
+                let limit = tightest(LimitKind::MaxOrderQty);
                 if facts.qty > limit {
                     return Err(RejectReason::RiskMaxOrderQty);
                 }
             }
             if self.limits.any(LimitKind::MaxOrderNotional) {
-                let limit = self.tightest(&entities, instrument, LimitKind::MaxOrderNotional);
+                let limit = tightest(LimitKind::MaxOrderNotional);
                 if limit != NO_LIMIT && notional.is_none_or(|n| n > i128::from(limit)) {
                     return Err(RejectReason::RiskMaxOrderNotional);
                 }
@@ -420,25 +495,25 @@ impl Risk {
         {
             if let Some(reference) = self.reference_price(facts.instrument) {
                 let distance = (i128::from(facts.price) - i128::from(reference)).abs();
-                let bps = self.tightest(&entities, instrument, LimitKind::PriceDeviationBps);
+                let bps = tightest(LimitKind::PriceDeviationBps);
                 if bps != NO_LIMIT && distance * 10_000 > i128::from(bps) * i128::from(reference) {
                     return Err(RejectReason::RiskPriceDeviation);
                 }
-                let ticks = self.tightest(&entities, instrument, LimitKind::PriceDeviationTicks);
+                let ticks = tightest(LimitKind::PriceDeviationTicks);
                 if ticks != NO_LIMIT && distance > i128::from(ticks) * i128::from(tick_size) {
                     return Err(RejectReason::RiskPriceDeviation);
                 }
             }
         }
 
-        let holders = self.holders(facts.account, facts.strategy);
+        let holders = self.holder_rows(facts.account, facts.strategy);
 
         // 4. Position, worst case: every open order on the order's side fills.
         if !skip(RiskCheck::Position)
             && (self.limits.any(LimitKind::LongPosition)
                 || self.limits.any(LimitKind::ShortPosition))
         {
-            for &(holder, entity) in &holders {
+            for &(holder, row) in &holders {
                 let exposure = self.exposures.get(holder, facts.instrument);
                 let position = i128::from(exposure.position);
                 let (kind, worst) = match facts.side {
@@ -451,7 +526,7 @@ impl Risk {
                         i128::from(exposure.open_sell) - replaced_qty + qty - position,
                     ),
                 };
-                let limit = self.limits.get(entity, instrument, kind);
+                let limit = limit_of(row, kind);
                 if limit != NO_LIMIT && worst > i128::from(limit) {
                     return Err(RejectReason::RiskPositionLimit);
                 }
@@ -460,8 +535,8 @@ impl Risk {
 
         // 5. Credit: gross open notional.
         if !skip(RiskCheck::Credit) && self.limits.any(LimitKind::OpenNotional) {
-            for &(holder, entity) in &holders {
-                let limit = self.limits.get(entity, instrument, LimitKind::OpenNotional);
+            for &(holder, row) in &holders {
+                let limit = limit_of(row, LimitKind::OpenNotional);
                 if limit == NO_LIMIT {
                     continue;
                 }
@@ -474,18 +549,18 @@ impl Risk {
 
         // 6. Daily loss (new orders only: a replace cannot add loss it has not got).
         if !skip(RiskCheck::DailyLoss) && replacing.is_none() {
-            for &(holder, entity) in &holders {
+            for &(holder, row) in &holders {
                 if self.breached_count != 0 && self.breached[holder as usize] {
                     return Err(RejectReason::RiskDailyLoss);
                 }
                 if !self.limits.any(LimitKind::DailyLoss) {
                     continue;
                 }
-                let limit = self.limits.get(entity, instrument, LimitKind::DailyLoss);
+                let limit = limit_of(row, LimitKind::DailyLoss);
                 if limit == NO_LIMIT {
                     continue;
                 }
-                let pnl = self.exposures.daily_pnl(holder, &self.marks);
+                let pnl = self.daily_pnl_cached(holder);
                 if pnl < -i128::from(limit) {
                     self.breach_daily_loss(holder, pnl, limit);
                     return Err(RejectReason::RiskDailyLoss);
@@ -498,19 +573,17 @@ impl Risk {
             let scopes = [
                 (
                     facts.account,
-                    self.entities.account(facts.account),
+                    OrderLimits::ACCOUNT,
                     KillScope::Account(AccountId(facts.account)),
                 ),
                 (
                     self.entities.accounts + facts.session,
-                    self.entities.session(facts.session),
+                    OrderLimits::SESSION,
                     KillScope::Session(crate::types::SessionId(facts.session)),
                 ),
             ];
-            for (ring, entity, kill_scope) in scopes {
-                let messages = self
-                    .limits
-                    .get(entity, instrument, LimitKind::MessagesPerWindow);
+            for (ring, row, kill_scope) in scopes {
+                let messages = limit_of(row, LimitKind::MessagesPerWindow);
                 let breach = if messages != NO_LIMIT
                     && self
                         .messages
@@ -518,9 +591,7 @@ impl Risk {
                 {
                     Some(messages)
                 } else {
-                    let orders = self
-                        .limits
-                        .get(entity, instrument, LimitKind::OrdersPerWindow);
+                    let orders = limit_of(row, LimitKind::OrdersPerWindow);
                     (orders != NO_LIMIT
                         && replacing.is_none()
                         && self
@@ -548,14 +619,17 @@ impl Risk {
         {
             return Err(RejectReason::RiskRestrictedInstrument);
         }
-        match self.client_refs.check(facts.session, facts.client_ref) {
-            Ok(()) => {}
+        let client_ref_position = match self.client_refs.check(facts.session, facts.client_ref) {
+            Ok(position) => position,
             Err(ClientRefError::Duplicate) => return Err(RejectReason::RiskDuplicateClOrdId),
             Err(ClientRefError::Full) => return Err(RejectReason::RiskClOrdIdCapacity),
-        }
+        };
 
         // Passed: remember.
-        self.client_refs.insert(facts.session, facts.client_ref);
+        if let Some(position) = client_ref_position {
+            self.client_refs
+                .insert_at(facts.session, position, facts.client_ref);
+        }
         if replacing.is_none() && self.velocity_enabled() {
             self.orders.record(facts.account, now.0);
             self.orders
@@ -768,6 +842,23 @@ impl Risk {
         self.registered[index as usize] = Registered::default();
     }
 
+    /// The order in `index` left in a bulk removal: forget its contribution; the caller
+    /// then zeroes every holder's open figures at once with [`Self::release_all_open`].
+    #[inline]
+    pub fn forget(&mut self, index: u32) {
+        self.registered[index as usize] = Registered::default();
+    }
+
+    /// Every live order was removed ([`Self::forget`] for each): no open quantity remains.
+    pub fn release_all_open(&mut self) {
+        self.exposures.clear_open();
+    }
+
+    /// Whether no open quantity or notional remains (debug check of the bulk path).
+    pub fn no_open(&self) -> bool {
+        self.exposures.no_open()
+    }
+
     /// The order's terms changed (replace): its contribution is taken again from the slot.
     pub fn on_reregister(&mut self, index: u32, slot: &Slot) {
         self.on_remove(index, slot);
@@ -782,6 +873,7 @@ impl Risk {
     #[inline]
     pub fn on_fill(&mut self, index: u32, slot: &Slot, price: i64, qty: u64) {
         let instrument = slot.instrument.0;
+        self.pnl_epoch += 1;
         self.marks[instrument as usize] = price;
         let registered = &mut self.registered[index as usize];
         debug_assert!(registered.qty >= qty);
@@ -807,6 +899,7 @@ impl Risk {
     /// End of day: daily P&L restarts, breaches and bypasses end, ClOrdIDs are forgotten.
     pub fn end_of_day(&mut self) {
         self.exposures.end_of_day(&self.marks);
+        self.pnl_epoch += 1;
         if self.breached_count != 0 {
             self.breached.fill(false);
             self.breached_count = 0;

@@ -5,11 +5,17 @@
 use crate::digest::Digest;
 
 /// Rings of timestamps, one per scope, in one flat preallocated array.
+///
+/// Each ring has `stride` entries, `capacity` rounded up to a power of two, so that a
+/// position is a mask rather than a 64-bit division (several per order). Only the `capacity`
+/// most recent times are ever read, so the extra entries change no answer and no digest.
 #[derive(Debug)]
 pub(crate) struct Rings {
     capacity: u32,
+    /// Entries per ring: a power of two, at least `capacity`.
+    stride: u32,
     times: Vec<u64>,
-    /// Events recorded per scope since start (the ring position is `count % capacity`).
+    /// Events recorded per scope since start (the ring position is `count % stride`).
     counts: Vec<u64>,
     touched: Vec<u32>,
     touched_flag: Vec<bool>,
@@ -17,9 +23,11 @@ pub(crate) struct Rings {
 
 impl Rings {
     pub fn new(scopes: u32, capacity: u32) -> Self {
+        let stride = capacity.next_power_of_two();
         Rings {
             capacity,
-            times: vec![0; scopes as usize * capacity as usize],
+            stride,
+            times: vec![0; scopes as usize * stride as usize],
             counts: vec![0; scopes as usize],
             touched: Vec::with_capacity(scopes as usize),
             touched_flag: vec![false; scopes as usize],
@@ -28,6 +36,13 @@ impl Rings {
 
     pub fn capacity(&self) -> u32 {
         self.capacity
+    }
+
+    /// Where the event numbered `event` (from 0, per scope) is kept.
+    #[inline]
+    fn slot(&self, scope: u32, event: u64) -> usize {
+        let mask = u64::from(self.stride) - 1;
+        scope as usize * self.stride as usize + (event & mask) as usize
     }
 
     #[inline]
@@ -39,10 +54,10 @@ impl Rings {
             self.touched_flag[scope as usize] = true;
             self.touched.push(scope);
         }
-        let count = &mut self.counts[scope as usize];
-        let position = (*count % u64::from(self.capacity)) as usize;
-        *count += 1;
-        self.times[scope as usize * self.capacity as usize + position] = now_ns;
+        let count = self.counts[scope as usize];
+        self.counts[scope as usize] = count + 1;
+        let position = self.slot(scope, count);
+        self.times[position] = now_ns;
     }
 
     /// Whether at least `n` events fell in the window `(now − window, now]`.
@@ -59,8 +74,7 @@ impl Rings {
         if count < n {
             return false;
         }
-        let position = ((count - n) % u64::from(self.capacity)) as usize;
-        let time = self.times[scope as usize * self.capacity as usize + position];
+        let time = self.times[self.slot(scope, count - n)];
         time > now_ns.saturating_sub(window_ns)
     }
 
@@ -79,8 +93,7 @@ impl Rings {
             digest.u64(count);
             let kept = count.min(u64::from(self.capacity));
             for back in 1..=kept {
-                let position = ((count - back) % u64::from(self.capacity)) as usize;
-                digest.u64(self.times[scope as usize * self.capacity as usize + position]);
+                digest.u64(self.times[self.slot(scope, count - back)]);
             }
         }
     }

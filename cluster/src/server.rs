@@ -1,0 +1,179 @@
+//! A local `nats-server` for tests and benchmarks: free loopback ports, a temporary store
+//! directory, stopped by PID. Not for production (run NATS under its own supervisor there).
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::error::ClusterError;
+
+/// Whether a `nats-server` binary is on the `PATH`.
+#[must_use]
+pub fn nats_server_available() -> bool {
+    Command::new("nats-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// For tests: `true` when nats-server is there; otherwise prints a notice and returns
+/// `false` (skip), or panics with an install hint when the `CI` variable is set.
+///
+/// # Panics
+/// Under CI without nats-server.
+#[must_use]
+pub fn require_nats_server() -> bool {
+    if nats_server_available() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "nats-server is not installed: apt-get install -y nats-server (.ci/run does this)"
+    );
+    eprintln!("NOTICE: nats-server not found; skipping a test that needs it (apt-get install -y nats-server)");
+    false
+}
+
+fn free_port() -> Result<u16, ClusterError> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| ClusterError::Server(format!("find a free port: {e}")))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| ClusterError::Server(format!("find a free port: {e}")))
+}
+
+/// One running nats-server process with JetStream; killed (by its PID) on drop.
+#[derive(Debug)]
+pub struct LocalNatsServer {
+    child: Child,
+    port: u16,
+    store_dir: PathBuf,
+}
+
+impl LocalNatsServer {
+    /// Starts a single server with JetStream on a free loopback port, storing in
+    /// `store_dir`, and waits until it accepts connections.
+    ///
+    /// # Errors
+    /// [`ClusterError::Server`] when it cannot start or does not come up within 10 s.
+    pub fn start(store_dir: &Path) -> Result<LocalNatsServer, ClusterError> {
+        let port = free_port()?;
+        Self::spawn(store_dir, port, &[])
+    }
+
+    /// Starts a cluster of `nodes` servers (JetStream, routes on loopback) under
+    /// `store_root/n{i}`; returns them once all accept connections.
+    ///
+    /// # Errors
+    /// As [`LocalNatsServer::start`].
+    pub fn start_cluster(
+        store_root: &Path,
+        nodes: usize,
+    ) -> Result<Vec<LocalNatsServer>, ClusterError> {
+        let ports: Vec<(u16, u16)> = (0..nodes)
+            .map(|_| Ok((free_port()?, free_port()?)))
+            .collect::<Result<_, ClusterError>>()?;
+        let routes = ports
+            .iter()
+            .map(|(_, cluster)| format!("nats://127.0.0.1:{cluster}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut servers = Vec::new();
+        for (i, (client, cluster)) in ports.iter().enumerate() {
+            let dir = store_root.join(format!("n{i}"));
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| ClusterError::Server(format!("create {}: {e}", dir.display())))?;
+            let name = format!("n{i}");
+            let cluster_listen = format!("127.0.0.1:{cluster}");
+            let args = [
+                "--server_name",
+                name.as_str(),
+                "--cluster_name",
+                "arbiter-test",
+                "--cluster",
+                cluster_listen.as_str(),
+                "--routes",
+                routes.as_str(),
+            ];
+            servers.push(Self::spawn_no_wait(&dir, *client, &args)?);
+        }
+        for server in &servers {
+            server.wait_ready()?;
+        }
+        Ok(servers)
+    }
+
+    fn spawn(store_dir: &Path, port: u16, extra: &[&str]) -> Result<LocalNatsServer, ClusterError> {
+        let server = Self::spawn_no_wait(store_dir, port, extra)?;
+        server.wait_ready()?;
+        Ok(server)
+    }
+
+    fn spawn_no_wait(
+        store_dir: &Path,
+        port: u16,
+        extra: &[&str],
+    ) -> Result<LocalNatsServer, ClusterError> {
+        let child = Command::new("nats-server")
+            .arg("-js")
+            .arg("-a")
+            .arg("127.0.0.1")
+            .arg("-p")
+            .arg(port.to_string())
+            .arg("-sd")
+            .arg(store_dir)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| ClusterError::Server(format!("spawn nats-server: {e}")))?;
+        Ok(LocalNatsServer {
+            child,
+            port,
+            store_dir: store_dir.to_path_buf(),
+        })
+    }
+
+    fn wait_ready(&self) -> Result<(), ClusterError> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(ClusterError::Server(format!(
+            "nats-server on port {} did not come up",
+            self.port
+        )))
+    }
+
+    /// Client URL.
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// The store directory.
+    #[must_use]
+    pub fn store_dir(&self) -> &Path {
+        &self.store_dir
+    }
+
+    /// The server's PID.
+    #[must_use]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for LocalNatsServer {
+    fn drop(&mut self) {
+        // Child::kill signals exactly this PID.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

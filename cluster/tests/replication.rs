@@ -1,0 +1,382 @@
+//! Replication through a real nats-server (started here, on a free loopback port).
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use arbiter_cluster::batch::{self, BatchBuilder};
+use arbiter_cluster::server::{require_nats_server, LocalNatsServer};
+use arbiter_cluster::{
+    ensure_stream, follow, subject, ClusterError, FollowerConfig, FollowerStop, Lease,
+    LeaseConfig, Replicator, ReplicatorConfig, StreamSettings,
+};
+use arbiter_engine::wire::{decode_record, encode_record, RECORD_COMMAND, RECORD_DIGEST};
+use arbiter_engine::{
+    CommandKind, Engine, EngineConfig, Instrument, InstrumentRegistry, NewOrder, OrderId, Price,
+    Qty, Side, TimeInForce,
+};
+use arbiter_journal::{
+    Durability, FramePosition, FrameTail, Journal, JournalConfig, JournalId, RecordType, Sequence,
+    TimestampNs, Writer,
+};
+
+const SEGMENT: u64 = 256 * 1024;
+
+fn journal_config() -> JournalConfig {
+    let mut config = JournalConfig::new(JournalId::from_u128(0xA5A5));
+    config.segment_size_bytes = SEGMENT;
+    config.durability = Durability::None;
+    config.prefault = false;
+    config
+}
+
+fn settings(shard: &str) -> StreamSettings {
+    StreamSettings {
+        shard: shard.into(),
+        replicas: 1,
+        duplicate_window: Duration::from_secs(120),
+    }
+}
+
+fn engine() -> Engine {
+    let registry = InstrumentRegistry::new(vec![Instrument::simple(0, "DEMO")]).unwrap();
+    Engine::new(EngineConfig::default(), registry)
+}
+
+/// Writes `commands` COMMAND records (applied to a leader engine) and a DIGEST after every
+/// 100; returns the last sequence.
+fn write_leader(writer: &mut Writer, commands: u64) -> u64 {
+    let mut leader = engine();
+    let mut events = Vec::new();
+    let mut buffer = [0u8; 256];
+    for n in 1..=commands {
+        let kind = CommandKind::NewOrder(NewOrder {
+            order_id: OrderId(n),
+            side: if n % 2 == 0 { Side::Buy } else { Side::Sell },
+            price: Price(100 + (n % 7) as i64),
+            qty: Qty(10),
+            tif: TimeInForce::Gtc,
+            ..NewOrder::default()
+        });
+        let len = encode_record(&kind, b"", &mut buffer);
+        let seq = writer.next_sequence();
+        let (command, _) = decode_record(
+            arbiter_engine::Seq(seq.0),
+            arbiter_engine::TimestampNs(n),
+            &buffer[..len],
+        )
+        .unwrap();
+        leader.apply(&command, &mut events);
+        events.clear();
+        writer
+            .append(RecordType(RECORD_COMMAND), seq, TimestampNs(n), &buffer[..len])
+            .unwrap();
+        if n % 100 == 0 {
+            let seq = writer.next_sequence();
+            writer
+                .append(
+                    RecordType(RECORD_DIGEST),
+                    seq,
+                    TimestampNs(n),
+                    &leader.digest().to_le_bytes(),
+                )
+                .unwrap();
+        }
+    }
+    writer.next_sequence().0 - 1
+}
+
+fn segment_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".seg"))
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+#[test]
+fn journal_rebuilt_from_the_stream_is_byte_identical_and_digests_match() {
+    if !require_nats_server() {
+        return;
+    }
+    let store = tempfile::tempdir().unwrap();
+    let server = LocalNatsServer::start(store.path()).unwrap();
+    let leader_dir = tempfile::tempdir().unwrap();
+    let standby_dir = tempfile::tempdir().unwrap();
+    let (mut writer, _) = Journal::open(leader_dir.path(), journal_config()).unwrap();
+    let flusher = writer.flusher().unwrap().spawn();
+    let mut config = ReplicatorConfig::new(
+        server.url(),
+        settings("A"),
+        leader_dir.path(),
+        writer.identity(),
+        SEGMENT,
+    );
+    config.batch_bytes_max = 4096;
+    let replicator = Replicator::spawn(config, Some(writer.durable_cursor())).unwrap();
+    let cursor = replicator.cursor();
+    let last = write_leader(&mut writer, 5000);
+    writer.close().unwrap();
+    flusher.stop().unwrap();
+    assert!(cursor.wait_for(Sequence(last), Duration::from_secs(60)));
+    let stats = replicator.stats();
+    replicator.stop().unwrap();
+    assert!(stats.batches.load(std::sync::atomic::Ordering::Relaxed) > 10);
+
+    // The standby: its own journal, same identity and segment size, built from the stream.
+    let (mut standby, _) = Journal::open(standby_dir.path(), journal_config()).unwrap();
+    let mut follower_engine = engine();
+    let mut events = Vec::new();
+    let mut digests_checked = 0;
+    let mut apply = |record_type: RecordType, seq: Sequence, ts: TimestampNs, payload: &[u8]| {
+        match record_type.0 {
+            RECORD_COMMAND => {
+                let (command, _) = decode_record(
+                    arbiter_engine::Seq(seq.0),
+                    arbiter_engine::TimestampNs(ts.0),
+                    payload,
+                )
+                .map_err(|e| format!("{e:?}"))?;
+                follower_engine.apply(&command, &mut events);
+                events.clear();
+            }
+            RECORD_DIGEST => {
+                let digest = u64::from_le_bytes(payload.try_into().unwrap());
+                if digest != follower_engine.digest() {
+                    return Err(format!("digest differs at {seq:?}"));
+                }
+                digests_checked += 1;
+            }
+            _ => {}
+        }
+        Ok(())
+    };
+    let mut follower = FollowerConfig::new(server.url(), "A");
+    follower.until = Some(Sequence(last));
+    follower.idle_timeout = Some(Duration::from_secs(30));
+    let report = follow(&follower, &mut standby, &AtomicBool::new(false), &mut apply).unwrap();
+    assert_eq!(report.stop, FollowerStop::Reached);
+    assert_eq!(report.applied_through, Sequence(last));
+    assert_eq!(digests_checked, 50);
+    standby.close().unwrap();
+    let expected = segment_files(leader_dir.path());
+    assert!(expected.len() > 1, "several segments");
+    assert_eq!(segment_files(standby_dir.path()), expected);
+    assert!(arbiter_journal::verify(standby_dir.path()).unwrap().is_ok());
+
+    // A restarted replicator resumes after the last batch and publishes nothing twice.
+    let mut config = ReplicatorConfig::new(
+        server.url(),
+        settings("A"),
+        leader_dir.path(),
+        JournalId::from_u128(0xA5A5),
+        SEGMENT,
+    );
+    config.batch_bytes_max = 4096;
+    let again = Replicator::spawn(config, None).unwrap();
+    assert!(again.cursor().wait_for(Sequence(last), Duration::from_secs(30)));
+    let stats = again.stats();
+    again.stop().unwrap();
+    assert_eq!(stats.batches.load(std::sync::atomic::Ordering::Relaxed), 0);
+}
+
+/// One batch of the first frames of a small journal.
+fn one_batch(dir: &Path) -> (batch::BatchHeader, bytes::Bytes) {
+    let (mut writer, _) = Journal::open(dir, journal_config()).unwrap();
+    for n in 1..=10u64 {
+        let seq = writer.next_sequence();
+        writer
+            .append(RecordType(1), seq, TimestampNs(n), &n.to_le_bytes())
+            .unwrap();
+    }
+    writer.close().unwrap();
+    let mut tail = FrameTail::open(dir, FramePosition::segment_start(Sequence(1))).unwrap();
+    let mut builder = BatchBuilder::new(JournalId::from_u128(0xA5A5), SEGMENT, 1 << 16);
+    loop {
+        let position = tail.position();
+        let Some((_, frame)) = tail.poll().unwrap() else { break };
+        let next = FramePosition {
+            segment_first_sequence: position.segment_first_sequence,
+            offset: position.offset + frame.aligned_len() as u64,
+        };
+        builder.push(position, &frame, next);
+    }
+    builder.finish()
+}
+
+#[test]
+fn a_retried_publish_is_stored_once_and_a_stale_expected_sequence_is_refused() {
+    if !require_nats_server() {
+        return;
+    }
+    let store = tempfile::tempdir().unwrap();
+    let server = LocalNatsServer::start(store.path()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (header, payload) = one_batch(dir.path());
+    runtime().block_on(async {
+        let client = async_nats::connect(server.url()).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        let mut stream = ensure_stream(&js, &settings("B")).await.unwrap();
+        let id = batch::message_id("B", 1, &header);
+        let publish = || {
+            async_nats::jetstream::context::Publish::build()
+                .payload(payload.clone())
+                .message_id(&id)
+                .expected_last_sequence(0)
+        };
+        let first = js.send_publish(subject("B"), publish()).await.unwrap().await.unwrap();
+        assert_eq!(first.sequence, 1);
+        assert!(!first.duplicate);
+        // The "timed out" publish is retried with the same id and expected sequence.
+        let retry = js.send_publish(subject("B"), publish()).await.unwrap().await.unwrap();
+        assert!(retry.duplicate);
+        assert_eq!(retry.sequence, 1);
+        assert_eq!(stream.info().await.unwrap().state.messages, 1);
+        // A stale leader (another epoch: another id) expecting the old last sequence.
+        let stale = async_nats::jetstream::context::Publish::build()
+            .payload(payload.clone())
+            .message_id(batch::message_id("B", 0, &header))
+            .expected_last_sequence(0);
+        let refused = js.send_publish(subject("B"), stale).await.unwrap().await.unwrap_err();
+        assert_eq!(
+            refused.kind(),
+            async_nats::jetstream::context::PublishErrorKind::WrongLastSequence
+        );
+        assert_eq!(stream.info().await.unwrap().state.messages, 1);
+    });
+}
+
+#[test]
+fn a_replicator_behind_a_moved_stream_is_fenced() {
+    if !require_nats_server() {
+        return;
+    }
+    let store = tempfile::tempdir().unwrap();
+    let server = LocalNatsServer::start(store.path()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut writer, _) = Journal::open(dir.path(), journal_config()).unwrap();
+    let replicator = Replicator::spawn(
+        ReplicatorConfig::new(server.url(), settings("F"), dir.path(), writer.identity(), SEGMENT),
+        None,
+    )
+    .unwrap();
+    let cursor = replicator.cursor();
+    let seq = writer.next_sequence();
+    writer.append(RecordType(1), seq, TimestampNs(1), b"one").unwrap();
+    assert!(cursor.wait_for(Sequence(1), Duration::from_secs(30)));
+    // Another leader appends to the stream behind this replicator's back.
+    let other = tempfile::tempdir().unwrap();
+    let (_, foreign) = one_batch(other.path());
+    runtime().block_on(async {
+        let client = async_nats::connect(server.url()).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        js.publish(subject("F"), foreign).await.unwrap().await.unwrap();
+    });
+    let seq = writer.next_sequence();
+    writer.append(RecordType(1), seq, TimestampNs(2), b"two").unwrap();
+    assert!(!cursor.wait_for(Sequence(2), Duration::from_secs(30)));
+    assert!(cursor.is_failed());
+    assert!(matches!(replicator.stop(), Err(ClusterError::Fenced { .. })));
+}
+
+#[test]
+fn garbage_or_a_foreign_journal_on_the_subject_stops_the_follower() {
+    if !require_nats_server() {
+        return;
+    }
+    let store = tempfile::tempdir().unwrap();
+    let server = LocalNatsServer::start(store.path()).unwrap();
+    let source = tempfile::tempdir().unwrap();
+    let (_, good) = one_batch(source.path());
+    let mut corrupted = good.to_vec();
+    let last = corrupted.len() - 20;
+    corrupted[last] ^= 0x40;
+    let mut foreign = good.to_vec();
+    foreign[16] ^= 1; // another journal identity (batch CRC recomputed below)
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&foreign[..92]), &foreign[96..]);
+    foreign[92..96].copy_from_slice(&crc.to_le_bytes());
+    let cases: [(&str, Vec<u8>); 3] = [
+        ("G1", b"definitely not a batch".to_vec()),
+        ("G2", corrupted),
+        ("G3", foreign),
+    ];
+    for (shard, payload) in cases {
+        runtime().block_on(async {
+            let client = async_nats::connect(server.url()).await.unwrap();
+            let js = async_nats::jetstream::new(client);
+            ensure_stream(&js, &settings(shard)).await.unwrap();
+            js.publish(subject(shard), payload.into()).await.unwrap().await.unwrap();
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let (mut standby, _) = Journal::open(dir.path(), journal_config()).unwrap();
+        let mut applied = 0;
+        let mut config = FollowerConfig::new(server.url(), shard);
+        config.idle_timeout = Some(Duration::from_secs(10));
+        let result = follow(&config, &mut standby, &AtomicBool::new(false), &mut |_, _, _, _| {
+            applied += 1;
+            Ok(())
+        });
+        let error = result.unwrap_err();
+        assert!(matches!(error, ClusterError::BadBatch { .. }), "{shard}: {error}");
+        eprintln!("{shard}: {error}");
+        assert_eq!(applied, 0);
+        assert_eq!(standby.next_sequence(), Sequence(1), "nothing appended");
+    }
+}
+
+#[test]
+fn lease_one_holder_expiry_hands_over_and_stale_renew_fails() {
+    if !require_nats_server() {
+        return;
+    }
+    let store = tempfile::tempdir().unwrap();
+    let server = LocalNatsServer::start(store.path()).unwrap();
+    runtime().block_on(async {
+        let client = async_nats::connect(server.url()).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        let config = |node: &str| LeaseConfig {
+            bucket: "arbiter_leases".into(),
+            shard: "A".into(),
+            node_id: node.into(),
+            ttl: Duration::from_secs(2),
+            renew_interval: Duration::from_millis(500),
+            replicas: 1,
+        };
+        let mut bad = config("x");
+        bad.ttl = Duration::from_millis(400);
+        assert!(Lease::open(&js, bad).await.is_err());
+        let mut a = Lease::open(&js, config("node-a")).await.unwrap();
+        let mut b = Lease::open(&js, config("node-b")).await.unwrap();
+        assert!(a.try_acquire().await.unwrap());
+        assert!(!b.try_acquire().await.unwrap());
+        assert!(a.is_held() && !b.is_held());
+        a.renew().await.unwrap();
+        let epoch_a = a.epoch();
+        // A renew with a stale revision fails and drops the fencing flag.
+        let flag = a.held_flag();
+        let current = a.revision().unwrap();
+        a.set_revision_for_test(current - 1);
+        assert!(matches!(a.renew().await, Err(ClusterError::LeaseLost(_))));
+        assert!(!flag.load(std::sync::atomic::Ordering::Acquire));
+        // Not renewed: the server expires it after the TTL and the other node takes it.
+        let mut taken = false;
+        for _ in 0..40 {
+            if b.try_acquire().await.unwrap() {
+                taken = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        assert!(taken, "lease not handed over after expiry");
+        assert!(b.epoch() > epoch_a);
+        assert!(!a.try_acquire().await.unwrap());
+        let value = b.peek().await.unwrap().unwrap();
+        assert_eq!(value.node_id, "node-b");
+    });
+}
