@@ -145,7 +145,10 @@ impl BatchBuilder {
 /// A description of what is wrong (short, bad magic, version, length or CRC).
 pub fn decode(bytes: &[u8]) -> Result<(BatchHeader, &[u8]), String> {
     if bytes.len() < BATCH_HEADER_LEN {
-        return Err(format!("{} bytes: shorter than a batch header", bytes.len()));
+        return Err(format!(
+            "{} bytes: shorter than a batch header",
+            bytes.len()
+        ));
     }
     if bytes[0..8] != BATCH_MAGIC {
         return Err("not an Arbiter batch (bad magic)".to_owned());

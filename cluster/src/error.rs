@@ -53,7 +53,9 @@ impl fmt::Display for ClusterError {
                 f,
                 "refused stream message {stream_sequence}: {reason}; nothing from it was applied"
             ),
-            ClusterError::Discontinuity(why) => write!(f, "stream does not continue the journal: {why}"),
+            ClusterError::Discontinuity(why) => {
+                write!(f, "stream does not continue the journal: {why}")
+            }
             ClusterError::Journal(e) => write!(f, "journal: {e}"),
             ClusterError::Config(why) => write!(f, "server configuration: {why}"),
             ClusterError::LeaseLost(why) => write!(f, "lease: {why}"),

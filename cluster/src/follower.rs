@@ -14,6 +14,10 @@ use crate::error::{nats, ClusterError};
 use crate::replicator::{check_identity, next_position};
 use crate::stream::{check_shard, stream_name, subject};
 
+/// The record callback: `(type, sequence, timestamp, payload)`; an `Err` stops the follower.
+pub type OnRecord<'a> =
+    dyn FnMut(RecordType, Sequence, TimestampNs, &[u8]) -> Result<(), String> + 'a;
+
 /// Follower settings.
 #[derive(Clone, Debug)]
 pub struct FollowerConfig {
@@ -93,7 +97,7 @@ pub fn follow(
     config: &FollowerConfig,
     writer: &mut Writer,
     stop: &AtomicBool,
-    on_record: &mut dyn FnMut(RecordType, Sequence, TimestampNs, &[u8]) -> Result<(), String>,
+    on_record: &mut OnRecord<'_>,
 ) -> Result<FollowerReport, ClusterError> {
     check_shard(&config.shard)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -107,7 +111,7 @@ async fn follow_async(
     config: &FollowerConfig,
     writer: &mut Writer,
     stop: &AtomicBool,
-    on_record: &mut dyn FnMut(RecordType, Sequence, TimestampNs, &[u8]) -> Result<(), String>,
+    on_record: &mut OnRecord<'_>,
 ) -> Result<FollowerReport, ClusterError> {
     let client = async_nats::connect(config.url.as_str())
         .await
@@ -182,7 +186,10 @@ fn should_stop(
     last_message: Instant,
     report: &FollowerReport,
 ) -> Option<FollowerStop> {
-    if config.until.is_some_and(|until| report.applied_through >= until) {
+    if config
+        .until
+        .is_some_and(|until| report.applied_through >= until)
+    {
         return Some(FollowerStop::Reached);
     }
     if stop.load(Ordering::Acquire) {
@@ -241,7 +248,12 @@ async fn read_header(
         stream_sequence: sequence,
         reason,
     })?;
-    check_identity(sequence, &header, writer.identity(), writer.segment_size_bytes())?;
+    check_identity(
+        sequence,
+        &header,
+        writer.identity(),
+        writer.segment_size_bytes(),
+    )?;
     Ok(header)
 }
 
@@ -252,7 +264,7 @@ fn apply_batch(
     payload: &[u8],
     writer: &mut Writer,
     pending: &mut Pending,
-    on_record: &mut dyn FnMut(RecordType, Sequence, TimestampNs, &[u8]) -> Result<(), String>,
+    on_record: &mut OnRecord<'_>,
     report: &mut FollowerReport,
 ) -> Result<(), ClusterError> {
     let bad = |reason: String| ClusterError::BadBatch {
@@ -328,7 +340,7 @@ fn apply_batch(
 fn deliver_sealed(
     seal: &FrameView<'_>,
     pending: &mut Pending,
-    on_record: &mut dyn FnMut(RecordType, Sequence, TimestampNs, &[u8]) -> Result<(), String>,
+    on_record: &mut OnRecord<'_>,
     report: &mut FollowerReport,
 ) -> Result<(), ClusterError> {
     let payload = seal.payload();

@@ -47,7 +47,9 @@ impl LeaseConfig {
             )));
         }
         if self.ttl < Duration::from_secs(1) {
-            return Err(ClusterError::Config("lease ttl must be at least 1 s".into()));
+            return Err(ClusterError::Config(
+                "lease ttl must be at least 1 s".into(),
+            ));
         }
         Ok(())
     }
@@ -118,7 +120,10 @@ impl Lease {
             .get_or_create_stream(stream_config)
             .await
             .map_err(|e| nats("create lease bucket stream", e))?;
-        let info = stream.info().await.map_err(|e| nats("lease bucket info", e))?;
+        let info = stream
+            .info()
+            .await
+            .map_err(|e| nats("lease bucket info", e))?;
         if info.config.max_age != config.ttl
             || info.config.max_messages_per_subject != 1
             || info.config.num_replicas != config.replicas

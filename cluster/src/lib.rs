@@ -25,7 +25,7 @@ pub mod server;
 mod stream;
 
 pub use error::ClusterError;
-pub use follower::{follow, FollowerConfig, FollowerReport, FollowerStop};
+pub use follower::{follow, FollowerConfig, FollowerReport, FollowerStop, OnRecord};
 pub use lease::{Lease, LeaseConfig, LeaseValue};
 pub use replicator::{ReplicatedCursor, ReplicationStats, Replicator, ReplicatorConfig};
 pub use stream::{ensure_stream, stream_name, subject, StreamSettings};

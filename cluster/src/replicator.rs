@@ -334,8 +334,11 @@ async fn run(
     };
     let mut tail = FrameTail::open(&config.journal_dir, start)?;
     let subject = subject(&config.stream.shard);
-    let mut builder =
-        BatchBuilder::new(config.identity, config.segment_size_bytes, config.batch_bytes_max);
+    let mut builder = BatchBuilder::new(
+        config.identity,
+        config.segment_size_bytes,
+        config.batch_bytes_max,
+    );
     let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(config.in_flight_max);
     let mut batch_read_at = Instant::now();
     loop {
@@ -395,17 +398,19 @@ async fn run(
         }
         if let Some(front) = in_flight.front() {
             let age = front.read_at.elapsed();
-            stats
-                .lag_us
-                .store(u64::try_from(age.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+            stats.lag_us.store(
+                u64::try_from(age.as_micros()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
         } else {
             stats.lag_us.store(0, Ordering::Relaxed);
         }
         let tail_next = tail.next_sequence().0.saturating_sub(1);
         let writer_last = written.map_or(tail_next, |w| w.written().0.max(tail_next));
-        stats
-            .lag_records
-            .store(writer_last.saturating_sub(cursor.get().0), Ordering::Relaxed);
+        stats.lag_records.store(
+            writer_last.saturating_sub(cursor.get().0),
+            Ordering::Relaxed,
+        );
         // Acknowledgements: wait for the oldest when the window is full or nothing was read.
         if in_flight.len() >= config.in_flight_max || (read == 0 && !in_flight.is_empty()) {
             settle_front(config, &context, &subject, &mut in_flight, cursor, stats).await?;
@@ -517,7 +522,8 @@ async fn settle_front(
                 if ack.duplicate {
                     stats.duplicates.fetch_add(1, Ordering::Relaxed);
                 }
-                let latency = u64::try_from(front.sent_at.elapsed().as_micros()).unwrap_or(u64::MAX);
+                let latency =
+                    u64::try_from(front.sent_at.elapsed().as_micros()).unwrap_or(u64::MAX);
                 if let Ok(mut histogram) = stats.publish_latency_us.lock() {
                     let _ = histogram.record(latency.max(1));
                 }

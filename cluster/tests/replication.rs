@@ -6,8 +6,8 @@ use std::time::Duration;
 use arbiter_cluster::batch::{self, BatchBuilder};
 use arbiter_cluster::server::{require_nats_server, LocalNatsServer};
 use arbiter_cluster::{
-    ensure_stream, follow, subject, ClusterError, FollowerConfig, FollowerStop, Lease,
-    LeaseConfig, Replicator, ReplicatorConfig, StreamSettings,
+    ensure_stream, follow, subject, ClusterError, FollowerConfig, FollowerStop, Lease, LeaseConfig,
+    Replicator, ReplicatorConfig, StreamSettings,
 };
 use arbiter_engine::wire::{decode_record, encode_record, RECORD_COMMAND, RECORD_DIGEST};
 use arbiter_engine::{
@@ -68,7 +68,12 @@ fn write_leader(writer: &mut Writer, commands: u64) -> u64 {
         leader.apply(&command, &mut events);
         events.clear();
         writer
-            .append(RecordType(RECORD_COMMAND), seq, TimestampNs(n), &buffer[..len])
+            .append(
+                RecordType(RECORD_COMMAND),
+                seq,
+                TimestampNs(n),
+                &buffer[..len],
+            )
             .unwrap();
         if n % 100 == 0 {
             let seq = writer.next_sequence();
@@ -90,14 +95,22 @@ fn segment_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .unwrap()
         .map(|e| e.unwrap())
         .filter(|e| e.file_name().to_string_lossy().ends_with(".seg"))
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
         .collect();
     files.sort();
     files
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -180,7 +193,9 @@ fn journal_rebuilt_from_the_stream_is_byte_identical_and_digests_match() {
     );
     config.batch_bytes_max = 4096;
     let again = Replicator::spawn(config, None).unwrap();
-    assert!(again.cursor().wait_for(Sequence(last), Duration::from_secs(30)));
+    assert!(again
+        .cursor()
+        .wait_for(Sequence(last), Duration::from_secs(30)));
     let stats = again.stats();
     again.stop().unwrap();
     assert_eq!(stats.batches.load(std::sync::atomic::Ordering::Relaxed), 0);
@@ -200,7 +215,9 @@ fn one_batch(dir: &Path) -> (batch::BatchHeader, bytes::Bytes) {
     let mut builder = BatchBuilder::new(JournalId::from_u128(0xA5A5), SEGMENT, 1 << 16);
     loop {
         let position = tail.position();
-        let Some((_, frame)) = tail.poll().unwrap() else { break };
+        let Some((_, frame)) = tail.poll().unwrap() else {
+            break;
+        };
         let next = FramePosition {
             segment_first_sequence: position.segment_first_sequence,
             offset: position.offset + frame.aligned_len() as u64,
@@ -230,11 +247,21 @@ fn a_retried_publish_is_stored_once_and_a_stale_expected_sequence_is_refused() {
                 .message_id(&id)
                 .expected_last_sequence(0)
         };
-        let first = js.send_publish(subject("B"), publish()).await.unwrap().await.unwrap();
+        let first = js
+            .send_publish(subject("B"), publish())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
         assert_eq!(first.sequence, 1);
         assert!(!first.duplicate);
         // The "timed out" publish is retried with the same id and expected sequence.
-        let retry = js.send_publish(subject("B"), publish()).await.unwrap().await.unwrap();
+        let retry = js
+            .send_publish(subject("B"), publish())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
         assert!(retry.duplicate);
         assert_eq!(retry.sequence, 1);
         assert_eq!(stream.info().await.unwrap().state.messages, 1);
@@ -243,7 +270,12 @@ fn a_retried_publish_is_stored_once_and_a_stale_expected_sequence_is_refused() {
             .payload(payload.clone())
             .message_id(batch::message_id("B", 0, &header))
             .expected_last_sequence(0);
-        let refused = js.send_publish(subject("B"), stale).await.unwrap().await.unwrap_err();
+        let refused = js
+            .send_publish(subject("B"), stale)
+            .await
+            .unwrap()
+            .await
+            .unwrap_err();
         assert_eq!(
             refused.kind(),
             async_nats::jetstream::context::PublishErrorKind::WrongLastSequence
@@ -262,13 +294,21 @@ fn a_replicator_behind_a_moved_stream_is_fenced() {
     let dir = tempfile::tempdir().unwrap();
     let (mut writer, _) = Journal::open(dir.path(), journal_config()).unwrap();
     let replicator = Replicator::spawn(
-        ReplicatorConfig::new(server.url(), settings("F"), dir.path(), writer.identity(), SEGMENT),
+        ReplicatorConfig::new(
+            server.url(),
+            settings("F"),
+            dir.path(),
+            writer.identity(),
+            SEGMENT,
+        ),
         None,
     )
     .unwrap();
     let cursor = replicator.cursor();
     let seq = writer.next_sequence();
-    writer.append(RecordType(1), seq, TimestampNs(1), b"one").unwrap();
+    writer
+        .append(RecordType(1), seq, TimestampNs(1), b"one")
+        .unwrap();
     assert!(cursor.wait_for(Sequence(1), Duration::from_secs(30)));
     // Another leader appends to the stream behind this replicator's back.
     let other = tempfile::tempdir().unwrap();
@@ -276,13 +316,22 @@ fn a_replicator_behind_a_moved_stream_is_fenced() {
     runtime().block_on(async {
         let client = async_nats::connect(server.url()).await.unwrap();
         let js = async_nats::jetstream::new(client);
-        js.publish(subject("F"), foreign).await.unwrap().await.unwrap();
+        js.publish(subject("F"), foreign)
+            .await
+            .unwrap()
+            .await
+            .unwrap();
     });
     let seq = writer.next_sequence();
-    writer.append(RecordType(1), seq, TimestampNs(2), b"two").unwrap();
+    writer
+        .append(RecordType(1), seq, TimestampNs(2), b"two")
+        .unwrap();
     assert!(!cursor.wait_for(Sequence(2), Duration::from_secs(30)));
     assert!(cursor.is_failed());
-    assert!(matches!(replicator.stop(), Err(ClusterError::Fenced { .. })));
+    assert!(matches!(
+        replicator.stop(),
+        Err(ClusterError::Fenced { .. })
+    ));
 }
 
 #[test]
@@ -311,19 +360,31 @@ fn garbage_or_a_foreign_journal_on_the_subject_stops_the_follower() {
             let client = async_nats::connect(server.url()).await.unwrap();
             let js = async_nats::jetstream::new(client);
             ensure_stream(&js, &settings(shard)).await.unwrap();
-            js.publish(subject(shard), payload.into()).await.unwrap().await.unwrap();
+            js.publish(subject(shard), payload.into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
         });
         let dir = tempfile::tempdir().unwrap();
         let (mut standby, _) = Journal::open(dir.path(), journal_config()).unwrap();
         let mut applied = 0;
         let mut config = FollowerConfig::new(server.url(), shard);
         config.idle_timeout = Some(Duration::from_secs(10));
-        let result = follow(&config, &mut standby, &AtomicBool::new(false), &mut |_, _, _, _| {
-            applied += 1;
-            Ok(())
-        });
+        let result = follow(
+            &config,
+            &mut standby,
+            &AtomicBool::new(false),
+            &mut |_, _, _, _| {
+                applied += 1;
+                Ok(())
+            },
+        );
         let error = result.unwrap_err();
-        assert!(matches!(error, ClusterError::BadBatch { .. }), "{shard}: {error}");
+        assert!(
+            matches!(error, ClusterError::BadBatch { .. }),
+            "{shard}: {error}"
+        );
         eprintln!("{shard}: {error}");
         assert_eq!(applied, 0);
         assert_eq!(standby.next_sequence(), Sequence(1), "nothing appended");

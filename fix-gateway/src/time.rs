@@ -185,36 +185,30 @@ pub(crate) fn is_utc_timestamp(bytes: &[u8]) -> bool {
     if head[8] != b'-' || time & COLONS != COLON_BYTES {
         return false;
     }
-    if !all_digits(date) || !all_digits(time & !COLONS | ZERO_BYTES) {
+    let time = time & !COLONS | ZERO_BYTES;
+    if !all_digits(date) || !all_digits(time) {
         return false;
     }
-    // All digits: fixed-width numbers compare as text, big-endian.
-    let pair = |at: usize| u16::from_be_bytes([head[at], head[at + 1]]);
-    let text = |t: &[u8; 2]| u16::from_be_bytes(*t);
-    let month = usize::from(head[4] & 0x0f) * 10 + usize::from(head[5] & 0x0f);
-    if !(1..=12).contains(&month) {
-        return false;
-    }
-    // Days per month outside leap years, as text.
-    const DAYS: [[u8; 2]; 13] = [
-        *b"00", *b"31", *b"28", *b"31", *b"30", *b"31", *b"30", *b"31", *b"31", *b"30", *b"31",
-        *b"30", *b"31",
-    ];
-    let day = pair(6);
-    let day_ok = day <= text(&DAYS[month])
-        || month == 2 && day == text(b"29") && {
-            let year = (u32::from(head[0] & 0x0f) * 10 + u32::from(head[1] & 0x0f)) * 100
-                + u32::from(head[2] & 0x0f) * 10
-                + u32::from(head[3] & 0x0f);
-            days_in_month(i64::from(year), 2) == 29
-        };
+    let date = digit_pairs(date);
+    let year = (date & 0xff) as u32 * 100 + (date >> 16 & 0xff) as u32;
+    let month = (date >> 32 & 0xff) as usize;
+    let day = (date >> 48) as u32;
+    let time = digit_pairs(time);
+    // Byte pairs of "HH0MM0SS": HH at 0, "0M" at 2, "M0" at 4, SS at 6.
+    let hour = (time & 0xff) as u32;
+    let minute = (time >> 16 & 0xff) as u32 * 10 + ((time >> 32 & 0xff) as u32) / 10;
+    let second = (time >> 48) as u32;
+    // Days per month outside leap years; month 0 and months past 12 have none.
+    const DAYS: [u8; 13] = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let days = DAYS.get(month).copied().unwrap_or(0);
     // Dates before 1970 have negative day numbers, which the parser refuses.
-    u32::from_be_bytes([head[0], head[1], head[2], head[3]]) >= u32::from_be_bytes(*b"1970")
-        && day >= text(b"01")
-        && day_ok
-        && pair(9) <= text(b"23")
-        && pair(12) <= text(b"59")
-        && pair(15) <= text(b"60")
+    year >= 1970
+        && day != 0
+        && (day <= u32::from(days)
+            || month == 2 && day == 29 && days_in_month(i64::from(year), 2) == 29)
+        && hour <= 23
+        && minute <= 59
+        && second <= 60
 }
 
 /// `"00".."99"`, for formatting two digits per lookup.
@@ -455,6 +449,11 @@ mod tests {
             "20240100-00:00:00",
             "20240131-00:00:00",
             "20240431-00:00:00",
+            "20241401-00:00:00",
+            "20241701-00:00:00",
+            "20242901-00:00:00",
+            "20249901-00:00:00",
+            "20241729-00:00:00",
             "20240101-24:00:00",
             "20240101-00:60:00",
             "20240101-00:00:61",

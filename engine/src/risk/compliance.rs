@@ -27,6 +27,12 @@ impl Restricted {
         (bit / 64, 1u64 << (bit % 64))
     }
 
+    /// Whether any pair is restricted.
+    #[inline]
+    pub fn any(&self) -> bool {
+        self.count != 0
+    }
+
     #[inline]
     pub fn contains(&self, account: u32, instrument: u32) -> bool {
         if self.count == 0 {

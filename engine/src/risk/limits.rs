@@ -96,6 +96,8 @@ pub(crate) struct LimitTable {
     specific_per_entity: Vec<u32>,
     /// Per kind: how many rows hold a value; zero lets the check skip the kind entirely.
     kind_set: [u32; LIMIT_KINDS],
+    /// The sum of `kind_set`: zero lets the check skip gathering limits at all.
+    set_total: u32,
 }
 
 impl LimitTable {
@@ -111,6 +113,7 @@ impl LimitTable {
             specific_max,
             specific_per_entity: vec![0; entities as usize],
             kind_set: [0; LIMIT_KINDS],
+            set_total: 0,
         }
     }
 
@@ -170,7 +173,8 @@ impl LimitTable {
     /// Whether any limit of any kind is set.
     #[inline]
     pub fn any_set(&self) -> bool {
-        self.kind_set.iter().any(|&n| n != 0)
+        debug_assert_eq!(self.set_total, self.kind_set.iter().sum::<u32>());
+        self.set_total != 0
     }
 
     /// Every kind's limit for `entity` and `instrument` at once: what [`Self::get`] gives per
@@ -241,8 +245,10 @@ impl LimitTable {
         *cell = value;
         if old == NO_LIMIT && value != NO_LIMIT {
             self.kind_set[kind.index()] += 1;
+            self.set_total += 1;
         } else if old != NO_LIMIT && value == NO_LIMIT {
             self.kind_set[kind.index()] -= 1;
+            self.set_total -= 1;
         }
         Ok(())
     }

@@ -442,6 +442,14 @@ impl Risk {
         tick_size: i64,
         replacing: Option<Registered>,
     ) -> Result<(), RejectReason> {
+        // Nothing configured (the default): every step below would pass without effect.
+        if !self.limits.any_set()
+            && self.breached_count == 0
+            && !self.restricted.any()
+            && !self.client_refs.enabled()
+        {
+            return Ok(());
+        }
         let instrument = InstrumentId(facts.instrument);
         let firm = self.firm_of(facts.account);
         // Gathered once, only when some limit exists (every use below is behind `any(kind)`).
@@ -451,9 +459,12 @@ impl Risk {
                 rows: [
                     self.limits.row(Entities::GLOBAL, instrument),
                     self.limits.row(self.entities.firm(firm), instrument),
-                    self.limits.row(self.entities.account(facts.account), instrument),
-                    self.limits.row(self.entities.strategy(facts.strategy), instrument),
-                    self.limits.row(self.entities.session(facts.session), instrument),
+                    self.limits
+                        .row(self.entities.account(facts.account), instrument),
+                    self.limits
+                        .row(self.entities.strategy(facts.strategy), instrument),
+                    self.limits
+                        .row(self.entities.session(facts.session), instrument),
                 ],
             };
             &gathered

@@ -5,6 +5,7 @@ mod book;
 mod journal;
 mod kill;
 mod md;
+mod replicate;
 
 /// Workload benchmarks for Arbiter.
 #[derive(Parser, Debug)]
@@ -26,6 +27,8 @@ enum Command {
     Kill(kill::KillArgs),
     /// Encode and packetize a recorded market-data event stream (no network).
     Md(md::MdArgs),
+    /// Replicate a journal through JetStream and rebuild it on a standby.
+    Replicate(replicate::ReplicateArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -36,6 +39,7 @@ fn main() -> std::process::ExitCode {
         Command::Journal(args) => journal::run(&args),
         Command::Kill(args) => kill::run(&args),
         Command::Md(args) => md::run(&args),
+        Command::Replicate(args) => replicate::run(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
