@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use arbiter_fix::{
-    checksum, decode, frame, validate, FixVersion, FrameResult, Header, MessageBuilder,
+    checksum, decode, frame, validate, FixVersion, FrameResult, Header, Message, MessageBuilder,
     TimestampPrecision,
 };
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
@@ -32,6 +32,20 @@ fn bench(c: &mut Criterion) {
             let msg = decode(&bytes[..n]).unwrap();
             let def = validate(&msg, FixVersion::Fix44).unwrap();
             black_box((def, msg.get_price_decimal(44, 4).unwrap(), msg.len()))
+        });
+    });
+    // The same with one Message kept across calls (`Message::decode_into`): no field
+    // table to set up or move per message.
+    let mut reused = Message::empty(&nos);
+    c.bench_function("fix/decode/new_order_single_into", |b| {
+        b.iter(|| {
+            let bytes = black_box(&nos[..]);
+            let FrameResult::Complete(n) = frame(bytes) else {
+                unreachable!()
+            };
+            reused.decode_into(&bytes[..n]).unwrap();
+            let def = validate(&reused, FixVersion::Fix44).unwrap();
+            black_box((def, reused.get_price_decimal(44, 4).unwrap(), reused.len()))
         });
     });
     let mut buf = vec![0u8; 1024];

@@ -45,6 +45,37 @@ fn free_port() -> Result<u16, ClusterError> {
         .map_err(|e| ClusterError::Server(format!("find a free port: {e}")))
 }
 
+/// Waits until JetStream at `url` answers an account-info request.
+///
+/// # Errors
+/// [`ClusterError::Server`] when it does not within `timeout`.
+pub fn wait_jetstream(url: &str, timeout: Duration) -> Result<(), ClusterError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ClusterError::Server(format!("tokio runtime: {e}")))?;
+    runtime.block_on(async {
+        let deadline = Instant::now() + timeout;
+        let mut last_error = String::new();
+        while Instant::now() < deadline {
+            match async_nats::connect(url).await {
+                Ok(client) => {
+                    let context = async_nats::jetstream::new(client);
+                    match context.query_account().await {
+                        Ok(_) => return Ok(()),
+                        Err(e) => last_error = e.to_string(),
+                    }
+                }
+                Err(e) => last_error = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Err(ClusterError::Server(format!(
+            "JetStream at {url} not ready: {last_error}"
+        )))
+    })
+}
+
 /// One running nats-server process with JetStream; killed (by its PID) on drop.
 #[derive(Debug)]
 pub struct LocalNatsServer {
@@ -87,7 +118,7 @@ impl LocalNatsServer {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| ClusterError::Server(format!("create {}: {e}", dir.display())))?;
             let name = format!("n{i}");
-            let cluster_listen = format!("127.0.0.1:{cluster}");
+            let cluster_listen = format!("nats://127.0.0.1:{cluster}");
             let args = [
                 "--server_name",
                 name.as_str(),
@@ -102,6 +133,10 @@ impl LocalNatsServer {
         }
         for server in &servers {
             server.wait_ready()?;
+        }
+        // A JetStream cluster answers only once its meta group has elected a leader.
+        for server in &servers {
+            wait_jetstream(&server.url(), Duration::from_secs(30))?;
         }
         Ok(servers)
     }

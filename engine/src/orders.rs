@@ -9,25 +9,27 @@ use crate::types::{
 };
 
 /// One live order. Links are slot indices, not pointers.
-///
-/// `repr(C)` with the fields a kill sweep reads (id, leaves, instrument, next in acceptance
-/// order) in the first 24 bytes, so that a sweep over many orders touches one or two cache
-/// lines per order rather than all three; then the 8-, 4- and 1-byte fields, without padding
-/// holes (168 bytes, as with the compiler's layout).
 #[derive(Clone, Copy, Debug, Default)]
-#[repr(C)]
 pub(crate) struct Slot {
     pub id: OrderId,
-    /// Open quantity, hidden included.
-    pub leaves: Qty,
     pub instrument: InstrumentId,
-    pub all_next: u32,
+    pub account: AccountId,
+    pub strategy: StrategyId,
+    pub session: SessionId,
+    pub side: Side,
+    /// Current type: a triggered stop becomes Market, a triggered stop-limit Limit.
+    pub ord_type: OrdType,
+    pub tif: TimeInForce,
+    pub stp_mode: StpMode,
     pub stp_key: u64,
+    pub post_only: bool,
     pub price: Price,
     pub stop_price: Price,
     /// Total order quantity (FIX OrderQty).
     pub qty: Qty,
     pub filled: Qty,
+    /// Open quantity, hidden included.
+    pub leaves: Qty,
     /// Displayed open quantity.
     pub visible: Qty,
     /// Iceberg display size; zero when fully displayed.
@@ -35,31 +37,21 @@ pub(crate) struct Slot {
     pub expire_time: TimestampNs,
     /// Acceptance counter: orders sort by it for mass cancel and expiry.
     pub accepted_no: u64,
-    pub client_ref: u64,
-    pub account: AccountId,
-    pub strategy: StrategyId,
-    pub session: SessionId,
     /// The level (limit or stop ladder) the order sits in, or NIL.
     pub level: u32,
+    pub in_stop_book: bool,
     pub prev: u32,
     pub next: u32,
     pub account_prev: u32,
     pub account_next: u32,
     pub all_prev: u32,
+    pub all_next: u32,
     pub strategy_prev: u32,
     pub strategy_next: u32,
     pub session_prev: u32,
     pub session_next: u32,
-    pub side: Side,
-    /// Current type: a triggered stop becomes Market, a triggered stop-limit Limit.
-    pub ord_type: OrdType,
-    pub tif: TimeInForce,
-    pub stp_mode: StpMode,
-    pub post_only: bool,
-    pub in_stop_book: bool,
+    pub client_ref: u64,
 }
-
-const _: () = assert!(core::mem::size_of::<Slot>() == 168);
 
 /// Intrusive doubly linked list ends.
 #[derive(Clone, Copy, Debug)]

@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use arbiter_fix::{
-    checksum, decode, frame, validate, FixVersion, FrameResult, Header, MessageBuilder,
+    checksum, decode, frame, validate, FixVersion, FrameResult, Header, Message, MessageBuilder,
     TimestampPrecision,
 };
 
@@ -29,6 +29,24 @@ fn decode_loop(n: u64) -> u64 {
             unreachable!()
         };
         let msg = decode(&bytes[..len]).unwrap();
+        let def = validate(&msg, FixVersion::Fix44).unwrap();
+        let px = msg.get_price_decimal(44, 4).unwrap();
+        black_box(def);
+        acc = acc.wrapping_add(px as u64 + msg.len() as u64);
+    }
+    acc
+}
+
+fn decode_into_loop(n: u64) -> u64 {
+    let nos = new_order_single();
+    let mut msg = Message::empty(&nos);
+    let mut acc = 0u64;
+    for _ in 0..n {
+        let bytes = black_box(&nos[..]);
+        let FrameResult::Complete(len) = frame(bytes) else {
+            unreachable!()
+        };
+        msg.decode_into(&bytes[..len]).unwrap();
         let def = validate(&msg, FixVersion::Fix44).unwrap();
         let px = msg.get_price_decimal(44, 4).unwrap();
         black_box(def);
@@ -72,17 +90,11 @@ fn encode_loop(n: u64) -> u64 {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    if std::env::var_os("SIZES").is_some() {
-        eprintln!(
-            "Message {} Result {}",
-            std::mem::size_of::<arbiter_fix::Message<'_>>(),
-            std::mem::size_of::<Result<arbiter_fix::Message<'_>, arbiter_fix::DecodeError>>()
-        );
-    }
     let what = args.next().unwrap_or_else(|| "both".to_string());
     let n: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let acc = match what.as_str() {
         "decode" => decode_loop(n),
+        "decode_into" => decode_into_loop(n),
         "encode" => encode_loop(n),
         _ => decode_loop(n).wrapping_add(encode_loop(n)),
     };

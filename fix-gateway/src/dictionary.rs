@@ -449,6 +449,9 @@ impl TagInfo {
     const NUM_IN_GROUP: u16 = 1 << 13;
     const KIND_SHIFT: u32 = 8;
 
+    /// Placeholder for no tag.
+    pub(crate) const UNKNOWN: TagInfo = TagInfo(0);
+
     /// Dense field index.
     #[inline(always)]
     pub(crate) const fn index(self) -> usize {

@@ -1,7 +1,9 @@
 //! Dictionary validation of a decoded message, producing SessionRejectReason codes
 //! with the offending RefTagID, as a session-level Reject(3) needs them.
 
-use crate::decode::{parse_i64, parse_u64, FieldEntry, Message};
+use std::cell::RefCell;
+
+use crate::decode::{parse_i64, parse_u64, FieldEntry, Message, FIELDS_MAX};
 use crate::dictionary::{
     field_index, kind, tag_info, FieldDef, FieldSet, FieldType, FixVersion, GroupDef, MessageDef,
     TagInfo, ValueCheck, FIELDS, HEADER_FIELDS, HEADER_REQUIRED, VALUE_CHECKS,
@@ -223,10 +225,109 @@ pub fn validate(
     msg: &Message<'_>,
     version: FixVersion,
 ) -> Result<&'static MessageDef, SessionReject> {
-    match validate_fast(msg, version) {
-        Some(def) => Ok(def),
+    if let Some(def) = LAST_SHAPE.with(|shape| shape.borrow().revalidate(msg, version)) {
+        return Ok(def);
+    }
+    let mut shape = Shape::EMPTY;
+    match validate_fast(msg, version, &mut shape) {
+        Some(def) => {
+            LAST_SHAPE.with(|last| *last.borrow_mut() = shape);
+            Ok(def)
+        }
         None => validate_slow(msg, version),
     }
+}
+
+/// Most NumInGroup fields with a group one message can hold (each count tag at most
+/// once, one per group of the message type).
+const SHAPE_GROUPS_MAX: usize = 4;
+
+/// The shape of a message [`validate_fast`] accepted: what its verdict depends on
+/// besides the values. Every rule but the value formats and the NumInGroup counts
+/// depends only on the version, MsgType and tag sequence; a message of the same
+/// shape needs only those two checked.
+#[derive(Clone, Copy)]
+struct Shape {
+    version: Option<FixVersion>,
+    def: Option<&'static MessageDef>,
+    /// Fields before CheckSum.
+    len: usize,
+    tags: [u16; FIELDS_MAX],
+    infos: [TagInfo; FIELDS_MAX],
+    /// (field position, entries) of each group.
+    groups: [(usize, u64); SHAPE_GROUPS_MAX],
+    group_count: usize,
+}
+
+impl Shape {
+    const EMPTY: Shape = Shape {
+        version: None,
+        def: None,
+        len: 0,
+        tags: [0; FIELDS_MAX],
+        infos: [TagInfo::UNKNOWN; FIELDS_MAX],
+        groups: [(0, 0); SHAPE_GROUPS_MAX],
+        group_count: 0,
+    };
+
+    /// Records field `position` of an accepted message.
+    #[inline(always)]
+    fn push(&mut self, position: usize, tag: u16, info: TagInfo) {
+        if let (Some(t), Some(i)) = (self.tags.get_mut(position), self.infos.get_mut(position)) {
+            *t = tag;
+            *i = info;
+        }
+    }
+
+    /// Records a group counted by field `position`; false if there is no room.
+    #[inline(always)]
+    fn push_group(&mut self, position: usize, entries: u64) -> bool {
+        match self.groups.get_mut(self.group_count) {
+            Some(slot) => {
+                *slot = (position, entries);
+                self.group_count += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// [`validate_fast`]'s verdict on `msg` if it has this shape: `Some(def)` when its
+    /// values pass too, `None` otherwise (not this shape, or a bad value).
+    #[inline]
+    fn revalidate(&self, msg: &Message<'_>, version: FixVersion) -> Option<&'static MessageDef> {
+        if self.version != Some(version) {
+            return None;
+        }
+        let def = self.def?;
+        let buf = msg.as_bytes();
+        let (_, body) = msg.entries().split_last()?;
+        if body.len() != self.len
+            || value_of(buf, body.get(2)?)? != def.msg_type.as_bytes()
+            || !body
+                .iter()
+                .zip(&self.tags[..self.len])
+                .all(|(entry, &tag)| entry.tag == tag)
+        {
+            return None;
+        }
+        for (entry, &info) in body.iter().zip(&self.infos[..self.len]) {
+            if !value_fast(info, buf, entry) {
+                return None;
+            }
+        }
+        for &(position, entries) in &self.groups[..self.group_count] {
+            if parse_u64(value_of(buf, body.get(position)?)?)? != entries {
+                return None;
+            }
+        }
+        Some(def)
+    }
+}
+
+thread_local! {
+    /// The shape of the last message this thread validated on the fast path.
+    static LAST_SHAPE: RefCell<Shape> = const { RefCell::new(Shape::EMPTY) };
 }
 
 /// Whether the value of `entry` passes [`check_value`] for the field described by
@@ -268,8 +369,14 @@ fn value_of<'a>(buf: &'a [u8], entry: &FieldEntry) -> Option<&'a [u8]> {
 /// The common case of [`validate`]: `Some` exactly when [`validate_slow`] accepts the
 /// message (with the same definition), `None` on any problem, leaving the slow path
 /// to name it. One table load per field ([`tag_info`]), no search.
+///
+/// Records the message's [`Shape`] in `shape` as it goes.
 #[inline]
-fn validate_fast(msg: &Message<'_>, version: FixVersion) -> Option<&'static MessageDef> {
+fn validate_fast(
+    msg: &Message<'_>,
+    version: FixVersion,
+    shape: &mut Shape,
+) -> Option<&'static MessageDef> {
     let buf = msg.as_bytes();
     // Decode put BeginString(8) first, BodyLength(9) second and CheckSum(10) last.
     let (_, body) = msg.entries().split_last()?;
@@ -284,6 +391,8 @@ fn validate_fast(msg: &Message<'_>, version: FixVersion) -> Option<&'static Mess
     while let [entry, tail @ ..] = rest {
         rest = tail;
         let info = tag_info(u32::from(entry.tag))?;
+        let position = body.len() - rest.len() - 1;
+        shape.push(position, entry.tag, info);
         let index = info.index();
         // 8, 9 and 35 are fields 0, 1 and 2: any later one is a duplicate.
         if !seen.insert_new(index) {
@@ -305,13 +414,23 @@ fn validate_fast(msg: &Message<'_>, version: FixVersion) -> Option<&'static Mess
             let tag = u32::from(entry.tag);
             if let Some(group) = def.groups.iter().find(|g| g.count_tag == tag) {
                 let declared = parse_u64(value_of(buf, entry)?)?;
+                if !shape.push_group(position, declared) {
+                    return None;
+                }
+                let start = body.len() - rest.len();
                 rest = group_fast(group, declared, buf, rest)?;
+                for (k, member) in body[start..body.len() - rest.len()].iter().enumerate() {
+                    shape.push(start + k, member.tag, tag_info(u32::from(member.tag))?);
+                }
             }
         }
     }
     if !HEADER_REQUIRED.is_subset(&seen) || !def.required.is_subset(&seen) {
         return None;
     }
+    shape.version = Some(version);
+    shape.def = Some(def);
+    shape.len = body.len();
     Some(def)
 }
 
@@ -622,6 +741,77 @@ mod tests {
             text.extend_from_slice(b"10=000\x01");
             let msg = decode(&text).unwrap();
             for version in [FixVersion::Fix44, FixVersion::Fixt11] {
+                prop_assert_eq!(
+                    validate(&msg, version).map(|d| d.name),
+                    validate_reference(&msg, version).map(|d| d.name)
+                );
+            }
+        }
+    }
+
+    /// The bench's NewOrderSingle body as (tag, value).
+    const NOS_FIELDS: [(&str, &str); 20] = [
+        ("49", "CLIENT"),
+        ("56", "ARB"),
+        ("34", "1234"),
+        ("52", "20240229-12:34:56.789123"),
+        ("11", "ORD-000001234"),
+        ("1", "ACC1"),
+        ("453", "2"),
+        ("448", "TRADER1"),
+        ("447", "D"),
+        ("452", "11"),
+        ("448", "FIRM"),
+        ("447", "D"),
+        ("452", "1"),
+        ("55", "XYZ"),
+        ("54", "1"),
+        ("60", "20240229-12:34:56.789000"),
+        ("38", "100"),
+        ("40", "2"),
+        ("44", "101.25"),
+        ("59", "0"),
+    ];
+
+    fn nos_text(msg_type: &str, values: &[Option<Vec<u8>>]) -> Vec<u8> {
+        let mut text = format!("8=FIX.4.4\x019=1\x0135={msg_type}\x01").into_bytes();
+        for (i, (tag, value)) in NOS_FIELDS.iter().enumerate() {
+            text.extend_from_slice(format!("{tag}=").as_bytes());
+            match values.get(i) {
+                Some(Some(v)) => text.extend_from_slice(v),
+                _ => text.extend_from_slice(value.as_bytes()),
+            }
+            text.push(SOH);
+        }
+        text.extend_from_slice(b"10=000\x01");
+        text
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+        /// Messages of the shape the last one validated had: the remembered shape
+        /// must not change any verdict.
+        #[test]
+        fn same_shape_matches_reference(
+            values in proptest::collection::vec(
+                prop_oneof![
+                    6 => Just(None),
+                    1 => value_strategy().prop_map(Some),
+                    1 => prop_oneof![Just(b"0".to_vec()), Just(b"1".to_vec()), Just(b"3".to_vec()), Just(b"02".to_vec())].prop_map(Some),
+                ],
+                NOS_FIELDS.len(),
+            ),
+            msg_type in prop_oneof![Just("D"), Just("G"), Just("F"), Just("A"), Just("8")],
+            first_version in prop_oneof![Just(FixVersion::Fix44), Just(FixVersion::Fixt11)],
+            version in prop_oneof![Just(FixVersion::Fix44), Just(FixVersion::Fixt11)],
+        ) {
+            let base = nos_text("D", &[]);
+            let base = decode(&base).unwrap();
+            prop_assert_eq!(validate(&base, first_version).map(|d| d.name), Ok("NewOrderSingle"));
+            let text = nos_text(msg_type, &values);
+            let msg = decode(&text).unwrap();
+            for _ in 0..2 {
                 prop_assert_eq!(
                     validate(&msg, version).map(|d| d.name),
                     validate_reference(&msg, version).map(|d| d.name)

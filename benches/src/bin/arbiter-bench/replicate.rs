@@ -59,13 +59,12 @@ pub fn run(args: &ReplicateArgs) -> Result<(), String> {
         None => LocalNatsServer::start_cluster(store.path(), args.replicas)
             .map_err(|e| e.to_string())?,
     };
-    let url = args.url.clone().unwrap_or_else(|| {
-        servers
-            .iter()
-            .map(LocalNatsServer::url)
-            .collect::<Vec<_>>()
-            .join(",")
-    });
+    // One node's URL: the client talks to one server, the cluster replicates.
+    let url = match (&args.url, servers.first()) {
+        (Some(url), _) => url.clone(),
+        (None, Some(server)) => server.url(),
+        (None, None) => return Err("no server".into()),
+    };
     let shard = format!("bench{}", std::process::id());
     let settings = StreamSettings {
         shard: shard.clone(),
@@ -111,7 +110,13 @@ pub fn run(args: &ReplicateArgs) -> Result<(), String> {
     let last = writer.next_sequence().0 - 1;
     writer.close().map_err(|e| e.to_string())?;
     if !cursor.wait_for(Sequence(last), Duration::from_secs(600)) {
-        return Err(format!("replication stalled at {:?}", cursor.get()));
+        let stalled_at = cursor.get();
+        let why = replicator
+            .stop()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        return Err(format!("replication stalled at {stalled_at:?}: {why}"));
     }
     let elapsed = started.elapsed();
     let stats = replicator.stats();
