@@ -431,7 +431,8 @@ pub struct RiskConfig {
     /// The sliding window of the rate limits.
     pub velocity_window_ns: u64,
     /// Timestamps remembered per account and session for the rate limits: a rate limit must
-    /// be below this. Memory: 16 bytes × this × (accounts + sessions).
+    /// be below this. Memory: 16 bytes × this (rounded up to a power of two) × (accounts +
+    /// sessions).
     pub velocity_events_max: u32,
     /// ClOrdID hashes remembered per session per day; zero disables the duplicate check.
     /// When a session's set is full its new orders are rejected (never grow).

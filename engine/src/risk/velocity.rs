@@ -23,6 +23,7 @@ pub(crate) struct Rings {
 
 impl Rings {
     pub fn new(scopes: u32, capacity: u32) -> Self {
+        assert!(capacity <= 1 << 30, "velocity_events_max too large");
         let stride = capacity.next_power_of_two();
         Rings {
             capacity,
