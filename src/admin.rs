@@ -53,6 +53,8 @@ pub struct AdminServer {
     pub verifier: Arc<crate::access_trail::VerifierStatus>,
     /// Journal checkpoint signing: `signed=N` in `status` (`None`: no key).
     pub signing: bool,
+    /// The snapshot agent (`None`: snapshots disabled).
+    pub snapshots: Option<crate::snapshot_agent::SnapshotRequester>,
 }
 
 /// The operator a request was authenticated as.
@@ -69,6 +71,7 @@ fn allowed(role: Role, request: &str) -> bool {
         "halt" | "resume" | "kill" => matches!(role, Role::Operator | Role::RiskManager),
         "release" | "limit" | "refprice" | "restrict" => role == Role::RiskManager,
         "shutdown" => role == Role::Operator,
+        "snapshot" => matches!(role, Role::Operator | Role::RiskManager),
         _ => false,
     }
 }
@@ -316,12 +319,20 @@ impl AdminServer {
                 Ok(files) => format!("ok dumped {} files to {}", files.len(), self.dump_dir.display()),
                 Err(e) => format!("error: dump to {}: {e}", self.dump_dir.display()),
             },
+            ["snapshot"] => match &self.snapshots {
+                Some(agent) => match agent.request() {
+                    Ok(line) => line,
+                    Err(e) if e.starts_with("error") => e,
+                    Err(e) => format!("error: {e}"),
+                },
+                None => "error: snapshots are disabled (snapshot.interval_records = 0)".to_owned(),
+            },
             ["shutdown"] => {
                 self.shutdown.store(true, Ordering::Release);
                 "ok shutting down".to_owned()
             }
             _ => "error: unknown request; see docs/admin.md (status, halt, resume, kill, release, \
-                  limit, refprice, restrict, shutdown)"
+                  limit, refprice, restrict, snapshot, shutdown)"
                 .to_owned(),
         }
     }
@@ -503,6 +514,9 @@ mod tests {
         assert!(allowed(Role::Operator, "shutdown"));
         assert!(allowed(Role::RiskManager, "halt"));
         assert!(!allowed(Role::RiskManager, "shutdown"));
+        assert!(allowed(Role::Operator, "snapshot"));
+        assert!(allowed(Role::RiskManager, "snapshot"));
+        assert!(!allowed(Role::Auditor, "snapshot"));
         assert!(!allowed(Role::Operator, "anything-else"));
     }
 

@@ -83,6 +83,17 @@ pub struct FixApp {
     access: Option<(arbiter_journal::trail::AccessTrail, Vec<String>)>,
 }
 
+/// Format version of [`FixApp::snapshot_bytes`].
+const GATEWAY_SNAPSHOT_VERSION: u32 = 1;
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct GatewayImage {
+    version: u32,
+    orders: crate::order_table::OrderTableImage,
+    instruments_count: u64,
+    positions: Vec<i64>,
+}
+
 /// Reasons the gateway refuses a message before it reaches the sequencer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum LocalReject {
@@ -126,6 +137,43 @@ impl FixApp {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
         }
+    }
+
+    /// The state replay rebuilds (order table and positions), for a snapshot: what
+    /// [`FixApp::restore`] loads instead of replaying the records before the snapshot.
+    #[must_use]
+    pub fn snapshot_bytes(&self) -> Vec<u8> {
+        bincode::serialize(&GatewayImage {
+            version: GATEWAY_SNAPSHOT_VERSION,
+            orders: self.orders.image(),
+            instruments_count: self.instruments_count as u64,
+            positions: self.positions.clone(),
+        })
+        .expect("gateway state serializes")
+    }
+
+    /// Loads [`FixApp::snapshot_bytes`] into this freshly built app (same instruments and
+    /// capacities); tables keep their preallocated capacity.
+    ///
+    /// # Errors
+    /// A text when the bytes do not decode or were taken under another configuration.
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let image: GatewayImage =
+            bincode::deserialize(bytes).map_err(|e| format!("gateway snapshot: {e}"))?;
+        if image.version != GATEWAY_SNAPSHOT_VERSION {
+            return Err(format!(
+                "gateway snapshot version {}, this build reads {GATEWAY_SNAPSHOT_VERSION}",
+                image.version
+            ));
+        }
+        if image.instruments_count != self.instruments_count as u64
+            || image.positions.len() != self.positions.len()
+        {
+            return Err("gateway snapshot: instruments or accounts differ".to_owned());
+        }
+        self.orders.restore(image.orders)?;
+        self.positions.copy_from_slice(&image.positions);
+        Ok(())
     }
 
     /// Writes every refusal to `trail`, naming the session by `comp_ids[session]`.

@@ -12,6 +12,7 @@ mod order_table;
 mod recovery;
 mod runtime;
 mod sequencer;
+mod snapshot_agent;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -4,10 +4,14 @@
 
 use std::collections::HashMap;
 
+use serde::{Deserialize, Serialize};
+
 use arbiter_engine::{InstrumentId, OrdType, OrderId, Price, Qty, Side, TimeInForce};
 
 /// A client order id, stored inline (FIX ClOrdID up to 32 bytes).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Ord, PartialOrd, Serialize, Deserialize,
+)]
 pub struct ClientId {
     len: u8,
     bytes: [u8; ClientId::BYTES_MAX],
@@ -45,7 +49,7 @@ impl ClientId {
 }
 
 /// What the gateway remembers of one order.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderRecord {
     /// FIX session that owns it.
     pub session: u32,
@@ -174,6 +178,65 @@ impl OrderTable {
     /// Forgets a finished order (its client id stays claimed for the day).
     pub fn remove(&mut self, order: OrderId) -> Option<OrderRecord> {
         self.orders.remove(&order.0)
+    }
+}
+
+/// The serialized form of an [`OrderTable`], entries sorted so that equal tables give equal
+/// bytes.
+#[derive(Serialize, Deserialize)]
+pub struct OrderTableImage {
+    capacity: usize,
+    next_order_id: u64,
+    orders: Vec<(u64, OrderRecord)>,
+    client_ids: Vec<((u32, ClientId), u64)>,
+}
+
+impl OrderTable {
+    /// The table's state, for a snapshot.
+    #[must_use]
+    pub fn image(&self) -> OrderTableImage {
+        let mut orders: Vec<(u64, OrderRecord)> = self
+            .orders
+            .iter()
+            .map(|(&id, &record)| (id, record))
+            .collect();
+        orders.sort_unstable_by_key(|(id, _)| *id);
+        let mut client_ids: Vec<((u32, ClientId), u64)> = self
+            .client_ids
+            .iter()
+            .map(|(&key, &id)| (key, id))
+            .collect();
+        client_ids.sort_unstable_by_key(|(key, _)| *key);
+        OrderTableImage {
+            capacity: self.capacity,
+            next_order_id: self.next_order_id,
+            orders,
+            client_ids,
+        }
+    }
+
+    /// Loads a snapshot's state into this (preallocated, same capacity) table. The maps keep
+    /// the capacity they were built with: contents beyond the table's capacity are refused
+    /// rather than grown into.
+    ///
+    /// # Errors
+    /// A text when the image was taken with another capacity or does not fit.
+    pub fn restore(&mut self, image: OrderTableImage) -> Result<(), String> {
+        if image.capacity != self.capacity {
+            return Err(format!(
+                "order table capacity {} in the snapshot, {} configured",
+                image.capacity, self.capacity
+            ));
+        }
+        if image.orders.len() > self.capacity * 2 || image.client_ids.len() > self.capacity * 2 {
+            return Err("order table snapshot larger than the table".to_owned());
+        }
+        self.orders.clear();
+        self.client_ids.clear();
+        self.orders.extend(image.orders);
+        self.client_ids.extend(image.client_ids);
+        self.next_order_id = image.next_order_id;
+        Ok(())
     }
 }
 

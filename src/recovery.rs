@@ -1,5 +1,6 @@
-//! Start-up: recover the journal (torn tail cut and reported), replay it into a fresh engine,
-//! check every digest record on the way.
+//! Start-up: recover the journal (torn tail cut and reported), replay it into the engine
+//! (fresh, or restored from a snapshot: then only the records after it), check every digest
+//! record on the way.
 
 use std::path::Path;
 use std::time::Instant;
@@ -31,27 +32,38 @@ pub struct Recovered {
 /// Every Arbiter journal carries this identity.
 pub const JOURNAL_IDENTITY: JournalId = JournalId(*b"ARBITER-JOURNAL1");
 
-/// Opens (or creates) the journal and replays it into `engine`. `on_event` sees every event
-/// replay produces, with the command that caused it and its annotation, so that the gateway
-/// can rebuild its order table.
+/// Opens (or creates) the journal, cutting a torn tail.
+///
+/// # Errors
+/// A text for the operator: the journal cannot be opened or is corrupt.
+pub fn open_journal(dir: &Path, config: JournalConfig) -> Result<(Writer, RecoveryReport), String> {
+    Journal::open(dir, config).map_err(|e| format!("journal {}: {e}", dir.display()))
+}
+
+/// Replays the opened journal from `from` into `engine` (a fresh engine with `from` 0, or
+/// one restored from a snapshot that includes every record before `from`). `on_event` sees
+/// every event replay produces, with the command that caused it and its annotation, so that
+/// the gateway can rebuild its order table. `last_config` is the configuration text journaled
+/// before `from` (the snapshot's), if any.
 ///
 /// # Errors
 /// A text for the operator: journal corruption, a record that does not decode, or a digest
 /// that does not match (the build cannot reproduce the journal's state).
+#[allow(clippy::too_many_arguments)]
 pub fn recover(
     dir: &Path,
-    config: JournalConfig,
+    (writer, report): (Writer, RecoveryReport),
     venue: &Config,
     engine: &mut Engine,
+    from: Sequence,
+    last_config: Option<String>,
     mut on_event: impl FnMut(&Command, &[u8], &Event),
 ) -> Result<Recovered, String> {
     let started = Instant::now();
-    let (writer, report) =
-        Journal::open(dir, config).map_err(|e| format!("journal {}: {e}", dir.display()))?;
     let reader = Reader::open(dir).map_err(|e| format!("journal {}: {e}", dir.display()))?;
     let mut commands = 0u64;
     let mut digests_checked = 0u64;
-    let mut last_config = None;
+    let mut last_config = last_config;
     struct Collect<'a, F: FnMut(&Command, &[u8], &Event)> {
         command: Command,
         annotation: &'a [u8],
@@ -62,7 +74,7 @@ pub fn recover(
             (self.callback)(&self.command, self.annotation, &event);
         }
     }
-    for record in reader.iter_from_seq(Sequence(0)) {
+    for record in reader.iter_from_seq(from) {
         let record = record.map_err(|e| format!("journal {}: {e}", dir.display()))?;
         let seq = Seq(record.sequence().0);
         match record.record_type().0 {

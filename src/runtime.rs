@@ -13,7 +13,7 @@ use arbiter_journal::{Durability as JournalDurability, JournalConfig};
 use crate::admin::AdminServer;
 use crate::fix_app::{FixApp, SessionMapping};
 use crate::gateway_agent::{DisconnectPolicy, GatewayAgent, GatewayTiming, Inbox};
-use crate::recovery::{recover, JOURNAL_IDENTITY};
+use crate::recovery::{open_journal, recover, JOURNAL_IDENTITY};
 use crate::sequencer::{Sequencer, SequencerRings, SequencerStatus, SequencerTiming};
 use arbiter_config::{AgentConfig, Config, Durability};
 use arbiter_perf::{
@@ -123,20 +123,15 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
             }
         })
         .collect();
-    let mut app = FixApp::new(
-        registry.clone(),
-        price_decimals,
-        mappings,
-        config.engine.orders_max as usize,
-        config.engine.accounts_max as usize,
-    );
-
-    // Recovery: the journal, replayed into a fresh engine and the gateway's order table.
-    let mut engine = Engine::with_risk(
-        config.engine_config(),
-        registry.clone(),
-        &config.risk_config(),
-    );
+    let new_app = || {
+        FixApp::new(
+            registry.clone(),
+            price_decimals.clone(),
+            mappings.clone(),
+            config.engine.orders_max as usize,
+            config.engine.accounts_max as usize,
+        )
+    };
     // Signed checkpoints (docs/security.md): the key is checked before anything is opened.
     let signing_key = match config.signing_key_path() {
         Some(path) => Some(
@@ -148,11 +143,38 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
     let mut journal_settings = journal_config(config);
     journal_settings.signing_key.clone_from(&signing_key);
     journal_settings.anchor_path = config.journal.anchor.as_ref().map(|p| data_dir.join(p));
+    let journal = open_journal(&config.journal_dir(), journal_settings)?;
+
+    // Recovery: the newest valid snapshot (if any fits), then the journal after it, replayed
+    // into the engine and the gateway's order table.
+    let (mut engine, mut app, from, snapshot_config, snapshot_used) =
+        match crate::snapshot_agent::load_latest(config, journal.0.next_sequence(), new_app) {
+            Some(loaded) => (
+                loaded.engine,
+                loaded.app,
+                loaded.sequence.next(),
+                loaded.last_config,
+                Some((loaded.path, loaded.sequence)),
+            ),
+            None => (
+                Engine::with_risk(
+                    config.engine_config(),
+                    registry.clone(),
+                    &config.risk_config(),
+                ),
+                new_app(),
+                arbiter_journal::Sequence(0),
+                None,
+                None,
+            ),
+        };
     let recovered = recover(
         &config.journal_dir(),
-        journal_settings,
+        journal,
         config,
         &mut engine,
+        from,
+        snapshot_config,
         |command, annotation, event| {
             app.on_replayed(command, annotation, event);
         },
@@ -169,6 +191,21 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
             "journal clean".to_owned()
         }
     );
+    match &snapshot_used {
+        Some((path, sequence)) => eprintln!(
+            "arbiter: started from snapshot {} at sequence {}; replayed {} later commands from \
+             sequence {} in {:?} ({rate:.0} records/s)",
+            path.display(),
+            sequence.0,
+            recovered.commands,
+            from.0,
+            recovered.elapsed
+        ),
+        None => eprintln!(
+            "arbiter: no snapshot used; replayed the whole journal ({} commands)",
+            recovered.commands
+        ),
+    }
     eprintln!(
         "arbiter: live orders {}, digest {:016x}",
         engine.live_orders(),
@@ -185,6 +222,9 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         ),
     }
     let mut writer = recovered.writer;
+    // The snapshot agent's replica starts from the recovered state: every record before this.
+    let agent_from = writer.next_sequence();
+    let agent_config = recovered.last_config.clone();
     if recovered.last_config.as_deref() != Some(config_text) {
         // The replay tool rebuilds the engine from the configuration journaled here.
         let seq = writer.next_sequence();
@@ -202,6 +242,32 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         .map_err(|e| format!("journal flusher: {e}"))?;
     let durable = writer.durable_cursor();
     let flusher = flusher.spawn();
+
+    // Snapshots: a replica of the recovered state follows the journal on its own thread.
+    let snapshot_agent = if config.snapshot.interval_records > 0 {
+        let replica = Engine::from_snapshot(
+            config.engine_config(),
+            registry.clone(),
+            &config.risk_config(),
+            &engine.snapshot_bytes(),
+        )
+        .map_err(|e| format!("snapshot agent replica: {e}"))?;
+        let mut replica_app = new_app();
+        replica_app
+            .restore(&app.snapshot_bytes())
+            .map_err(|e| format!("snapshot agent replica: {e}"))?;
+        let agent =
+            crate::snapshot_agent::spawn(config, replica, replica_app, agent_from, agent_config)?;
+        eprintln!(
+            "arbiter: snapshots every {} commands in {}",
+            config.snapshot.interval_records,
+            config.snapshot_dir().display()
+        );
+        Some(agent)
+    } else {
+        eprintln!("arbiter: snapshots disabled (snapshot.interval_records = 0)");
+        None
+    };
     if let Some(key) = &signing_key {
         eprintln!(
             "arbiter: journal and access trail seals are signed (public key {})",
@@ -435,6 +501,9 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         trail: Some(trail),
         verifier: Arc::clone(&verifier_status),
         signing: signing_key.is_some(),
+        snapshots: snapshot_agent
+            .as_ref()
+            .map(crate::snapshot_agent::SnapshotAgentHandle::requester),
     };
     let listener = admin
         .bind()
@@ -480,7 +549,12 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         }
     }
     gateway_agent.logout_all("venue shutting down");
+    let last_written = writer.next_sequence().0.checked_sub(1);
     writer.close().map_err(|e| format!("journal close: {e}"))?;
+    // The journal is closed: the agent catches up and writes the final snapshot.
+    if let Some(agent) = snapshot_agent {
+        agent.finish(last_written.map(arbiter_journal::Sequence));
+    }
     let _ = admin_thread.join();
     if let Some(verifier) = verifier {
         verifier.stop();

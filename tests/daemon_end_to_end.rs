@@ -285,3 +285,142 @@ fn drop_copy_session_sees_its_firms_reports_and_may_not_trade() {
     assert!(daemon.admin(&["shutdown"]).starts_with("ok"));
     assert!(daemon.wait().0.success());
 }
+
+/// The sequence and replay count from the start-up line of a daemon that used a snapshot.
+fn snapshot_start(daemon: &Daemon) -> (u64, u64) {
+    let line = daemon
+        .startup
+        .iter()
+        .find(|l| l.starts_with("arbiter: started from snapshot"))
+        .unwrap_or_else(|| panic!("no snapshot used: {:?}", daemon.startup));
+    let number_after = |key: &str| -> u64 {
+        line.split(key)
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .trim_end_matches(';')
+            .parse()
+            .unwrap()
+    };
+    (number_after("at sequence "), number_after("replayed "))
+}
+
+/// Asks for the order's status and checks its quantities.
+fn check_order(client: &mut Client, cl_ord_id: &str, leaves: &str, cum: &str) {
+    client.send("H", &[(11, cl_ord_id), (55, "AAPL"), (54, "1")]);
+    let status = client.exec_report(cl_ord_id, "I");
+    assert_eq!(status.get(151), Some(leaves), "{cl_ord_id} leaves");
+    assert_eq!(status.get(14), Some(cum), "{cl_ord_id} cum");
+}
+
+fn check_position(client: &mut Client, id: &str, long: &str) {
+    client.send(
+        "AN",
+        &[
+            (710, id),
+            (724, "0"),
+            (715, "20261125"),
+            (60, "20261125-10:00:00"),
+        ],
+    );
+    let position = client.expect(|m| m.msg_type() == "AP", "PositionReport");
+    assert_eq!(position.get(55), Some("AAPL"));
+    assert_eq!(position.get(704), Some(long));
+}
+
+#[test]
+fn restart_uses_the_snapshot_and_replays_only_later_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "sync");
+    let daemon = Daemon::start(&config);
+    let mut client = Client::connect(daemon.port, "CLIENT1", "FIX.4.4");
+    client.logon();
+    let mut seller = Client::connect(daemon.port, "CLIENT3", "FIXT.1.1");
+    seller.logon();
+
+    // Before the snapshot: a buy rests, a sell trades 40 against it.
+    client.new_order("pre-buy", "AAPL", "1", "100", "100.25");
+    client.exec_report("pre-buy", "0");
+    seller.new_order("pre-sell", "AAPL", "2", "40", "100.20");
+    seller.exec_report("pre-sell", "F");
+    client.exec_report("pre-buy", "F");
+
+    let answer = daemon.admin(&["snapshot"]);
+    assert!(answer.starts_with("ok snapshot at sequence "), "{answer}");
+    let snapshot_seq: u64 = answer["ok snapshot at sequence ".len()..]
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // An auditor may not take one.
+    let refused = daemon.admin_as("audit", "audit-demo", &["snapshot"]);
+    assert!(!refused.starts_with("ok"), "{refused}");
+
+    // After the snapshot: another trade and a second resting order.
+    seller.new_order("post-sell", "AAPL", "2", "10", "100.25");
+    seller.exec_report("post-sell", "F");
+    client.exec_report("pre-buy", "F");
+    client.new_order("post-buy", "AAPL", "1", "5", "99.00");
+    client.exec_report("post-buy", "0");
+    let status_before = daemon.admin(&["status"]);
+    assert_eq!(field(&status_before, "live_orders"), "2");
+    let applied_before: u64 = field(&status_before, "applied_seq").parse().unwrap();
+    assert!(applied_before > snapshot_seq);
+    let (client_seq, seller_seq) = (client.seq, seller.seq);
+    // A crash: no final snapshot; the restart must use the admin one and replay the rest.
+    daemon.kill9();
+
+    let daemon = Daemon::start(&config);
+    let (used_seq, replayed) = snapshot_start(&daemon);
+    assert_eq!(used_seq, snapshot_seq, "{:?}", daemon.startup);
+    // Only the records after the snapshot: the 3 commands after it (and Clock ticks).
+    assert!(replayed >= 2, "{:?}", daemon.startup);
+    assert!(
+        replayed < applied_before - snapshot_seq + 1,
+        "{:?}",
+        daemon.startup
+    );
+    let status_after = daemon.admin(&["status"]);
+    assert_eq!(field(&status_after, "live_orders"), "2");
+    let mut client = Client::connect(daemon.port, "CLIENT1", "FIX.4.4");
+    client.seq = client_seq;
+    client.logon();
+    check_order(&mut client, "pre-buy", "50", "50");
+    check_order(&mut client, "post-buy", "5", "0");
+    check_position(&mut client, "pos-1", "50");
+    // A new order after the restart gets a fresh engine id (the gateway's counter came back).
+    client.new_order("after-restart", "AAPL", "1", "1", "98.00");
+    client.exec_report("after-restart", "0");
+    let _ = seller_seq;
+    let client_seq = client.seq;
+
+    // An orderly shutdown writes a final snapshot; the next start uses it.
+    assert!(daemon.admin(&["shutdown"]).starts_with("ok"));
+    let (exit, log) = daemon.wait();
+    assert!(exit.success());
+    assert!(
+        log.iter()
+            .any(|l| l.contains("arbiter: snapshot at sequence")),
+        "{log:?}"
+    );
+    let daemon = Daemon::start(&config);
+    let (final_seq, replayed) = snapshot_start(&daemon);
+    assert!(final_seq > snapshot_seq);
+    assert!(replayed <= 1, "{:?}", daemon.startup);
+    assert_eq!(field(&daemon.admin(&["status"]), "live_orders"), "3");
+    let mut client = Client::connect(daemon.port, "CLIENT1", "FIX.4.4");
+    client.seq = client_seq;
+    client.logon();
+    check_order(&mut client, "pre-buy", "50", "50");
+    check_order(&mut client, "after-restart", "1", "0");
+    check_position(&mut client, "pos-2", "50");
+    let snapshots = std::fs::read_dir(dir.path().join("data/snapshots"))
+        .unwrap()
+        .count();
+    assert!((2..=3).contains(&snapshots), "{snapshots} snapshot files");
+    assert!(daemon.admin(&["shutdown"]).starts_with("ok"));
+    assert!(daemon.wait().0.success());
+}

@@ -50,6 +50,37 @@ pub struct Config {
     /// Latency histograms and metrics.
     #[serde(default)]
     pub metrics: MetricsSection,
+    /// State snapshots (restart = newest valid snapshot + replay of later records).
+    #[serde(default)]
+    pub snapshot: SnapshotSection,
+}
+
+/// State snapshots taken by a thread that follows the journal.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotSection {
+    /// Snapshot directory, relative to the data directory.
+    #[serde(default = "default_snapshot_dir")]
+    pub dir: PathBuf,
+    /// Take a snapshot every this many journaled commands; 0 disables snapshots.
+    #[serde(default = "default_snapshot_interval")]
+    pub interval_records: u64,
+}
+
+impl Default for SnapshotSection {
+    fn default() -> Self {
+        SnapshotSection {
+            dir: default_snapshot_dir(),
+            interval_records: default_snapshot_interval(),
+        }
+    }
+}
+
+fn default_snapshot_dir() -> PathBuf {
+    PathBuf::from("snapshots")
+}
+fn default_snapshot_interval() -> u64 {
+    1_000_000
 }
 
 /// Latency histograms, interval logs, percentile dumps and the Prometheus endpoint.
@@ -1018,6 +1049,12 @@ impl Config {
     #[must_use]
     pub fn journal_dir(&self) -> PathBuf {
         self.venue.data_dir.join(&self.journal.dir)
+    }
+
+    /// Where snapshots live.
+    #[must_use]
+    pub fn snapshot_dir(&self) -> PathBuf {
+        self.venue.data_dir.join(&self.snapshot.dir)
     }
 
     /// Where the access trail lives.

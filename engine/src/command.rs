@@ -10,7 +10,7 @@ use crate::types::{
 };
 
 /// A stamped command.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Command {
     /// Sequence number stamped by the sequencer.
     pub seq: Seq,
@@ -21,7 +21,7 @@ pub struct Command {
 }
 
 /// What a command asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CommandKind {
     /// Enter a new order.
     NewOrder(NewOrder),
@@ -47,7 +47,7 @@ pub enum CommandKind {
 }
 
 /// A new order.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NewOrder {
     /// Engine order id (unique among live orders; the gateway never reuses one).
     pub order_id: OrderId,
@@ -86,7 +86,7 @@ pub struct NewOrder {
 }
 
 /// A cancel request.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CancelOrder {
     /// The order to cancel.
     pub order_id: OrderId,
@@ -97,7 +97,7 @@ pub struct CancelOrder {
 }
 
 /// A cancel/replace request.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReplaceOrder {
     /// The order to change (it keeps its engine id).
     pub order_id: OrderId,
@@ -116,7 +116,7 @@ pub struct ReplaceOrder {
 }
 
 /// A mass cancel: every order of the account, optionally one instrument, optionally one side.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MassCancel {
     /// Whose orders.
     pub account: AccountId,

@@ -1,7 +1,7 @@
 //! Capacities fixed at start-up. The engine never grows past them: it rejects with `BookFull`.
 
 /// Sizes of the preallocated arenas.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EngineConfig {
     /// Live orders (resting and untriggered stops) across all instruments.
     pub orders_max: u32,

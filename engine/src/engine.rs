@@ -24,7 +24,7 @@ use crate::types::{
 const MATCH_STEPS_PER_ORDER_MAX: u32 = 1 << 20;
 
 /// One instrument's books and trading state.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Book {
     /// Limit orders: `[bids, asks]`.
     sides: [Ladder; 2],
@@ -50,10 +50,16 @@ pub struct Engine {
     trades_total: u64,
     /// Pre-trade risk and kill switches (see `risk/`).
     risk: Risk,
+    /// The start-up risk configuration, recorded in snapshots to refuse a restore under
+    /// another one.
+    risk_config: RiskConfig,
 }
 
 #[path = "risk/engine_hooks.rs"]
 mod risk_hooks;
+
+#[path = "snapshot.rs"]
+pub(crate) mod snapshot;
 
 impl Engine {
     /// Builds an engine with every arena preallocated and no risk limits.
@@ -84,6 +90,7 @@ impl Engine {
         assert!(config.accounts_max > 0, "accounts_max must be positive");
         assert!(config.strategies_max > 0, "strategies_max must be positive");
         assert!(config.sessions_max > 0, "sessions_max must be positive");
+        let risk_config = risk;
         let risk = Risk::new(&config, &instruments, risk);
         let books = instruments
             .iter()
@@ -116,6 +123,7 @@ impl Engine {
             any_stops_dirty: false,
             trades_total: 0,
             risk,
+            risk_config: risk_config.clone(),
         }
     }
 

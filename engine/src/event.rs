@@ -5,7 +5,7 @@ use crate::risk::RiskEvent;
 use crate::types::{AccountId, InstrumentId, OrdType, OrderId, Phase, Price, Qty, Side};
 
 /// One thing that happened. A command causes zero or more events, in a defined order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Event {
     /// A new order passed every check and entered the engine.
     Accepted {
@@ -94,7 +94,7 @@ pub enum Event {
 }
 
 /// The kind of command a [`Event::Rejected`] refers to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[repr(u8)]
 pub enum RejectedKind {
     /// A new order.
@@ -108,7 +108,7 @@ pub enum RejectedKind {
 }
 
 /// A fill between a resting (maker) and an incoming (taker) order, at the maker's price.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Trade {
     /// The resting order.
     pub maker_order_id: OrderId,

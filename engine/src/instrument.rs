@@ -3,7 +3,7 @@
 use crate::types::{InstrumentId, Phase, Price, Qty};
 
 /// Everything the engine needs to know about one instrument.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Instrument {
     /// Dense id, equal to its index in the registry.
     pub id: InstrumentId,
@@ -68,7 +68,7 @@ impl Instrument {
 }
 
 /// The instruments of one engine, indexed by their dense id.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InstrumentRegistry {
     instruments: Vec<Instrument>,
 }

@@ -10,7 +10,7 @@ use crate::types::Price;
 pub(crate) const NIL: u32 = u32::MAX;
 
 /// A price level: a FIFO of order slots, linked through the slots.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Level {
     pub price: Price,
     pub head: u32,
@@ -82,7 +82,7 @@ impl LevelPool {
 }
 
 /// A level's place in a ladder.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Rung {
     /// Sort key: larger is better. Bids and sell stops use the price, asks and buy stops
     /// its negation.
@@ -91,7 +91,7 @@ pub(crate) struct Rung {
 }
 
 /// Levels of one side, sorted by ascending key: the best level is last.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Ladder {
     rungs: Vec<Rung>,
     /// Whether a higher price is better (bids, sell stops).
@@ -199,5 +199,73 @@ impl Ladder {
     /// Levels from best to worst.
     pub fn iter_best_first(&self) -> impl Iterator<Item = u32> + '_ {
         self.rungs.iter().rev().map(|rung| rung.level)
+    }
+}
+
+/// The serialized form of a [`LevelPool`]: levels in use and the free list in its order.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct LevelPoolImage {
+    capacity: u32,
+    used: Vec<(u32, Level)>,
+    free: Vec<u32>,
+}
+
+impl LevelPool {
+    /// The state to serialize.
+    pub(crate) fn image(&self) -> LevelPoolImage {
+        let mut is_free = vec![false; self.levels.len()];
+        for &index in &self.free {
+            is_free[index as usize] = true;
+        }
+        LevelPoolImage {
+            capacity: u32::try_from(self.levels.len()).expect("level pool fits u32"),
+            used: self
+                .levels
+                .iter()
+                .enumerate()
+                .filter(|(index, _)| !is_free[*index])
+                .map(|(index, level)| (index as u32, *level))
+                .collect(),
+            free: self.free.clone(),
+        }
+    }
+
+    /// Loads an image into this freshly built pool (same capacity), keeping its capacity.
+    pub(crate) fn restore(&mut self, image: &LevelPoolImage) -> Result<(), String> {
+        let capacity = self.levels.len();
+        if image.capacity as usize != capacity || image.used.len() + image.free.len() != capacity {
+            return Err("level pool capacity differs or image is inconsistent".to_owned());
+        }
+        self.free.clear();
+        for &index in &image.free {
+            if index as usize >= capacity {
+                return Err("free level out of range".to_owned());
+            }
+            self.free.push(index);
+        }
+        for &(index, level) in &image.used {
+            if index as usize >= capacity {
+                return Err("level out of range".to_owned());
+            }
+            self.levels[index as usize] = level;
+        }
+        Ok(())
+    }
+}
+
+impl Ladder {
+    /// Copies `image`'s rungs into this freshly built ladder, keeping its capacity (which is
+    /// what `is_full` compares with).
+    pub(crate) fn restore(&mut self, image: &Ladder, levels: u32) -> Result<(), String> {
+        if image.rungs.len() > self.rungs.capacity()
+            || image.higher_is_better != self.higher_is_better
+            || image.rungs.iter().any(|rung| rung.level >= levels)
+        {
+            return Err("ladder image does not fit".to_owned());
+        }
+        self.rungs.clear();
+        self.rungs.extend_from_slice(&image.rungs);
+        self.empty_levels = image.empty_levels;
+        Ok(())
     }
 }

@@ -38,6 +38,7 @@ pub mod wire;
 
 pub use command::{CancelOrder, Command, CommandKind, MassCancel, NewOrder, ReplaceOrder};
 pub use config::EngineConfig;
+pub use engine::snapshot::{SnapshotError, ENGINE_SNAPSHOT_VERSION};
 pub use engine::Engine;
 pub use event::{Event, EventSink, RejectedKind, Trade};
 pub use instrument::{Instrument, InstrumentRegistry};

@@ -9,7 +9,7 @@ use crate::types::{
 };
 
 /// One live order. Links are slot indices, not pointers.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Slot {
     pub id: OrderId,
     pub instrument: InstrumentId,
@@ -54,7 +54,7 @@ pub(crate) struct Slot {
 }
 
 /// Intrusive doubly linked list ends.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ListEnds {
     pub head: u32,
     pub tail: u32,
@@ -253,7 +253,7 @@ impl Orders {
 }
 
 /// A read-only view of a live order, for status requests and tools.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OrderView {
     /// Engine order id.
     pub id: OrderId,
@@ -306,5 +306,104 @@ impl From<&Slot> for OrderView {
             visible: slot.visible,
             untriggered_stop: slot.in_stop_book,
         }
+    }
+}
+
+/// The serialized form of [`Orders`]: live slots, and free slots the caller still refers to
+/// (expiry entries of dead orders are recognised by the slot's stale contents); the free
+/// list in its order (slot reuse is part of the state), the list ends and counters. The id
+/// index is rebuilt from the live slots.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct OrdersImage {
+    capacity: u32,
+    kept_slots: Vec<(u32, Slot)>,
+    free: Vec<u32>,
+    accounts: Vec<ListEnds>,
+    strategies: Vec<ListEnds>,
+    sessions: Vec<ListEnds>,
+    all: ListEnds,
+    next_accepted_no: u64,
+    live: u32,
+}
+
+impl Orders {
+    /// The state to serialize; `referenced` are slots whose contents must be kept even when
+    /// free.
+    pub(crate) fn image(&self, referenced: impl Iterator<Item = u32>) -> OrdersImage {
+        let mut keep = vec![true; self.slots.len()];
+        for &index in &self.free {
+            keep[index as usize] = false;
+        }
+        for index in referenced {
+            keep[index as usize] = true;
+        }
+        let kept_slots = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| keep[*index])
+            .map(|(index, slot)| (index as u32, *slot))
+            .collect();
+        OrdersImage {
+            capacity: u32::try_from(self.slots.len()).expect("arena fits u32"),
+            kept_slots,
+            free: self.free.clone(),
+            accounts: self.accounts.clone(),
+            strategies: self.strategies.clone(),
+            sessions: self.sessions.clone(),
+            all: self.all,
+            next_accepted_no: self.next_accepted_no,
+            live: self.live,
+        }
+    }
+
+    /// Loads an image into this freshly built arena (same capacities), keeping every
+    /// preallocated table's capacity.
+    pub(crate) fn restore(&mut self, image: OrdersImage) -> Result<(), String> {
+        let capacity = self.slots.len();
+        if image.capacity as usize != capacity
+            || image.accounts.len() != self.accounts.len()
+            || image.strategies.len() != self.strategies.len()
+            || image.sessions.len() != self.sessions.len()
+        {
+            return Err("order arena capacities differ".to_owned());
+        }
+        if image.free.len() + image.live as usize != capacity {
+            return Err("order arena image is inconsistent".to_owned());
+        }
+        let mut is_free = vec![false; capacity];
+        self.free.clear();
+        for &index in &image.free {
+            if index as usize >= capacity || is_free[index as usize] {
+                return Err("free slot out of range or duplicated".to_owned());
+            }
+            is_free[index as usize] = true;
+            self.free.push(index);
+        }
+        self.index.clear();
+        let mut live = 0;
+        for &(index, slot) in &image.kept_slots {
+            if index as usize >= capacity {
+                return Err("slot out of range".to_owned());
+            }
+            self.slots[index as usize] = slot;
+            if !is_free[index as usize] {
+                if self.index.get(slot.id.0).is_some() {
+                    return Err("order id duplicated".to_owned());
+                }
+                self.index.insert(slot.id.0, index);
+                live += 1;
+            }
+        }
+        if live != image.live {
+            return Err("live slot count differs".to_owned());
+        }
+        self.accounts.copy_from_slice(&image.accounts);
+        self.strategies.copy_from_slice(&image.strategies);
+        self.sessions.copy_from_slice(&image.sessions);
+        self.all = image.all;
+        self.next_accepted_no = image.next_accepted_no;
+        self.live = image.live;
+        Ok(())
     }
 }

@@ -2,7 +2,9 @@
 //! add new reasons at the end, never renumber.
 
 /// Why a command was refused. Stable numbering: journals and FIX mappings depend on it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[repr(u8)]
 pub enum RejectReason {
     /// The instrument id is not in the registry.
@@ -113,7 +115,9 @@ impl RejectReason {
 }
 
 /// Why a resting or incoming order was cancelled. Stable numbering.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[repr(u8)]
 pub enum CancelReason {
     /// The owner asked.

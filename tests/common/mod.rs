@@ -16,6 +16,8 @@ pub struct Daemon {
     pub port: u16,
     pub config: PathBuf,
     pub log: std::sync::mpsc::Receiver<String>,
+    /// The log lines before "listening" (recovery's report).
+    pub startup: Vec<String>,
 }
 
 pub fn write_config(dir: &Path, durability: &str) -> PathBuf {
@@ -58,6 +60,7 @@ impl Daemon {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(60);
+        let mut startup = Vec::new();
         loop {
             let line = rx
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
@@ -70,8 +73,10 @@ impl Daemon {
                     port,
                     config: config.to_path_buf(),
                     log: rx,
+                    startup,
                 };
             }
+            startup.push(line);
         }
     }
 

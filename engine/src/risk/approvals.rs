@@ -7,7 +7,7 @@ use super::{ApprovalAction, ApprovalRefusal, OperatorId, OperatorRole, PendingAp
 use crate::digest::Digest;
 use crate::types::TimestampNs;
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Pending {
     pub action: ApprovalAction,
     pub requested_at: TimestampNs,
@@ -16,7 +16,7 @@ pub(crate) struct Pending {
 }
 
 /// What one approval did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Outcome {
     /// Opened a request.
     Requested { expires_at: TimestampNs },
@@ -28,7 +28,7 @@ pub(crate) enum Outcome {
     Refused(ApprovalRefusal),
 }
 
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Approvals {
     required: u32,
     window_ns: u64,
@@ -149,6 +149,13 @@ impl Approvals {
                 digest.u64(u64::from(approver.0));
             }
         }
+    }
+}
+
+impl Approvals {
+    /// Gives every table the capacity of `like` (a fresh instance under the same configuration).
+    pub(crate) fn refit(&mut self, like: &Self) -> Result<(), String> {
+        crate::engine::snapshot::refit(&mut self.pending, &like.pending, "approvals")
     }
 }
 

@@ -7,7 +7,7 @@ use super::{
 use crate::types::{AccountId, InstrumentId, Price, SessionId, TimestampNs};
 
 /// A run-time change to risk state. Carried by [`CommandKind::Risk`](crate::CommandKind).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RiskCommand {
     /// Set (or with [`NO_LIMIT`](super::NO_LIMIT) remove) a limit.
     SetLimit {
@@ -74,7 +74,7 @@ pub enum RiskCommand {
 }
 
 /// Something risk-related happened. Carried by [`Event::Risk`](crate::Event).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RiskEvent {
     /// A kill switch was activated; the cancels of the orders in scope follow.
     KillSwitchActivated {

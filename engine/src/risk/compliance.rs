@@ -4,7 +4,7 @@
 use crate::digest::Digest;
 
 /// Restricted (account, instrument) pairs.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Restricted {
     instruments: u32,
     bits: Vec<u64>,
@@ -69,7 +69,7 @@ impl Restricted {
 }
 
 /// Why a ClOrdID was not taken.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum ClientRefError {
     Duplicate,
     Full,
@@ -78,7 +78,7 @@ pub(crate) enum ClientRefError {
 /// Per session: a set of ClOrdID hashes seen today. Zero means "no ClOrdID" and is never
 /// stored. Capacity is fixed; a full session is refused rather than grown (the gateway sees
 /// the reject and the operator can raise the bound for the next start).
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ClientRefs {
     /// Entries allowed per session per day.
     per_session_max: u32,
@@ -185,6 +185,21 @@ impl ClientRefs {
                 }
             }
         }
+    }
+}
+
+impl Restricted {
+    /// Gives every table the capacity of `like` (a fresh instance under the same configuration).
+    pub(crate) fn refit(&mut self, like: &Self) -> Result<(), String> {
+        crate::engine::snapshot::refit(&mut self.bits, &like.bits, "restricted")
+    }
+}
+
+impl ClientRefs {
+    /// Gives every table the capacity of `like` (a fresh instance under the same configuration).
+    pub(crate) fn refit(&mut self, like: &Self) -> Result<(), String> {
+        crate::engine::snapshot::refit(&mut self.table, &like.table, "client refs")?;
+        crate::engine::snapshot::refit(&mut self.counts, &like.counts, "client ref counts")
     }
 }
 

@@ -6,7 +6,7 @@ use crate::digest::Digest;
 use crate::types::TimestampNs;
 
 /// One scope's switch.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Switch {
     pub active: bool,
     pub trigger: KillTrigger,
@@ -16,7 +16,7 @@ pub(crate) struct Switch {
 }
 
 /// Switches of every scope: `[global][instruments][accounts][strategies][sessions]`.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct KillSwitches {
     instruments: u32,
     accounts: u32,
@@ -118,5 +118,18 @@ impl KillSwitches {
             digest.u64(u64::from(switch.operator.0));
             digest.u64(switch.activated_at.0);
         }
+    }
+}
+
+impl KillSwitches {
+    /// Gives every table the capacity of `like` (a fresh instance under the same configuration).
+    pub(crate) fn refit(&mut self, like: &Self) -> Result<(), String> {
+        crate::engine::snapshot::refit(&mut self.switches, &like.switches, "kill switches")?;
+        crate::engine::snapshot::refit(&mut self.touched, &like.touched, "kill switches touched")?;
+        crate::engine::snapshot::refit(
+            &mut self.touched_flag,
+            &like.touched_flag,
+            "kill switches touched flags",
+        )
     }
 }

@@ -7,7 +7,7 @@ use crate::types::{AccountId, FirmId, InstrumentId, SessionId, StrategyId};
 
 /// The dense ids of every scope level, laid end to end:
 /// `[global][firms][accounts][strategies][sessions]`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Entities {
     pub firms: u32,
     pub accounts: u32,
@@ -79,7 +79,7 @@ const EMPTY_KEY: u64 = u64::MAX;
 pub(crate) type Row = [u64; LIMIT_KINDS];
 
 /// Limits by entity, and by (entity, instrument).
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct LimitTable {
     generic: Vec<Row>,
     /// Entities whose generic row was ever written, in order of first write (for the digest
@@ -284,6 +284,34 @@ impl LimitTable {
             digest.u64(kind as u64);
             digest.u64(value);
         }
+    }
+}
+
+impl LimitTable {
+    /// Gives every table the capacity of `like` (a fresh instance under the same configuration).
+    pub(crate) fn refit(&mut self, like: &Self) -> Result<(), String> {
+        crate::engine::snapshot::refit(&mut self.generic, &like.generic, "limits")?;
+        crate::engine::snapshot::refit(&mut self.touched, &like.touched, "limits touched")?;
+        crate::engine::snapshot::refit(
+            &mut self.touched_flag,
+            &like.touched_flag,
+            "limits touched flags",
+        )?;
+        crate::engine::snapshot::refit(
+            &mut self.specific_keys,
+            &like.specific_keys,
+            "instrument limit keys",
+        )?;
+        crate::engine::snapshot::refit(
+            &mut self.specific_rows,
+            &like.specific_rows,
+            "instrument limits",
+        )?;
+        crate::engine::snapshot::refit(
+            &mut self.specific_per_entity,
+            &like.specific_per_entity,
+            "instrument limit counts",
+        )
     }
 }
 

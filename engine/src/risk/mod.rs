@@ -33,11 +33,23 @@ pub const DAY_NS: u64 = 86_400_000_000_000;
 pub const APPROVALS_REQUIRED_MAX: u32 = 8;
 
 /// An operator (a person at a risk or admin desk), as configured in [`RiskConfig::operators`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct OperatorId(pub u32);
 
 /// What an operator may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[repr(u8)]
 pub enum OperatorRole {
     /// May set limits, reference prices and restrictions, and activate kill switches.
@@ -47,7 +59,7 @@ pub enum OperatorRole {
 }
 
 /// A configured operator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Operator {
     /// Its id, as carried by risk commands.
     pub id: OperatorId,
@@ -56,7 +68,9 @@ pub struct Operator {
 }
 
 /// Where a limit applies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum RiskScope {
     /// Every order.
     Global,
@@ -71,7 +85,9 @@ pub enum RiskScope {
 }
 
 /// What a limit bounds. Stable numbering (journaled).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[repr(u8)]
 pub enum LimitKind {
     /// Per order: quantity. Any scope but session; per instrument allowed.
@@ -161,7 +177,7 @@ impl LimitKind {
 }
 
 /// A limit in the start-up configuration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LimitSetting {
     /// Where.
     pub scope: RiskScope,
@@ -177,7 +193,9 @@ pub struct LimitSetting {
 pub const NO_LIMIT: u64 = u64::MAX;
 
 /// A pre-trade check an approved bypass may skip (one account, until end of day).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[repr(u8)]
 pub enum RiskCheck {
     /// Trading hours.
@@ -222,7 +240,9 @@ impl RiskCheck {
 }
 
 /// What a kill switch covers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum KillScope {
     /// Everything.
     Global,
@@ -237,7 +257,9 @@ pub enum KillScope {
 }
 
 /// What fired a kill switch. Stable numbering.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[repr(u8)]
 pub enum KillTrigger {
     /// An operator's command.
@@ -282,7 +304,9 @@ impl KillTrigger {
 
 /// Why a kill switch was activated: the operator picks one, automatic rules set theirs.
 /// Stable numbering; the text is derived from the code.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[repr(u8)]
 pub enum KillReason {
     /// No more detail.
@@ -346,7 +370,7 @@ impl KillReason {
 }
 
 /// Something that needs the two-person rule.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ApprovalAction {
     /// Release an active kill switch.
     Release(KillScope),
@@ -360,7 +384,7 @@ pub enum ApprovalAction {
 }
 
 /// Why an approval was refused. Stable numbering.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[repr(u8)]
 pub enum ApprovalRefusal {
     /// The operator is not configured.
@@ -377,7 +401,7 @@ pub enum ApprovalRefusal {
 
 /// An instrument's daily trading hours, as times of day in UTC nanoseconds. `open < close`
 /// is a day session; `open > close` wraps midnight (e.g. 22:00–06:00).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct TradingHours {
     /// Opening time of day (inclusive).
     pub open_ns: u64,
@@ -399,7 +423,9 @@ impl TradingHours {
 }
 
 /// Which automatic rules also fire the kill switch of the breaching scope.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct AutoKill {
     /// Daily loss breach of a strategy or account kills that strategy or account.
     pub daily_loss: bool,
@@ -411,7 +437,7 @@ pub struct AutoKill {
 
 /// Risk configuration, fixed at construction (limits, restrictions and reference prices
 /// change later through [`RiskCommand`]s).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RiskConfig {
     /// Firms: firm ids must be below this.
     pub firms_max: u32,
@@ -469,7 +495,7 @@ impl Default for RiskConfig {
 }
 
 /// A kill switch's state, for status requests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct KillStatus {
     /// Whether new orders in scope are refused.
     pub active: bool,
@@ -486,7 +512,7 @@ pub struct KillStatus {
 }
 
 /// A request waiting for approvals.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PendingApproval {
     /// What it asks.
     pub action: ApprovalAction,
@@ -501,7 +527,7 @@ pub struct PendingApproval {
 }
 
 /// How much of a limit is used, for metrics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Utilisation {
     /// Where.
     pub scope: RiskScope,

@@ -5,7 +5,7 @@ use crate::digest::Digest;
 use crate::types::Side;
 
 /// One holder's exposure in one instrument.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Exposure {
     /// Net position: bought minus sold.
     pub position: i64,
@@ -28,7 +28,7 @@ impl Exposure {
 }
 
 /// Exposures of every holder in every instrument, dense.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Exposures {
     instruments: u32,
     rows: Vec<Exposure>,
@@ -178,6 +178,24 @@ impl Exposures {
                 digest.u64(row.day_start as u64);
             }
         }
+    }
+}
+
+impl Exposures {
+    /// Gives every table the capacity of `like` (a fresh instance under the same configuration).
+    pub(crate) fn refit(&mut self, like: &Self) -> Result<(), String> {
+        crate::engine::snapshot::refit(&mut self.rows, &like.rows, "exposures")?;
+        crate::engine::snapshot::refit(
+            &mut self.open_notional,
+            &like.open_notional,
+            "open notional",
+        )?;
+        crate::engine::snapshot::refit(&mut self.touched, &like.touched, "exposures touched")?;
+        crate::engine::snapshot::refit(
+            &mut self.touched_flag,
+            &like.touched_flag,
+            "exposures touched flags",
+        )
     }
 }
 

@@ -32,7 +32,7 @@ pub(crate) fn kill_scope_parts(scope: KillScope) -> (u8, u32) {
 }
 
 /// What an order looks like to the checks (a new order, or a replace's new terms).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct OrderFacts {
     pub instrument: u32,
     pub account: u32,
@@ -50,7 +50,7 @@ pub(crate) struct OrderFacts {
 }
 
 /// What a live order contributes to its holders' open quantity and notional.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Registered {
     pub qty: u64,
     pub price: i64,
@@ -89,14 +89,14 @@ impl OrderLimits {
 }
 
 /// A holder's daily P&L as last computed, valid while `epoch` is the current one.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct PnlCache {
     epoch: u64,
     pnl: i128,
 }
 
 /// A kill the rules asked for, fired after the command's own events.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct PendingKill {
     pub scope: KillScope,
     pub trigger: KillTrigger,
@@ -110,7 +110,7 @@ pub(crate) struct PendingKill {
 const QUEUED_MAX: usize = 16;
 
 /// All risk state.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Risk {
     pub entities: Entities,
     pub instruments: u32,
@@ -1134,5 +1134,48 @@ impl RiskConfig {
             }
         }
         Ok(())
+    }
+}
+
+impl Risk {
+    /// Gives every table the capacity of `like` (a fresh instance under the same
+    /// configuration), so that a restored state never allocates on the hot path.
+    pub(crate) fn refit(&mut self, like: &Self) -> Result<(), String> {
+        if self.entities.count() != like.entities.count() || self.instruments != like.instruments {
+            return Err("risk entities or instruments differ".to_owned());
+        }
+        crate::engine::snapshot::refit(
+            &mut self.account_firm,
+            &like.account_firm,
+            "account firms",
+        )?;
+        crate::engine::snapshot::refit(&mut self.operators, &like.operators, "operators")?;
+        crate::engine::snapshot::refit(&mut self.hours, &like.hours, "trading hours")?;
+        crate::engine::snapshot::refit(&mut self.breached, &like.breached, "breaches")?;
+        crate::engine::snapshot::refit(
+            &mut self.registered,
+            &like.registered,
+            "registered orders",
+        )?;
+        crate::engine::snapshot::refit(&mut self.reference, &like.reference, "reference prices")?;
+        crate::engine::snapshot::refit(&mut self.marks, &like.marks, "marks")?;
+        crate::engine::snapshot::refit(&mut self.bypass, &like.bypass, "bypass")?;
+        crate::engine::snapshot::refit(&mut self.dirty, &like.dirty, "dirty holders")?;
+        crate::engine::snapshot::refit(&mut self.dirty_flag, &like.dirty_flag, "dirty flags")?;
+        crate::engine::snapshot::refit(&mut self.pnl_cache, &like.pnl_cache, "P&L cache")?;
+        crate::engine::snapshot::refit(&mut self.notices, &like.notices, "notices")?;
+        crate::engine::snapshot::refit(
+            &mut self.pending_kills,
+            &like.pending_kills,
+            "pending kills",
+        )?;
+        self.limits.refit(&like.limits)?;
+        self.exposures.refit(&like.exposures)?;
+        self.messages.refit(&like.messages)?;
+        self.orders.refit(&like.orders)?;
+        self.restricted.refit(&like.restricted)?;
+        self.client_refs.refit(&like.client_refs)?;
+        self.kills.refit(&like.kills)?;
+        self.approvals.refit(&like.approvals)
     }
 }

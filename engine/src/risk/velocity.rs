@@ -9,7 +9,7 @@ use crate::digest::Digest;
 /// Each ring has `stride` entries, `capacity` rounded up to a power of two, so that a
 /// position is a mask rather than a 64-bit division (several per order). Only the `capacity`
 /// most recent times are ever read, so the extra entries change no answer and no digest.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Rings {
     capacity: u32,
     /// Entries per ring: a power of two, at least `capacity`.
@@ -97,6 +97,20 @@ impl Rings {
                 digest.u64(self.times[self.slot(scope, count - back)]);
             }
         }
+    }
+}
+
+impl Rings {
+    /// Gives every table the capacity of `like` (a fresh instance under the same configuration).
+    pub(crate) fn refit(&mut self, like: &Self) -> Result<(), String> {
+        crate::engine::snapshot::refit(&mut self.times, &like.times, "velocity rings")?;
+        crate::engine::snapshot::refit(&mut self.counts, &like.counts, "velocity counts")?;
+        crate::engine::snapshot::refit(&mut self.touched, &like.touched, "velocity touched")?;
+        crate::engine::snapshot::refit(
+            &mut self.touched_flag,
+            &like.touched_flag,
+            "velocity touched flags",
+        )
     }
 }
 

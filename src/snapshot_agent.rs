@@ -1,0 +1,517 @@
+//! State snapshots: a thread that follows the journal with its own engine and gateway
+//! replica (so it never stalls the sequencer) and writes "state at sequence N" files; and
+//! start-up's choice of the newest valid one.
+//!
+//! A snapshot file (`arbiter_journal::snapshot`) holds a container: a small header, the
+//! engine's bytes ([`Engine::snapshot_bytes`]), the gateway's ([`FixApp::snapshot_bytes`])
+//! and the last configuration text journaled, so that the configuration check of recovery
+//! still sees it. Its digest is the engine digest (u64 LE) padded to 32 bytes.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use arbiter_config::Config;
+use arbiter_engine::wire::{decode_record, RECORD_COMMAND, RECORD_CONFIG, RECORD_DIGEST};
+use arbiter_engine::{Command, Engine, Event, EventSink, Seq, TimestampNs};
+use arbiter_journal::snapshot::{latest_valid_snapshot, write_snapshot};
+use arbiter_journal::{Sequence, TailReader};
+
+use crate::fix_app::FixApp;
+
+const CONTAINER_MAGIC: [u8; 8] = *b"ARBSTATE";
+const CONTAINER_VERSION: u32 = 1;
+const CONTAINER_HEADER_LEN: usize = 8 + 4 + 8 + 8 + 8;
+/// Snapshots kept; older ones are deleted after each write.
+pub const SNAPSHOTS_KEPT: usize = 3;
+/// How long an admin `snapshot` waits for the agent.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+const IDLE_SLEEP: Duration = Duration::from_millis(5);
+
+/// Builds the container: header, engine bytes, gateway bytes, last configuration text.
+#[must_use]
+pub fn encode_container(engine: &[u8], gateway: &[u8], last_config: Option<&str>) -> Vec<u8> {
+    let config = last_config.map_or(&[][..], str::as_bytes);
+    let mut out =
+        Vec::with_capacity(CONTAINER_HEADER_LEN + engine.len() + gateway.len() + config.len());
+    out.extend_from_slice(&CONTAINER_MAGIC);
+    out.extend_from_slice(&CONTAINER_VERSION.to_le_bytes());
+    out.extend_from_slice(&(engine.len() as u64).to_le_bytes());
+    out.extend_from_slice(&(gateway.len() as u64).to_le_bytes());
+    // u64::MAX: no configuration record journaled yet.
+    let config_len = last_config.map_or(u64::MAX, |c| c.len() as u64);
+    out.extend_from_slice(&config_len.to_le_bytes());
+    out.extend_from_slice(engine);
+    out.extend_from_slice(gateway);
+    out.extend_from_slice(config);
+    out
+}
+
+/// The parts of a container.
+pub struct Container<'a> {
+    /// Engine state.
+    pub engine: &'a [u8],
+    /// Gateway state.
+    pub gateway: &'a [u8],
+    /// The last configuration text journaled before the snapshot.
+    pub last_config: Option<&'a str>,
+}
+
+/// Splits a container.
+///
+/// # Errors
+/// A text when it is not one, or its lengths do not add up.
+pub fn decode_container(bytes: &[u8]) -> Result<Container<'_>, String> {
+    if bytes.len() < CONTAINER_HEADER_LEN || bytes[..8] != CONTAINER_MAGIC {
+        return Err("not an Arbiter state container".to_owned());
+    }
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    if version != CONTAINER_VERSION {
+        return Err(format!(
+            "container version {version}, this build reads {CONTAINER_VERSION}"
+        ));
+    }
+    let (engine_len, gateway_len, config_len) = (word(12), word(20), word(28));
+    let config_bytes = if config_len == u64::MAX {
+        0
+    } else {
+        config_len
+    };
+    let total = (CONTAINER_HEADER_LEN as u64)
+        .checked_add(engine_len)
+        .and_then(|t| t.checked_add(gateway_len))
+        .and_then(|t| t.checked_add(config_bytes));
+    if total != Some(bytes.len() as u64) {
+        return Err("container lengths do not add up".to_owned());
+    }
+    let engine_end = CONTAINER_HEADER_LEN + engine_len as usize;
+    let gateway_end = engine_end + gateway_len as usize;
+    let last_config = if config_len == u64::MAX {
+        None
+    } else {
+        Some(
+            std::str::from_utf8(&bytes[gateway_end..])
+                .map_err(|_| "configuration text is not UTF-8".to_owned())?,
+        )
+    };
+    Ok(Container {
+        engine: &bytes[CONTAINER_HEADER_LEN..engine_end],
+        gateway: &bytes[engine_end..gateway_end],
+        last_config,
+    })
+}
+
+/// A snapshot loaded at start-up.
+pub struct Loaded {
+    /// The restored engine.
+    pub engine: Engine,
+    /// The restored gateway state.
+    pub app: FixApp,
+    /// The state includes every record up to this one.
+    pub sequence: Sequence,
+    /// The file.
+    pub path: PathBuf,
+    /// The last configuration text journaled up to the snapshot.
+    pub last_config: Option<String>,
+}
+
+/// The newest valid snapshot that fits this configuration and journal (whose next
+/// sequence is `journal_next`), restored; `None` (with the reason logged) means full replay.
+pub fn load_latest(
+    config: &Config,
+    journal_next: Sequence,
+    new_app: impl FnOnce() -> FixApp,
+) -> Option<Loaded> {
+    let dir = config.snapshot_dir();
+    if !dir.exists() {
+        return None;
+    }
+    let choice = match latest_valid_snapshot(&dir) {
+        Ok(choice) => choice,
+        Err(e) => {
+            eprintln!(
+                "arbiter: snapshots in {}: {e}; replaying the whole journal",
+                dir.display()
+            );
+            return None;
+        }
+    };
+    for skipped in &choice.skipped {
+        eprintln!(
+            "arbiter: snapshot {} skipped: {}",
+            skipped.path.display(),
+            skipped.error
+        );
+    }
+    let snapshot = choice.snapshot?;
+    let refuse = |why: String| {
+        eprintln!(
+            "arbiter: snapshot {} not used: {why}; replaying the whole journal",
+            snapshot.path.display()
+        );
+    };
+    if snapshot.sequence >= journal_next {
+        refuse(format!(
+            "it is at sequence {} but the journal ends before it (next {}): the journal lost its \
+             tail",
+            snapshot.sequence.0, journal_next.0
+        ));
+        return None;
+    }
+    let started = Instant::now();
+    let container = match decode_container(&snapshot.state) {
+        Ok(container) => container,
+        Err(e) => {
+            refuse(e);
+            return None;
+        }
+    };
+    let engine = match Engine::from_snapshot(
+        config.engine_config(),
+        config.registry(),
+        &config.risk_config(),
+        container.engine,
+    ) {
+        Ok(engine) => engine,
+        Err(e) => {
+            refuse(e.to_string());
+            return None;
+        }
+    };
+    let digest = engine.digest();
+    if snapshot.digest[..8] != digest.to_le_bytes() || snapshot.digest[8..] != [0u8; 24] {
+        refuse(format!(
+            "the restored engine's digest {digest:016x} differs from the file's"
+        ));
+        return None;
+    }
+    let mut app = new_app();
+    if let Err(e) = app.restore(container.gateway) {
+        refuse(e);
+        return None;
+    }
+    eprintln!(
+        "arbiter: using snapshot {} (sequence {}, {} bytes, digest {digest:016x}, restored in {:?})",
+        snapshot.path.display(),
+        snapshot.sequence.0,
+        snapshot.state.len(),
+        started.elapsed()
+    );
+    Some(Loaded {
+        engine,
+        app,
+        sequence: snapshot.sequence,
+        path: snapshot.path.clone(),
+        last_config: container.last_config.map(str::to_owned),
+    })
+}
+
+/// Deletes all but the newest `keep` snapshot files of `dir`.
+fn prune(dir: &Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("snapshot-") && n.ends_with(".snap"))
+        })
+        .collect();
+    // Names carry the zero-padded sequence: name order is sequence order.
+    files.sort();
+    let excess = files.len().saturating_sub(keep);
+    for old in &files[..excess] {
+        if let Err(e) = std::fs::remove_file(old) {
+            eprintln!("arbiter: snapshot {}: remove: {e}", old.display());
+        }
+    }
+}
+
+#[derive(Default)]
+struct Done {
+    /// Requests answered.
+    served: u64,
+    /// The last answer.
+    answer: String,
+    /// The agent stopped (an error, or shutdown).
+    stopped: bool,
+}
+
+#[derive(Default)]
+struct Shared {
+    requested: AtomicU64,
+    /// `u64::MAX` while running; then the last sequence the journal holds (`u64::MAX - 1`:
+    /// unknown) to catch up to before the final snapshot.
+    stop_after: AtomicU64,
+    done: Mutex<Done>,
+    cond: Condvar,
+}
+
+/// Asks the agent for a snapshot (admin `snapshot`).
+#[derive(Clone)]
+pub struct SnapshotRequester(Arc<Shared>);
+
+impl SnapshotRequester {
+    /// Requests a snapshot at the agent's next step and waits for it.
+    ///
+    /// # Errors
+    /// A text when the agent failed, stopped, or did not answer in time.
+    pub fn request(&self) -> Result<String, String> {
+        let shared = &self.0;
+        let ticket = shared.requested.fetch_add(1, Ordering::AcqRel) + 1;
+        let deadline = Instant::now() + REQUEST_TIMEOUT;
+        let mut done = shared.done.lock().map_err(|_| "snapshot agent failed")?;
+        loop {
+            if done.served >= ticket {
+                return if done.answer.starts_with("error") {
+                    Err(done.answer.clone())
+                } else {
+                    Ok(done.answer.clone())
+                };
+            }
+            if done.stopped {
+                return Err(format!("snapshot agent stopped: {}", done.answer));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err("snapshot agent did not answer in time".to_owned());
+            }
+            done = shared
+                .cond
+                .wait_timeout(done, deadline - now)
+                .map_err(|_| "snapshot agent failed")?
+                .0;
+        }
+    }
+}
+
+/// The running agent.
+pub struct SnapshotAgentHandle {
+    shared: Arc<Shared>,
+    thread: JoinHandle<()>,
+}
+
+impl SnapshotAgentHandle {
+    /// A handle for admin requests.
+    #[must_use]
+    pub fn requester(&self) -> SnapshotRequester {
+        SnapshotRequester(Arc::clone(&self.shared))
+    }
+
+    /// After the journal is closed: catch up to `last` (the last sequence written, if any),
+    /// write a final snapshot if the state moved since the last one, and stop.
+    pub fn finish(self, last: Option<Sequence>) {
+        self.shared
+            .stop_after
+            .store(last.map_or(u64::MAX - 1, |s| s.0), Ordering::Release);
+        if self.thread.join().is_err() {
+            eprintln!("arbiter: snapshot thread panicked");
+        }
+    }
+}
+
+/// Starts the agent from a state equal to the journal up to `from - 1` (the recovered one).
+///
+/// # Errors
+/// A text when the thread or the journal follower cannot start.
+pub fn spawn(
+    config: &Config,
+    engine: Engine,
+    app: FixApp,
+    from: Sequence,
+    last_config: Option<String>,
+) -> Result<SnapshotAgentHandle, String> {
+    let journal_dir = config.journal_dir();
+    let tail = TailReader::open(&journal_dir, from)
+        .map_err(|e| format!("snapshot agent: journal {}: {e}", journal_dir.display()))?;
+    let shared = Arc::new(Shared {
+        stop_after: AtomicU64::new(u64::MAX),
+        ..Shared::default()
+    });
+    let mut agent = Agent {
+        engine,
+        app,
+        tail,
+        dir: config.snapshot_dir(),
+        interval: config.snapshot.interval_records,
+        since: 0,
+        written_at: None,
+        any_state: from.0 > 0,
+        last_config,
+        shared: Arc::clone(&shared),
+    };
+    let thread = std::thread::Builder::new()
+        .name("arb-snapshot".into())
+        .spawn(move || agent.run())
+        .map_err(|e| format!("snapshot thread: {e}"))?;
+    Ok(SnapshotAgentHandle { shared, thread })
+}
+
+struct Agent {
+    engine: Engine,
+    app: FixApp,
+    tail: TailReader,
+    dir: PathBuf,
+    interval: u64,
+    /// Commands applied since the last snapshot.
+    since: u64,
+    /// Sequence of the last snapshot written.
+    written_at: Option<u64>,
+    /// Whether the state covers any record at all.
+    any_state: bool,
+    last_config: Option<String>,
+    shared: Arc<Shared>,
+}
+
+impl Agent {
+    fn run(&mut self) {
+        let mut served = 0u64;
+        let mut idle_after_stop = 0u32;
+        let outcome = loop {
+            let progressed = match self.drain() {
+                Ok(progressed) => progressed,
+                Err(e) => break format!("error: {e}"),
+            };
+            let requested = self.shared.requested.load(Ordering::Acquire);
+            if requested > served {
+                let answer = match self.write() {
+                    Ok(line) => format!("ok {line}"),
+                    Err(e) => format!("error: {e}"),
+                };
+                served = requested;
+                let mut done = self.shared.done.lock().expect("snapshot state");
+                done.served = served;
+                done.answer = answer;
+                self.shared.cond.notify_all();
+            }
+            let stop_after = self.shared.stop_after.load(Ordering::Acquire);
+            if stop_after != u64::MAX && !progressed {
+                let applied = self.tail.next_sequence().0;
+                // Bounded wait for records the journal still shows after the close.
+                if applied > stop_after || stop_after == u64::MAX - 1 || idle_after_stop > 400 {
+                    if self.written_at != self.last_sequence() {
+                        if let Err(e) = self.write() {
+                            eprintln!("arbiter: final snapshot: {e}");
+                        }
+                    }
+                    break "stopped".to_owned();
+                }
+                idle_after_stop += 1;
+            }
+            if !progressed {
+                std::thread::sleep(IDLE_SLEEP);
+            }
+        };
+        if outcome.starts_with("error") {
+            eprintln!("arbiter: snapshot agent stopped: {outcome}");
+        }
+        let mut done = self.shared.done.lock().expect("snapshot state");
+        done.stopped = true;
+        if done.answer.is_empty() || outcome.starts_with("error") {
+            done.answer = outcome;
+        }
+        self.shared.cond.notify_all();
+    }
+
+    /// The sequence the state includes, if any record.
+    fn last_sequence(&self) -> Option<u64> {
+        let next = self.tail.next_sequence().0;
+        (self.any_state && next > 0).then(|| next - 1)
+    }
+
+    /// Applies what the journal has (a bounded batch); true if anything was applied.
+    fn drain(&mut self) -> Result<bool, String> {
+        struct Replay<'a> {
+            command: Command,
+            annotation: &'a [u8],
+            app: &'a mut FixApp,
+        }
+        impl EventSink for Replay<'_> {
+            fn emit(&mut self, event: Event) {
+                self.app.on_replayed(&self.command, self.annotation, &event);
+            }
+        }
+        let mut progressed = false;
+        for _ in 0..4096 {
+            let Some(record) = self.tail.poll().map_err(|e| format!("journal: {e}"))? else {
+                break;
+            };
+            progressed = true;
+            self.any_state = true;
+            let seq = Seq(record.sequence().0);
+            match record.record_type().0 {
+                RECORD_COMMAND => {
+                    let (command, annotation) =
+                        decode_record(seq, TimestampNs(record.timestamp().0), record.payload())
+                            .map_err(|e| format!("journal record {}: {e}", seq.0))?;
+                    let mut sink = Replay {
+                        command,
+                        annotation,
+                        app: &mut self.app,
+                    };
+                    self.engine.apply(&command, &mut sink);
+                    self.since += 1;
+                }
+                RECORD_DIGEST => {
+                    let bytes: [u8; 8] = record
+                        .payload()
+                        .try_into()
+                        .map_err(|_| format!("journal record {}: digest is not 8 bytes", seq.0))?;
+                    let actual = self.engine.digest();
+                    if u64::from_le_bytes(bytes) != actual {
+                        return Err(format!(
+                            "journal record {}: the replica's digest {actual:016x} differs from \
+                             the journal's; no more snapshots",
+                            seq.0
+                        ));
+                    }
+                }
+                RECORD_CONFIG => {
+                    self.last_config = std::str::from_utf8(record.payload())
+                        .ok()
+                        .map(str::to_owned);
+                }
+                _ => {}
+            }
+            if self.interval > 0 && self.since >= self.interval {
+                // The record is finished: the state includes it.
+                if let Err(e) = self.write() {
+                    eprintln!("arbiter: snapshot: {e}");
+                }
+            }
+        }
+        Ok(progressed)
+    }
+
+    fn write(&mut self) -> Result<String, String> {
+        let Some(sequence) = self.last_sequence() else {
+            return Err("nothing journaled yet".to_owned());
+        };
+        let started = Instant::now();
+        let engine = self.engine.snapshot_bytes();
+        let gateway = self.app.snapshot_bytes();
+        let container = encode_container(&engine, &gateway, self.last_config.as_deref());
+        let mut digest = [0u8; 32];
+        digest[..8].copy_from_slice(&self.engine.digest().to_le_bytes());
+        let path = write_snapshot(&self.dir, Sequence(sequence), digest, &container)
+            .map_err(|e| format!("snapshot {}: {e}", self.dir.display()))?;
+        self.since = 0;
+        self.written_at = Some(sequence);
+        prune(&self.dir, SNAPSHOTS_KEPT);
+        let line = format!(
+            "snapshot at sequence {sequence}: {} ({} bytes, live orders {}, in {:?})",
+            path.display(),
+            container.len(),
+            self.engine.live_orders(),
+            started.elapsed()
+        );
+        eprintln!("arbiter: {line}");
+        Ok(line)
+    }
+}
