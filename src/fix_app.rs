@@ -950,6 +950,8 @@ impl FixApp {
             } => match (kind, pending) {
                 (RejectedKind::NewOrder, _) => {
                     if let Some(record) = self.orders.remove(order_id) {
+                        self.orders
+                            .release_client(record.session, &record.client_id);
                         if let Some(out) = out {
                             self.exec_report_at(
                                 seq,
@@ -966,6 +968,16 @@ impl FixApp {
                     }
                 }
                 (RejectedKind::Cancel | RejectedKind::Replace, Some(p)) => {
+                    if kind == RejectedKind::Replace {
+                        // The refused replace's new ClOrdID was taken at request time.
+                        let current = self
+                            .orders
+                            .get(order_id)
+                            .map(|r| (r.client_id, r.orig_client_id));
+                        if current.is_none_or(|(c, o)| c != p.client_id && o != p.client_id) {
+                            self.orders.release_client(p.session, &p.client_id);
+                        }
+                    }
                     if let Some(out) = out {
                         let orig = match p.kind {
                             PendingKind::Cancel { orig } | PendingKind::Replace { orig } => orig,
@@ -1041,7 +1053,7 @@ impl FixApp {
                         );
                     }
                     if leaves.0 == 0 {
-                        self.orders.remove(order_id);
+                        self.forget(order_id);
                     }
                 }
             }
@@ -1081,7 +1093,7 @@ impl FixApp {
                     );
                 }
                 if done {
-                    self.orders.remove(order_id);
+                    self.forget(order_id);
                 }
             }
             Event::Replaced {
@@ -1090,6 +1102,7 @@ impl FixApp {
                 leaves,
                 ..
             } => {
+                let mut dropped = None;
                 let Some(record) = self.orders.get_mut(order_id) else {
                     return;
                 };
@@ -1099,15 +1112,23 @@ impl FixApp {
                     ..
                 }) = pending
                 {
+                    let previous = record.orig_client_id;
                     record.orig_client_id = orig;
                     record.client_id = client_id;
+                    if previous != orig && previous != client_id {
+                        dropped = Some((record.session, previous));
+                    }
                 }
+                let record = self.orders.get_mut(order_id).expect("present above");
                 if matches!(record.ord_type, OrdType::Limit | OrdType::StopLimit) {
                     record.price = price;
                 }
                 record.leaves = leaves;
                 record.qty = Qty(leaves.0 + record.cum_qty.0);
                 let record = *record;
+                if let Some((session, id)) = dropped {
+                    self.orders.release_client(session, &id);
+                }
                 if let Some(out) = out {
                     let status = record.live_status();
                     self.exec_report_at(
@@ -1141,6 +1162,16 @@ impl FixApp {
         }
     }
 
+    /// An order finished: forget it and its client ids.
+    fn forget(&mut self, order_id: OrderId) {
+        if let Some(record) = self.orders.remove(order_id) {
+            self.orders
+                .release_client(record.session, &record.client_id);
+            self.orders
+                .release_client(record.session, &record.orig_client_id);
+        }
+    }
+
     /// A request's events are all in: forget it.
     pub fn on_done(&mut self, request_id: u64) {
         if request_id != 0
@@ -1169,9 +1200,11 @@ impl FixApp {
                 }
             }
             (CommandKind::NewOrder(order), Event::Rejected { .. }) => {
+                // As live: the id is taken, and released with the refusal.
                 if let Some(client_id) = ClientId::new(annotation) {
                     self.orders
                         .claim_client(order.session.0, client_id, order.order_id);
+                    self.orders.release_client(order.session.0, &client_id);
                 }
             }
             (CommandKind::Replace(replace), Event::Replaced { .. }) => {
@@ -1179,8 +1212,12 @@ impl FixApp {
                     self.orders
                         .claim_client(replace.session.0, client_id, replace.order_id);
                     if let Some(record) = self.orders.get_mut(replace.order_id) {
+                        let dropped = record.orig_client_id;
                         record.orig_client_id = record.client_id;
                         record.client_id = client_id;
+                        if dropped != record.orig_client_id && dropped != client_id {
+                            self.orders.release_client(replace.session.0, &dropped);
+                        }
                     }
                 }
                 self.on_event(0, command.seq, command.timestamp, event, None);

@@ -137,7 +137,8 @@ impl OrderTable {
     /// Whether a new client id fits.
     #[must_use]
     pub fn has_room(&self) -> bool {
-        self.client_ids.len() < self.capacity && self.orders.len() < self.capacity
+        // A live order holds at most two client ids (its current and its previous one).
+        self.client_ids.len() < self.capacity * 2 && self.orders.len() < self.capacity
     }
 
     /// The order a session's ClOrdID names.
@@ -156,6 +157,13 @@ impl OrderTable {
         self.client_ids.insert((session, client_id), order.0);
         self.next_order_id = self.next_order_id.max(order.0 + 1);
         true
+    }
+
+    /// Forgets a client id (its order finished or was refused), so the table stays bounded
+    /// by the live orders. Duplicate ClOrdIDs within the day are still refused by the
+    /// engine's per-session check.
+    pub fn release_client(&mut self, session: u32, client_id: &ClientId) {
+        self.client_ids.remove(&(session, *client_id));
     }
 
     /// Records a new order.
@@ -253,6 +261,20 @@ mod tests {
         assert!(table.claim_client(2, a, OrderId(8)));
         assert_eq!(table.lookup_client(1, &a), Some(OrderId(7)));
         assert_eq!(table.allocate_order_id(), OrderId(9));
+    }
+
+    #[test]
+    fn released_client_ids_free_their_room() {
+        let mut table = OrderTable::with_capacity(1);
+        let a = ClientId::new(b"A").unwrap();
+        let b = ClientId::new(b"B").unwrap();
+        assert!(table.claim_client(1, a, OrderId(1)));
+        assert!(table.claim_client(1, b, OrderId(2)));
+        assert!(!table.has_room(), "two ids fill a one-order table");
+        table.release_client(1, &a);
+        table.release_client(1, &b);
+        assert!(table.has_room());
+        assert_eq!(table.lookup_client(1, &a), None);
     }
 
     #[test]
