@@ -653,25 +653,7 @@ impl FixApp {
             }
             None => {
                 // FIX: an unknown order's status is ExecType I with OrdStatus 8 (rejected).
-                let client_id = msg.get(11).unwrap_or(b"NONE");
-                let symbol = msg.get(55).unwrap_or(b"NONE");
-                let side = msg.get(54).and_then(|s| s.first().copied()).unwrap_or(b'1');
-                self.local_exec_ids += 1;
-                let exec_id = self.local_exec_ids;
-                let prefix = self.local_exec_prefix;
-                out.send_app(session, b"8", &mut |b| {
-                    b.push_str(37, b"NONE");
-                    b.push_str(11, client_id);
-                    push_local_exec_id(b, prefix, exec_id);
-                    b.push_char(150, b'I');
-                    b.push_char(39, b'8');
-                    b.push_str(55, symbol);
-                    b.push_char(54, side);
-                    b.push_u64(151, 0);
-                    b.push_u64(14, 0);
-                    b.push_u64(6, 0);
-                    b.push_str(58, b"unknown order");
-                });
+                self.local_exec_report(session, msg, b'I', None, "unknown order", out);
             }
         }
     }
@@ -750,6 +732,41 @@ impl FixApp {
         }
     }
 
+    /// An ExecutionReport the gateway answers itself (a refusal before the sequencer, or the
+    /// status of an unknown order): OrdStatus 8, no order id, nothing filled.
+    fn local_exec_report(
+        &mut self,
+        session: u32,
+        msg: &Message<'_>,
+        exec_type: u8,
+        ord_rej_reason: Option<u32>,
+        text: &str,
+        out: &mut dyn FixSender,
+    ) {
+        let client_id = msg.get(11).unwrap_or(b"NONE");
+        let symbol = msg.get(55).unwrap_or(b"NONE");
+        let side = msg.get(54).and_then(|s| s.first().copied()).unwrap_or(b'1');
+        self.local_exec_ids += 1;
+        let exec_id = self.local_exec_ids;
+        let prefix = self.local_exec_prefix;
+        out.send_app(session, b"8", &mut |b| {
+            b.push_str(37, b"NONE");
+            b.push_str(11, client_id);
+            push_local_exec_id(b, prefix, exec_id);
+            b.push_char(150, exec_type);
+            b.push_char(39, b'8');
+            b.push_str(55, symbol);
+            b.push_char(54, side);
+            b.push_u64(151, 0);
+            b.push_u64(14, 0);
+            b.push_u64(6, 0);
+            if let Some(reason) = ord_rej_reason {
+                b.push_u64(103, u64::from(reason));
+            }
+            b.push_str(58, text.as_bytes());
+        });
+    }
+
     fn business_reject(
         &self,
         session: u32,
@@ -798,27 +815,7 @@ impl FixApp {
                     b.push_str(58, text.as_bytes());
                 });
             }
-            _ => {
-                let symbol = msg.get(55).unwrap_or(b"NONE");
-                let side = msg.get(54).and_then(|s| s.first().copied()).unwrap_or(b'1');
-                self.local_exec_ids += 1;
-                let exec_id = self.local_exec_ids;
-                let prefix = self.local_exec_prefix;
-                out.send_app(session, b"8", &mut |b| {
-                    b.push_str(37, b"NONE");
-                    b.push_str(11, client_id);
-                    push_local_exec_id(b, prefix, exec_id);
-                    b.push_char(150, b'8');
-                    b.push_char(39, b'8');
-                    b.push_str(55, symbol);
-                    b.push_char(54, side);
-                    b.push_u64(151, 0);
-                    b.push_u64(14, 0);
-                    b.push_u64(6, 0);
-                    b.push_u64(103, u64::from(reason));
-                    b.push_str(58, text.as_bytes());
-                });
-            }
+            _ => self.local_exec_report(session, msg, b'8', Some(reason), text, out),
         }
     }
 
