@@ -47,6 +47,8 @@ pub struct AdminServer {
     pub telemetry: std::sync::Arc<arbiter_perf::Telemetry>,
     /// Where `dump` writes.
     pub dump_dir: PathBuf,
+    /// Session logouts for the gateway.
+    pub control: Producer<crate::messages::GatewayControl>,
     /// The access trail: every request, its operator and outcome (`None`: not kept).
     pub trail: Option<arbiter_journal::trail::AccessTrail>,
     /// The background verifier's findings, shown by `status`.
@@ -68,7 +70,9 @@ struct Caller {
 fn allowed(role: Role, request: &str) -> bool {
     match request {
         "status" | "dump" => true,
-        "halt" | "resume" | "kill" => matches!(role, Role::Operator | Role::RiskManager),
+        "halt" | "resume" | "kill" | "logout" => {
+            matches!(role, Role::Operator | Role::RiskManager)
+        }
         "release" | "limit" | "refprice" | "restrict" => role == Role::RiskManager,
         "shutdown" => role == Role::Operator,
         "snapshot" => matches!(role, Role::Operator | Role::RiskManager),
@@ -232,7 +236,7 @@ impl AdminServer {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
             ["status"] => format!(
-                "venue={} applied_seq={} durable_seq={} live_orders={} trades={} digest={:016x} journal_errors={} {} {}",
+                "venue={} applied_seq={} durable_seq={} live_orders={} trades={} digest={:016x} journal_errors={} {} {} kill_switches_active={} sessions={}",
                 self.venue,
                 self.status.applied_seq.load(Ordering::Acquire),
                 self.durable.get().0,
@@ -242,6 +246,8 @@ impl AdminServer {
                 self.status.journal_errors.load(Ordering::Relaxed),
                 self.trail_line(),
                 self.verifier.line(),
+                self.status.kill_switches_active.load(Ordering::Relaxed),
+                self.sessions_line(),
             ),
             ["halt", symbol, reason @ ..] => {
                 self.set_phase(symbol, Phase::Halted, caller, reason, next_id)
@@ -315,6 +321,17 @@ impl AdminServer {
                 });
                 self.submit(kind, caller, rest, next_id)
             }
+            ["logout", session] => match self.config.session_index(session) {
+                Some(index) => {
+                    let request = crate::messages::GatewayControl::Logout { session: index };
+                    if self.control.try_push(request).is_ok() {
+                        format!("ok logging out {session}")
+                    } else {
+                        "error: gateway busy, try again".to_owned()
+                    }
+                }
+                None => format!("error: unknown session {session}"),
+            },
             ["dump"] => match self.telemetry.dump(&self.dump_dir) {
                 Ok(files) => format!("ok dumped {} files to {}", files.len(), self.dump_dir.display()),
                 Err(e) => format!("error: dump to {}: {e}", self.dump_dir.display()),
@@ -419,6 +436,16 @@ impl AdminServer {
             }),
             Vec::new(),
         ))
+    }
+
+    /// "CLIENT1:up,CLIENT2:down,...": which sessions are logged on.
+    fn sessions_line(&self) -> String {
+        self.telemetry
+            .metrics
+            .sessions()
+            .map(|(name, state)| format!("{name}:{}", if state.get() == 1 { "up" } else { "down" }))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     fn set_phase(

@@ -15,7 +15,7 @@ use arbiter_perf::{RingIndex, Stage, StageRecorder, Telemetry};
 use std::sync::Arc;
 
 use crate::fix_app::{FixApp, FixSender};
-use crate::messages::{Annotation, Outbound, Request};
+use crate::messages::{Annotation, GatewayControl, Outbound, Request};
 
 /// Outbound messages taken from the sequencer ring per duty cycle.
 const OUTBOUND_PER_CYCLE_MAX: usize = 4096;
@@ -109,6 +109,8 @@ pub struct GatewayAgent {
     timing: GatewayTiming,
     /// The last gateway request whose first report was timed wire to wire.
     last_wire_request: u64,
+    /// Requests from the admin socket.
+    control: Option<Consumer<GatewayControl>>,
 }
 
 /// What the gateway times with, and where its gauges go.
@@ -157,7 +159,40 @@ impl GatewayAgent {
             disconnect,
             timing,
             last_wire_request: 0,
+            control: None,
         }
+    }
+
+    /// Takes admin requests (session logouts) from this ring.
+    pub fn set_control(&mut self, control: Consumer<GatewayControl>) {
+        self.control = Some(control);
+    }
+
+    fn serve_control(&mut self) -> u32 {
+        let Some(control) = self.control.as_mut() else {
+            return 0;
+        };
+        let mut work = 0;
+        while let Some(GatewayControl::Logout { session }) = control.try_pop() {
+            eprintln!("arbiter: admin: logging out session {session}");
+            self.gateway.logout(
+                arbiter_fix::SessionId(session),
+                "logged out by the venue operator",
+            );
+            work += 1;
+        }
+        // Session states for `status` and /metrics: 1 logged on, 0 not.
+        let metrics = &self.timing.telemetry.metrics;
+        for session in 0..self.disconnect.len() {
+            let up = self
+                .gateway
+                .session(arbiter_fix::SessionId(session as u32))
+                .is_some_and(|s| s.is_logged_on());
+            metrics
+                .session_state(arbiter_perf::SessionIndex(session))
+                .set(i64::from(up));
+        }
+        work
     }
 
     /// Logs every session out with a reason and flushes what it can (shutdown).
@@ -331,6 +366,7 @@ impl Agent for GatewayAgent {
             work += self.map_inbox(read_ns);
         }
         work += self.drain_outbound();
+        work += self.serve_control();
         work
     }
 

@@ -101,3 +101,13 @@ pub struct AdminReply {
     /// The last risk event it caused (kill switch, approval, limit), if any.
     pub risk: Option<arbiter_engine::RiskEvent>,
 }
+
+/// What the admin thread asks of the gateway (it owns the sessions).
+#[derive(Clone, Copy, Debug)]
+pub enum GatewayControl {
+    /// Log a session out (the client may log on again).
+    Logout {
+        /// The session's index in the configuration.
+        session: u32,
+    },
+}

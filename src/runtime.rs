@@ -413,7 +413,7 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         }
         None => None,
     };
-    let gateway_agent = GatewayAgent::new(
+    let mut gateway_agent = GatewayAgent::new(
         gateway,
         app,
         gateway_tx,
@@ -426,6 +426,8 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
             clock,
         },
     );
+    let (control_tx, control_rx) = spsc::channel(ADMIN_RING_CAPACITY);
+    gateway_agent.set_control(control_rx);
 
     let status = Arc::new(SequencerStatus::default());
     let sequencer = Sequencer::new(
@@ -498,6 +500,7 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         config: config.clone(),
         telemetry: Arc::clone(&telemetry),
         dump_dir: dump_dir.clone(),
+        control: control_tx,
         trail: Some(trail),
         verifier: Arc::clone(&verifier_status),
         signing: signing_key.is_some(),

@@ -38,6 +38,8 @@ pub struct SequencerStatus {
     pub digest: AtomicU64,
     /// Journal appends that failed (the sequencer stops taking requests after one).
     pub journal_errors: AtomicU64,
+    /// Kill switches active now (activations minus releases).
+    pub kill_switches_active: std::sync::atomic::AtomicI64,
 }
 
 /// Pushes events into the gateway ring, waiting (never dropping) while it is full: the
@@ -54,6 +56,7 @@ struct RingSink<'a> {
     events: u32,
     rejected: Option<arbiter_engine::RejectReason>,
     risk: Option<arbiter_engine::RiskEvent>,
+    kills: i64,
 }
 
 impl EventSink for RingSink<'_> {
@@ -68,7 +71,14 @@ impl EventSink for RingSink<'_> {
                 self.metrics.rejects(reason as u8).increment();
                 self.rejected.get_or_insert(reason);
             }
-            Event::Risk(risk) => self.risk = Some(risk),
+            Event::Risk(risk) => {
+                match risk {
+                    arbiter_engine::RiskEvent::KillSwitchActivated { .. } => self.kills += 1,
+                    arbiter_engine::RiskEvent::KillSwitchReleased { .. } => self.kills -= 1,
+                    _ => {}
+                }
+                self.risk = Some(risk);
+            }
             _ => {}
         }
         push_waiting(
@@ -232,6 +242,7 @@ impl Sequencer {
             events: 0,
             rejected: None,
             risk: None,
+            kills: 0,
         };
         self.engine.apply(&command, &mut sink);
         self.recorder
@@ -243,6 +254,11 @@ impl Sequencer {
             events: sink.events,
             risk: sink.risk,
         };
+        if sink.kills != 0 {
+            self.status
+                .kill_switches_active
+                .fetch_add(sink.kills, Ordering::Relaxed);
+        }
         push_waiting(
             &mut self.gateway_out,
             Outbound::Done {

@@ -191,6 +191,7 @@ fn kill_switch_cancels_blocks_and_needs_two_risk_managers_to_release() {
         refused.get(58).unwrap().contains("kill switch"),
         "{refused:?}"
     );
+    assert!(daemon.admin(&["status"]).contains("kill_switches_active=1"));
 
     // The SRE may not release; one risk manager leaves it pending; the same one again is
     // refused; a second, distinct risk manager releases it.
@@ -210,6 +211,7 @@ fn kill_switch_cancels_blocks_and_needs_two_risk_managers_to_release() {
     );
     client.new_order("k-5", "AAPL", "1", "10", "99.00");
     client.exec_report("k-5", "0");
+    assert!(daemon.admin(&["status"]).contains("kill_switches_active=0"));
     assert!(daemon.admin(&["shutdown"]).starts_with("ok"));
     assert!(daemon.wait().0.success());
 }
@@ -278,10 +280,26 @@ fn drop_copy_session_sees_its_firms_reports_and_may_not_trade() {
         Some("dc-2"),
         "other firm's report was not copied"
     );
+    let status = daemon.admin(&["status"]);
+    assert!(
+        status.contains("CLIENT1:up") && status.contains("DROPCOPY1:up"),
+        "{status}"
+    );
+    assert!(status.contains("CLIENT2:down"), "{status}");
     // A drop-copy session may not send orders.
     drop_copy.new_order("dc-x", "AAPL", "1", "5", "95.00");
     let refused = drop_copy.expect(|m| m.msg_type() == "j", "BusinessMessageReject");
     assert_eq!(refused.get(380), Some("6"));
+    // The operator logs a session out; the client gets a Logout with the reason.
+    assert!(daemon.admin(&["logout", "DROPCOPY1"]).starts_with("ok"));
+    let logout = drop_copy.expect(|m| m.msg_type() == "5", "Logout");
+    assert!(
+        logout.get(58).unwrap_or("").contains("operator"),
+        "{logout:?}"
+    );
+    assert!(daemon
+        .admin_as("audit", "audit-demo", &["logout", "CLIENT1"])
+        .starts_with("error: role"));
     assert!(daemon.admin(&["shutdown"]).starts_with("ok"));
     assert!(daemon.wait().0.success());
 }
