@@ -441,6 +441,12 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         },
         Arc::clone(&status),
         SequencerTiming {
+            end_of_day_ns: config
+                .venue
+                .end_of_day
+                .as_deref()
+                .and_then(arbiter_config::parse_hhmm)
+                .map(|minutes| u64::from(minutes) * 60_000_000_000),
             recorder: sequencer_recorder,
             telemetry: Arc::clone(&telemetry),
             clock,

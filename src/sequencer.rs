@@ -130,6 +130,8 @@ pub struct Sequencer {
     metrics: Arc<arbiter_perf::Telemetry>,
     mono: MonoClock,
     last_clock_ns: u64,
+    end_of_day_ns: Option<u64>,
+    trading_day: u64,
     commands_since_digest: u64,
     failed: bool,
     payload: [u8; 1 + COMMAND_BYTES_MAX + ANNOTATION_BYTES_MAX],
@@ -155,8 +157,20 @@ pub struct SequencerRings {
     pub admin_out: Producer<AdminReply>,
 }
 
+/// Nanoseconds in a day.
+const DAY_NS: u64 = 86_400_000_000_000;
+
+/// The trading day a time falls in, counting days that end at `end_of_day_ns` after midnight
+/// UTC: it changes exactly when the end of day passes.
+#[must_use]
+pub fn trading_day(now_ns: u64, end_of_day_ns: u64) -> u64 {
+    (now_ns + (DAY_NS - end_of_day_ns)) / DAY_NS
+}
+
 /// What the sequencer times with, and where its counters go.
 pub struct SequencerTiming {
+    /// End of the trading day, nanoseconds after midnight UTC.
+    pub end_of_day_ns: Option<u64>,
     /// Its stage recorder (ring hop, journal, match).
     pub recorder: StageRecorder,
     /// Counters and gauges.
@@ -189,6 +203,11 @@ impl Sequencer {
             metrics: timing.telemetry,
             mono: timing.clock,
             last_clock_ns: 0,
+            end_of_day_ns: timing.end_of_day_ns,
+            // The day under way at start: an end of day missed while down is not replayed.
+            trading_day: timing
+                .end_of_day_ns
+                .map_or(0, |eod| trading_day(WallClock::new().now_ns(), eod)),
             commands_since_digest: 0,
             failed: false,
             payload: [0; 1 + COMMAND_BYTES_MAX + ANNOTATION_BYTES_MAX],
@@ -354,6 +373,24 @@ impl Agent for Sequencer {
                 return work;
             }
             work += 1;
+            if let Some(eod) = self.end_of_day_ns {
+                let day = trading_day(now, eod);
+                if day > self.trading_day {
+                    self.trading_day = day;
+                    let end_of_day = Request {
+                        kind: CommandKind::EndOfDay,
+                        annotation: crate::messages::Annotation::new(b"end of day"),
+                        read_ns: 0,
+                        enqueued_ns: 0,
+                        request_id: 0,
+                    };
+                    if let Err(error) = self.sequence(&end_of_day) {
+                        self.on_journal_error(&error);
+                        return work;
+                    }
+                    work += 1;
+                }
+            }
         }
         if work > 0 {
             self.status
@@ -368,5 +405,25 @@ impl Agent for Sequencer {
 
     fn role_name(&self) -> &'static str {
         "sequencer"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trading_day_turns_at_the_end_of_day() {
+        let eod = 22 * 3_600_000_000_000; // 22:00 UTC
+        let day = 20_000 * DAY_NS; // some midnight
+        let before = trading_day(day + eod - 1, eod);
+        let at = trading_day(day + eod, eod);
+        let next_morning = trading_day(day + DAY_NS + 3_600_000_000_000, eod);
+        assert_eq!(at, before + 1);
+        assert_eq!(
+            next_morning, at,
+            "the day that began at 22:00 runs until 22:00 tomorrow"
+        );
+        assert_eq!(trading_day(day + DAY_NS + eod, eod), at + 1);
     }
 }

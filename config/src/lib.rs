@@ -261,6 +261,10 @@ pub struct VenueConfig {
     /// Where the journal, stores and sockets live (relative paths are relative to the
     /// working directory).
     pub data_dir: PathBuf,
+    /// End of the trading day, "HH:MM" UTC: the sequencer journals an EndOfDay command
+    /// (DAY orders expire, daily counters reset) when it passes. None: only by command.
+    #[serde(default)]
+    pub end_of_day: Option<String>,
 }
 
 /// Engine capacities.
@@ -662,6 +666,13 @@ impl Config {
 
     fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if let Some(text) = &self.venue.end_of_day {
+            if parse_hhmm(text).is_none_or(|minutes| minutes >= 24 * 60) {
+                out.push(format!(
+                    "venue.end_of_day: {text:?} is not a time like \"22:00\""
+                ));
+            }
+        }
         if self.engine.orders_max == 0 {
             out.push("engine.orders_max: must be at least 1".to_owned());
         }
