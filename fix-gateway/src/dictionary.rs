@@ -104,6 +104,8 @@ pub mod tag {
     pub const PRIOR_SETTL_PRICE: u32 = 734;
     pub const NEXT_EXPECTED_MSG_SEQ_NUM: u32 = 789;
     pub const ORD_STATUS_REQ_ID: u32 = 790;
+    /// NewPassword (925).
+    pub const NEW_PASSWORD: u32 = 925;
     pub const APPL_VER_ID: u32 = 1128;
     pub const DEFAULT_APPL_VER_ID: u32 = 1137;
 }
@@ -355,6 +357,7 @@ const FIELD_DEFS: [FieldDef; FIELD_COUNT] = [
     f(734, "PriorSettlPrice", T::Decimal),
     f(789, "NextExpectedMsgSeqNum", T::SeqNum),
     f(790, "OrdStatusReqID", T::String),
+    f(925, "NewPassword", T::String),
     f(1128, "ApplVerID", T::String),
     e(
         1137,
@@ -526,7 +529,7 @@ const fn build_tag_info() -> [u16; TAG_TABLE_LEN] {
 }
 
 /// Number of fields in [`FIELDS`].
-pub const FIELD_COUNT: usize = 99;
+pub const FIELD_COUNT: usize = 100;
 const _: () = assert!(FIELD_COUNT <= 256, "FieldSet holds 256 fields");
 // TagInfo keeps the dense index in 8 bits.
 const _: () = assert!(FIELD_COUNT <= 255, "TagInfo holds 8-bit indexes");
@@ -564,7 +567,7 @@ const FIELD_TAGS: [u32; FIELD_COUNT] = [
     44, 45, 48, 49, 50, 52, 54, 55, 56, 57, 58, 59, 60, 97, 98, 99, 102, 103, 108, 110, 111, 112,
     115, 122, 123, 126, 128, 141, 142, 143, 150, 151, 207, 263, 371, 372, 373, 378, 379, 380, 383,
     432, 434, 447, 448, 452, 453, 464, 526, 528, 530, 531, 532, 533, 553, 554, 581, 702, 703, 704,
-    705, 710, 715, 721, 724, 727, 728, 730, 731, 734, 789, 790, 1128, 1137,
+    705, 710, 715, 721, 724, 727, 728, 730, 731, 734, 789, 790, 925, 1128, 1137,
 ];
 
 /// Dense index of `tag`, or `None` if the tag is not in the dictionary.
@@ -786,7 +789,7 @@ pub static LOGON_FIX44: MessageDef = msg(
     "Logon",
     Admin,
     &[98, 108],
-    &[141, 789, 553, 554, 383, 464],
+    &[141, 789, 553, 554, 925, 383, 464],
     &[],
 );
 /// Logon (A) for FIXT.1.1: DefaultApplVerID(1137) is required.
@@ -795,7 +798,7 @@ pub static LOGON_FIXT11: MessageDef = msg(
     "Logon",
     Admin,
     &[98, 108, 1137],
-    &[141, 789, 553, 554, 383, 464],
+    &[141, 789, 553, 554, 925, 383, 464],
     &[],
 );
 /// NewOrderSingle (D).

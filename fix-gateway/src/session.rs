@@ -389,8 +389,6 @@ pub struct Session<S: MessageStore> {
     configured_password_hash: Option<String>,
     /// Set by a successful NewPassword change, taken by the transport for its log.
     credential_changed: bool,
-    /// Logon copy without NewPassword, for validation.
-    logon_scratch: Vec<u8>,
 }
 
 fn build<'b>(
@@ -439,35 +437,8 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
-/// NewPassword (925): in FIX 4.4's Logon, but not in our validation dictionary, so it is
-/// taken out of the message before validation and handled here.
-const NEW_PASSWORD: u32 = 925;
-
-/// Copies `msg` without its NewPassword field into `scratch` (tag=value fields only; decode
-/// checks neither BodyLength nor CheckSum, which framing did).
-fn without_new_password(msg: &Message<'_>, scratch: &mut Vec<u8>) {
-    scratch.clear();
-    for (t, value) in msg.fields() {
-        if t == NEW_PASSWORD {
-            continue;
-        }
-        let mut digits = [0u8; 10];
-        let mut n = 0;
-        let mut rest = t;
-        loop {
-            digits[n] = b'0' + (rest % 10) as u8;
-            n += 1;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        scratch.extend(digits[..n].iter().rev());
-        scratch.push(b'=');
-        scratch.extend_from_slice(value);
-        scratch.push(crate::frame::SOH);
-    }
-}
+/// NewPassword (925): a Logon may change the session's credential.
+const NEW_PASSWORD: u32 = tag::NEW_PASSWORD;
 
 impl<S: MessageStore> Session<S> {
     /// A disconnected session.
@@ -486,7 +457,6 @@ impl<S: MessageStore> Session<S> {
             store,
             configured_password_hash,
             credential_changed: false,
-            logon_scratch: Vec::new(),
             state: SessionState::Disconnected,
             heartbeat_ns: 0,
             last_received_ns: 0,
@@ -1149,22 +1119,7 @@ impl<S: MessageStore> Session<S> {
                 return;
             }
         }
-        let validation = if msg.get(NEW_PASSWORD).is_some() {
-            let mut scratch = core::mem::take(&mut self.logon_scratch);
-            without_new_password(msg, &mut scratch);
-            let result = match decode(&scratch) {
-                Ok(stripped) => validate(&stripped, self.config.version),
-                Err(_) => Err(SessionReject::new(
-                    SessionRejectReason::IncorrectDataFormat,
-                    NEW_PASSWORD,
-                )),
-            };
-            scratch.fill(0);
-            self.logon_scratch = scratch;
-            result
-        } else {
-            validate(msg, self.config.version)
-        };
+        let validation = validate(msg, self.config.version);
         if let Err(reject) = validation {
             let text = format!("Invalid Logon: {reject}");
             self.logout_and_disconnect(now_ns, &text, D::InvalidLogon, out);
