@@ -2,8 +2,8 @@
 //! No I/O beyond printing: it shows the engine on its own.
 
 use arbiter_engine::{
-    AccountId, CancelOrder, Command, CommandKind, Engine, Event, InstrumentId, NewOrder, OrdType,
-    OrderId, Price, Qty, Seq, Side, TimeInForce, TimestampNs,
+    AccountId, CancelOrder, Command, CommandKind, Event, InstrumentId, NewOrder, OrdType, OrderId,
+    Price, Qty, Seq, Side, TimeInForce, TimestampNs,
 };
 
 use arbiter_config::Config;
@@ -28,7 +28,7 @@ impl Rng {
 pub fn run(config: &Config, count: u64, seed: u64) {
     let registry = config.registry();
     let instrument = registry.get(InstrumentId(0)).expect("at least one").clone();
-    let mut engine = Engine::with_risk(config.engine_config(), registry, &config.risk_config());
+    let mut engine = config.engine();
     let mut rng = Rng(seed);
     let mid = (instrument.price_min.0 + instrument.price_max.0) / 2 / instrument.tick_size.0
         * instrument.tick_size.0;

@@ -157,11 +157,7 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
                 Some((loaded.path, loaded.sequence)),
             ),
             None => (
-                Engine::with_risk(
-                    config.engine_config(),
-                    registry.clone(),
-                    &config.risk_config(),
-                ),
+                config.engine(),
                 new_app(),
                 arbiter_journal::Sequence(0),
                 None,

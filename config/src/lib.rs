@@ -1056,6 +1056,18 @@ impl Config {
         }
     }
 
+    /// A fresh engine for this configuration: its capacities, instruments and risk. The
+    /// daemon, the demo and the replay tool all build it here, so a replay reproduces the
+    /// daemon's journaled digests.
+    #[must_use]
+    pub fn engine(&self) -> arbiter_engine::Engine {
+        arbiter_engine::Engine::with_risk(
+            self.engine_config(),
+            self.registry(),
+            &self.risk_config(),
+        )
+    }
+
     /// Where the journal lives.
     #[must_use]
     pub fn journal_dir(&self) -> PathBuf {

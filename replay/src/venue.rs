@@ -55,16 +55,11 @@ impl Venue {
         }
     }
 
-    /// A fresh engine exactly as the daemon builds it (`src/runtime.rs`): same capacities,
-    /// same instrument registry, same risk configuration, so replay reproduces the
-    /// journaled digests (and `what-if` sees changed risk limits).
+    /// A fresh engine exactly as the daemon builds it ([`arbiter_config::Config::engine`]),
+    /// so replay reproduces the journaled digests (and `what-if` sees changed risk limits).
     #[must_use]
     pub fn engine(&self) -> Engine {
-        Engine::with_risk(
-            self.config.engine_config(),
-            self.config.registry(),
-            &self.config.risk_config(),
-        )
+        self.config.engine()
     }
 
     /// Whether `other` builds the same engine (instruments and capacities); a journal may
