@@ -57,6 +57,8 @@ pub struct AdminServer {
     pub signing: bool,
     /// The snapshot agent (`None`: snapshots disabled).
     pub snapshots: Option<crate::snapshot_agent::SnapshotRequester>,
+    /// The market-data agent's figures (`None`: no feed).
+    pub market_data: Option<Arc<crate::market_data_agent::MarketDataStatus>>,
 }
 
 /// The operator a request was authenticated as.
@@ -236,7 +238,7 @@ impl AdminServer {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
             ["status"] => format!(
-                "venue={} applied_seq={} durable_seq={} live_orders={} trades={} digest={:016x} journal_errors={} {} {} kill_switches_active={} sessions={}",
+                "venue={} applied_seq={} durable_seq={} live_orders={} trades={} digest={:016x} journal_errors={} {} {} kill_switches_active={} sessions={} {}",
                 self.venue,
                 self.status.applied_seq.load(Ordering::Acquire),
                 self.durable.get().0,
@@ -248,6 +250,10 @@ impl AdminServer {
                 self.verifier.line(),
                 self.status.kill_switches_active.load(Ordering::Relaxed),
                 self.sessions_line(),
+                crate::market_data_agent::status_line(
+                    self.market_data.as_deref(),
+                    self.status.applied_seq.load(Ordering::Acquire) + 1
+                ),
             ),
             ["halt", symbol, reason @ ..] => {
                 self.set_phase(symbol, Phase::Halted, caller, reason, next_id)

@@ -767,6 +767,18 @@ impl FixApp {
         });
     }
 
+    /// Refuses a message the venue cannot take now (BusinessMessageReject, reason 4
+    /// "application not available"), with `text` and a line in the access trail.
+    pub fn refuse_unavailable(
+        &self,
+        session: u32,
+        msg: &Message<'_>,
+        text: &str,
+        out: &mut dyn FixSender,
+    ) {
+        self.business_reject(session, msg, 0, 4, text, out);
+    }
+
     fn business_reject(
         &self,
         session: u32,

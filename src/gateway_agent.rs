@@ -89,6 +89,20 @@ impl FixSender for Sender<'_> {
     }
 }
 
+impl crate::market_data_link::BodySink for Sender<'_> {
+    fn room(&self, session: u32) -> usize {
+        self.0.outbound_room(arbiter_fix::SessionId(session))
+    }
+
+    fn send_body(&mut self, session: u32, msg_type: &[u8], fields: &[u8]) -> bool {
+        self.0
+            .send(arbiter_fix::SessionId(session), msg_type, |b| {
+                b.push_encoded_fields(fields);
+            })
+            .is_ok()
+    }
+}
+
 /// Per-session behaviour on disconnect.
 #[derive(Clone, Copy, Debug)]
 pub struct DisconnectPolicy {
@@ -111,6 +125,8 @@ pub struct GatewayAgent {
     last_wire_request: u64,
     /// Requests from the admin socket.
     control: Option<Consumer<GatewayControl>>,
+    /// FIX market data: requests out, bodies in (`None`: no market-data agent).
+    market_data: Option<crate::market_data_link::GatewaySide>,
 }
 
 /// What the gateway times with, and where its gauges go.
@@ -160,7 +176,25 @@ impl GatewayAgent {
             timing,
             last_wire_request: 0,
             control: None,
+            market_data: None,
         }
+    }
+
+    /// Sends market-data requests to the agent over this link and its answers to the
+    /// sessions.
+    pub fn set_market_data(&mut self, link: crate::market_data_link::GatewaySide) {
+        self.market_data = Some(link);
+    }
+
+    /// Market-data bodies into the sessions' free room; the room published for the agent.
+    fn pump_market_data(&mut self) -> u32 {
+        let Some(link) = self.market_data.as_mut() else {
+            return 0;
+        };
+        let mut sink = Sender(&mut self.gateway);
+        let work = link.pump(&mut sink);
+        link.publish_room(&sink);
+        work
     }
 
     /// Takes admin requests (session logouts) from this ring.
@@ -234,6 +268,20 @@ impl GatewayAgent {
                 continue; // the session layer validated it already
             };
             let mut sender = Sender(&mut self.gateway);
+            if let Some(link) = self.market_data.as_mut() {
+                if crate::market_data_link::is_market_data_request(msg.msg_type()) {
+                    if !link.forward(session, raw) {
+                        self.app.refuse_unavailable(
+                            session,
+                            &msg,
+                            "market data busy: request again shortly",
+                            &mut sender,
+                        );
+                    }
+                    work += 1;
+                    continue;
+                }
+            }
             if let Some(mut request) = self.app.on_app_message(session, &msg, &mut sender) {
                 let decoded_ns = self.timing.clock.now_ns();
                 self.timing
@@ -251,6 +299,9 @@ impl GatewayAgent {
             work += 1;
         }
         for &session in &inbox.disconnected {
+            if let Some(link) = self.market_data.as_mut() {
+                link.session_closed(session);
+            }
             let Some(policy) = self.disconnect.get(session as usize).copied() else {
                 continue;
             };
@@ -366,6 +417,8 @@ impl Agent for GatewayAgent {
             work += self.map_inbox(read_ns);
         }
         work += self.drain_outbound();
+        // After the order path: market data never goes before a report.
+        work += self.pump_market_data();
         work += self.serve_control();
         work
     }

@@ -6,6 +6,8 @@ mod admin;
 mod demo;
 mod fix_app;
 mod gateway_agent;
+mod market_data_agent;
+mod market_data_link;
 mod messages;
 mod net_edge;
 mod order_table;

@@ -367,6 +367,8 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
             Stage::WireToWire,
         ],
     );
+    let (market_data_recorder, market_data_reader) =
+        stage_recorder("market-data", &[Stage::JournaledToPublished]);
     let (sequencer_recorder, sequencer_reader) = stage_recorder(
         "sequencer",
         &[
@@ -391,7 +393,7 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
             dump_dir: Some(dump_dir.clone()),
         },
         Arc::clone(&telemetry),
-        vec![gateway_reader, sequencer_reader],
+        vec![gateway_reader, sequencer_reader, market_data_reader],
     )
     .map_err(|e| format!("interval log in {}: {e}", hlog_dir.display()))?;
     let reporter = reporter
@@ -407,6 +409,17 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
             eprintln!("arbiter: metrics on http://{}/metrics", server.address());
             Some(server)
         }
+        None => None,
+    };
+    // Market data follows the journal on its own thread; it goes live at the first record
+    // this start did not recover.
+    let market_data = match config.market_data.as_ref().filter(|m| m.enabled) {
+        Some(section) => Some(crate::market_data_agent::spawn(
+            config,
+            section,
+            agent_from,
+            market_data_recorder,
+        )?),
         None => None,
     };
     let mut gateway_agent = GatewayAgent::new(
@@ -509,6 +522,7 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         snapshots: snapshot_agent
             .as_ref()
             .map(crate::snapshot_agent::SnapshotAgentHandle::requester),
+        market_data: market_data.as_ref().map(|m| Arc::clone(&m.status)),
     };
     let listener = admin
         .bind()
@@ -555,7 +569,11 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
     }
     gateway_agent.logout_all("venue shutting down");
     let last_written = writer.next_sequence().0.checked_sub(1);
+    let journal_next = writer.next_sequence();
     writer.close().map_err(|e| format!("journal close: {e}"))?;
+    if let Some(market_data) = market_data {
+        market_data.finish(journal_next);
+    }
     // The journal is closed: the agent catches up and writes the final snapshot.
     if let Some(agent) = snapshot_agent {
         agent.finish(last_written.map(arbiter_journal::Sequence));

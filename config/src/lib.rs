@@ -14,6 +14,9 @@ use arbiter_engine::{
 };
 use serde::Deserialize;
 
+mod market_data;
+pub use market_data::{MarketDataSection, WINDOW_MESSAGES_MAX};
+
 /// The configuration `arbiter run` uses when no file is given.
 pub const DEFAULT_CONFIG: &str = include_str!("../default-config.toml");
 
@@ -53,6 +56,9 @@ pub struct Config {
     /// State snapshots (restart = newest valid snapshot + replay of later records).
     #[serde(default)]
     pub snapshot: SnapshotSection,
+    /// The market-data feed; absent: none.
+    #[serde(default)]
+    pub market_data: Option<MarketDataSection>,
 }
 
 /// State snapshots taken by a thread that follows the journal.
@@ -470,6 +476,19 @@ pub struct SessionConfig {
     pub drop_copy: bool,
     /// Account used when a message has no Account (1).
     pub default_account: String,
+    /// FIX market data (V, x, e, g) allowed on this session (needs `[market_data]`).
+    #[serde(default = "default_session_market_data")]
+    pub market_data: bool,
+    /// Most market-data subscriptions the session may hold at once.
+    #[serde(default = "default_session_subscriptions")]
+    pub market_data_subscriptions_max: usize,
+}
+
+fn default_session_market_data() -> bool {
+    true
+}
+fn default_session_subscriptions() -> usize {
+    32
 }
 
 fn default_heartbeat() -> u32 {
@@ -882,6 +901,9 @@ impl Config {
                     IDLE_NAMES.join(", ")
                 ));
             }
+        }
+        if let Some(market_data) = &self.market_data {
+            out.extend(market_data.problems());
         }
         out
     }

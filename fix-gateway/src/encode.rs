@@ -332,6 +332,33 @@ impl<'b> MessageBuilder<'b> {
         self.push_bytes(tag, &out[..n]);
     }
 
+    /// The fields written after MsgType so far (`tag=value<SOH>` repeated), or `None` if
+    /// one did not fit: the body another thread hands to the session that sends it (see
+    /// [`MessageBuilder::push_encoded_fields`]). Call it before any header field is written.
+    #[must_use]
+    pub fn fields_after_msg_type(&self) -> Option<&[u8]> {
+        if self.overflow {
+            return None;
+        }
+        let start = PREFIX_RESERVED.min(self.buf.len());
+        let written = &self.buf[start..self.pos];
+        // Skip "35=<type><SOH>".
+        let soh = written.iter().position(|&b| b == SOH)?;
+        Some(&written[soh + 1..])
+    }
+
+    /// Appends fields already encoded elsewhere (`tag=value<SOH>` repeated, as another
+    /// thread wrote them: market-data bodies). Overflow is reported by `finish`.
+    pub fn push_encoded_fields(&mut self, fields: &[u8]) {
+        debug_assert!(fields.is_empty() || fields.last() == Some(&SOH));
+        if !self.room(fields.len()) {
+            self.overflow = true;
+            return;
+        }
+        self.buf[self.pos..self.pos + fields.len()].copy_from_slice(fields);
+        self.pos += fields.len();
+    }
+
     /// Appends a field copied verbatim from another message.
     pub fn push_raw_field(&mut self, tag: u32, value: &[u8]) {
         self.push_bytes(tag, value);
@@ -619,6 +646,30 @@ mod tests {
             "8=FIX.4.4|9=45|35=0|49=S|56=T|34=1|52=19700101-00:00:00.000|10=095|"
         );
         assert_eq!(frame(msg), FrameResult::Complete(msg.len()));
+    }
+
+    #[test]
+    fn bodies_written_on_one_thread_are_sent_whole_on_another() {
+        let mut body_buf = [0u8; 256];
+        let mut body = MessageBuilder::new(&mut body_buf, FixVersion::Fix44, b"W");
+        body.push_str(262, b"r1");
+        body.push_str(55, b"AAPL");
+        let fields = body.fields_after_msg_type().unwrap().to_vec();
+        assert_eq!(fields, b"262=r1\x0155=AAPL\x01");
+        let mut buf = [0u8; 256];
+        let mut b = MessageBuilder::new(&mut buf, FixVersion::Fix44, b"W");
+        b.push_encoded_fields(&fields);
+        let msg = b.finish().unwrap();
+        let decoded = decode(msg).unwrap();
+        assert_eq!(decoded.get(262), Some(&b"r1"[..]));
+        assert_eq!(decoded.get(55), Some(&b"AAPL"[..]));
+        let mut tiny = [0u8; 40];
+        let mut small = MessageBuilder::new(&mut tiny, FixVersion::Fix44, b"W");
+        small.push_str(58, &[b'x'; 64]);
+        assert!(
+            small.fields_after_msg_type().is_none(),
+            "overflow is reported"
+        );
     }
 
     #[test]

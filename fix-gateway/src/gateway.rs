@@ -832,6 +832,23 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
         Ok(seq)
     }
 
+    /// Bytes the session's connection can still queue (0 when it is not logged on): market
+    /// data is sent only into this room, so that it never overflows a connection that
+    /// also carries execution reports.
+    #[must_use]
+    pub fn outbound_room(&self, session: SessionId) -> usize {
+        let Some(entry) = self.sessions.get(session.0 as usize) else {
+            return 0;
+        };
+        if !entry.session.is_logged_on() {
+            return 0;
+        }
+        entry
+            .connection
+            .and_then(|slot| self.connections[slot].as_ref())
+            .map_or(0, |conn| conn.outbox.free_bytes())
+    }
+
     /// Starts a Logout on a session.
     pub fn logout(&mut self, session: SessionId, text: &str) {
         let now_ns = (self.clock)();

@@ -127,6 +127,12 @@ impl Outbox {
         true
     }
 
+    /// Bytes that can still be queued before the outbox overflows.
+    #[must_use]
+    pub fn free_bytes(&self) -> usize {
+        self.bytes_max.saturating_sub(self.pending().len())
+    }
+
     /// Unsent bytes.
     #[must_use]
     pub fn pending(&self) -> &[u8] {

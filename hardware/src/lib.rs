@@ -44,6 +44,7 @@
 mod agent;
 mod clock;
 pub mod clock_sync;
+pub mod frames;
 pub mod host_check;
 mod idle;
 pub mod spsc;

@@ -25,10 +25,13 @@ pub enum Stage {
     WrittenToDurable = 8,
     /// The whole path: socket read until the (first) ExecutionReport is written.
     WireToWire = 9,
+    /// Market data: the command's journal timestamp until its feed packet is sent (wall
+    /// clock on both ends: the market-data agent follows the journal, not the sequencer).
+    JournaledToPublished = 10,
 }
 
 /// Number of [`Stage`] variants.
-pub const STAGE_COUNT: usize = 10;
+pub const STAGE_COUNT: usize = 11;
 
 impl Stage {
     /// Every stage, in path order.
@@ -43,6 +46,7 @@ impl Stage {
         Stage::EncodedToWritten,
         Stage::WrittenToDurable,
         Stage::WireToWire,
+        Stage::JournaledToPublished,
     ];
 
     /// Index into per-stage arrays.
@@ -65,6 +69,7 @@ impl Stage {
             Stage::EncodedToWritten => "encoded_to_written",
             Stage::WrittenToDurable => "written_to_durable",
             Stage::WireToWire => "wire_to_wire",
+            Stage::JournaledToPublished => "journaled_to_published",
         }
     }
 
@@ -81,7 +86,7 @@ impl core::fmt::Display for Stage {
     }
 }
 
-const _: () = assert!(Stage::WireToWire as usize + 1 == STAGE_COUNT);
+const _: () = assert!(Stage::JournaledToPublished as usize + 1 == STAGE_COUNT);
 
 #[cfg(test)]
 mod tests {
