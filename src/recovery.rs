@@ -40,6 +40,17 @@ pub fn open_journal(dir: &Path, config: JournalConfig) -> Result<(Writer, Recove
     Journal::open(dir, config).map_err(|e| format!("journal {}: {e}", dir.display()))
 }
 
+/// The timestamp of the journal's last record before `next` (none when it is empty): the
+/// sequencer compares its trading day with today's to catch up an end of day it missed
+/// while the venue was down.
+#[must_use]
+pub fn last_record_ns(dir: &Path, next: Sequence) -> Option<u64> {
+    let last = next.0.checked_sub(1)?;
+    let reader = Reader::open(dir).ok()?;
+    let record = reader.iter_from_seq(Sequence(last)).next()?.ok()?;
+    Some(record.timestamp().0)
+}
+
 /// Replays the opened journal from `from` into `engine` (a fresh engine with `from` 0, or
 /// one restored from a snapshot that includes every record before `from`). `on_event` sees
 /// every event replay produces, with the command that caused it and its annotation, so that

@@ -218,6 +218,8 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         ),
     }
     let mut writer = recovered.writer;
+    let last_journaled_ns =
+        crate::recovery::last_record_ns(&config.journal_dir(), writer.next_sequence());
     // The snapshot agent's replica starts from the recovered state: every record before this.
     let agent_from = writer.next_sequence();
     let agent_config = recovered.last_config.clone();
@@ -459,6 +461,7 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
             recorder: sequencer_recorder,
             telemetry: Arc::clone(&telemetry),
             clock,
+            last_journaled_ns,
         },
     );
 

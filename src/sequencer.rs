@@ -177,6 +177,17 @@ pub struct SequencerTiming {
     pub telemetry: Arc<arbiter_perf::Telemetry>,
     /// The monotonic clock every agent shares.
     pub clock: MonoClock,
+    /// Wall time of the journal's last record at start (none: a new journal).
+    pub last_journaled_ns: Option<u64>,
+}
+
+/// The trading day the sequencer starts in: the journal's last one, so that an end of day
+/// that passed while the venue was down is journaled at the first clock tick (DAY orders
+/// expire, daily limits reset) instead of being skipped; today's for a new journal.
+#[must_use]
+pub fn initial_trading_day(last_journaled_ns: Option<u64>, now_ns: u64, end_of_day_ns: u64) -> u64 {
+    let today = trading_day(now_ns, end_of_day_ns);
+    last_journaled_ns.map_or(today, |last| trading_day(last, end_of_day_ns).min(today))
 }
 
 impl Sequencer {
@@ -204,10 +215,9 @@ impl Sequencer {
             mono: timing.clock,
             last_clock_ns: 0,
             end_of_day_ns: timing.end_of_day_ns,
-            // The day under way at start: an end of day missed while down is not replayed.
-            trading_day: timing
-                .end_of_day_ns
-                .map_or(0, |eod| trading_day(WallClock::new().now_ns(), eod)),
+            trading_day: timing.end_of_day_ns.map_or(0, |eod| {
+                initial_trading_day(timing.last_journaled_ns, WallClock::new().now_ns(), eod)
+            }),
             commands_since_digest: 0,
             failed: false,
             payload: [0; 1 + COMMAND_BYTES_MAX + ANNOTATION_BYTES_MAX],
@@ -425,5 +435,31 @@ mod tests {
             "the day that began at 22:00 runs until 22:00 tomorrow"
         );
         assert_eq!(trading_day(day + DAY_NS + eod, eod), at + 1);
+    }
+
+    #[test]
+    fn an_end_of_day_missed_while_down_is_caught_up() {
+        let eod = 22 * 3_600_000_000_000;
+        let monday_noon = 20_000 * DAY_NS + 12 * 3_600_000_000_000;
+        let wednesday_noon = monday_noon + 2 * DAY_NS;
+        let start = initial_trading_day(Some(monday_noon), wednesday_noon, eod);
+        assert!(
+            trading_day(wednesday_noon, eod) > start,
+            "the first tick journals the missed end of day"
+        );
+        assert_eq!(
+            initial_trading_day(Some(wednesday_noon - 1), wednesday_noon, eod),
+            trading_day(wednesday_noon, eod),
+            "same day: nothing to catch up"
+        );
+        assert_eq!(
+            initial_trading_day(None, wednesday_noon, eod),
+            trading_day(wednesday_noon, eod)
+        );
+        assert_eq!(
+            initial_trading_day(Some(wednesday_noon + DAY_NS), wednesday_noon, eod),
+            trading_day(wednesday_noon, eod),
+            "a journal from the future (clock stepped back) never skips a day ahead"
+        );
     }
 }
