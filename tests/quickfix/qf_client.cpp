@@ -33,11 +33,18 @@
 //   next-sender-seq N|+N|-N                 move the stored next outgoing MsgSeqNum
 //   next-target-seq N|+N|-N                 move the stored next expected incoming one
 //                                           (use while disconnected, then reconnect)
+//   mdsub REQID SYMBOL DEPTH AGG [TYPES]    MarketDataRequest snapshot + updates (263=1,
+//                                           265=1), 266=AGG, entry types e.g. 01 (default)
+//   mdunsub REQID SYMBOL                    the same with 263=2
+//   mdbook SYMBOL                           print "book SYMBOL bids=P:Q,.. asks=P:Q,..
+//                                           gaps=N" from the W and X messages received
+//                                           (price levels; gaps: RptSeq jumps seen)
 //   pump MILLIS                             keep polling for a while
 //   quit                                    exit 0 (without logout)
 // Blank lines and lines starting with '#' are ignored.
 
 #include <quickfix/Application.h>
+#include <quickfix/Group.h>
 #include <quickfix/FileLog.h>
 #include <quickfix/FileStore.h>
 #include <quickfix/Message.h>
@@ -63,6 +70,22 @@
 namespace {
 
 typedef std::vector<std::pair<int, std::string> > Fields;
+
+// One side of a price-level book: price (as a number, for order) -> (price text, size).
+typedef std::map<double, std::pair<std::string, std::string> > Side;
+
+// What W and X messages built for one symbol, and the RptSeq check.
+struct MdBook {
+  Side bids;
+  Side asks;
+  long next_rpt_seq;  // 0: unknown (after a FIX.4.4 W, which carries none)
+  int gaps;
+  MdBook() : next_rpt_seq(0), gaps(0) {}
+};
+
+std::string field_or(const FIX::FieldMap& map, int tag, const std::string& fallback) {
+  return map.isSetField(tag) ? map.getField(tag) : fallback;
+}
 
 struct Recorded {
   std::string text;
@@ -98,6 +121,7 @@ class Client : public FIX::Application {
  public:
   std::deque<Recorded> received;
   std::deque<Recorded> sent;
+  std::map<std::string, MdBook> books;
   bool logged_on;
   int logons;
 
@@ -125,9 +149,58 @@ class Client : public FIX::Application {
       FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue,
       FIX::UnsupportedMessageType) {
     record(received, "in ", message);
+    std::string type = message.getHeader().getField(35);
+    if (type == "W") on_snapshot(message);
+    if (type == "X") on_increment(message);
   }
 
  private:
+  static Side& side_of(MdBook& book, const std::string& entry_type) {
+    return entry_type == "0" ? book.bids : book.asks;
+  }
+
+  void check_rpt_seq(MdBook& book, const FIX::FieldMap& entry) {
+    if (!entry.isSetField(83)) return;
+    long seq = std::atol(entry.getField(83).c_str());
+    if (book.next_rpt_seq != 0 && seq != book.next_rpt_seq) ++book.gaps;
+    book.next_rpt_seq = seq + 1;
+  }
+
+  void on_snapshot(const FIX::Message& message) {
+    MdBook& book = books[message.getField(55)];
+    book.bids.clear();
+    book.asks.clear();
+    book.next_rpt_seq = message.isSetField(83) ? std::atol(message.getField(83).c_str()) + 1 : 0;
+    int count = std::atoi(field_or(message, 268, "0").c_str());
+    for (int i = 1; i <= count; ++i) {
+      FIX::Group entry(268, 269);
+      message.getGroup(i, entry);
+      std::string type = entry.getField(269);
+      if (type != "0" && type != "1") continue;
+      std::string px = entry.getField(270);
+      side_of(book, type)[std::atof(px.c_str())] = std::make_pair(px, entry.getField(271));
+    }
+  }
+
+  void on_increment(const FIX::Message& message) {
+    int count = std::atoi(field_or(message, 268, "0").c_str());
+    for (int i = 1; i <= count; ++i) {
+      FIX::Group entry(268, 279);
+      message.getGroup(i, entry);
+      MdBook& book = books[field_or(entry, 55, "?")];
+      check_rpt_seq(book, entry);
+      std::string type = entry.getField(269);
+      if (type != "0" && type != "1") continue;
+      std::string action = entry.getField(279);
+      std::string px = entry.getField(270);
+      Side& side = side_of(book, type);
+      if (action == "2")
+        side.erase(std::atof(px.c_str()));
+      else
+        side[std::atof(px.c_str())] = std::make_pair(px, field_or(entry, 271, "0"));
+    }
+  }
+
   void record(std::deque<Recorded>& into, const char* prefix, const FIX::Message& message) {
     Recorded r;
     r.text = render(message);
@@ -355,6 +428,42 @@ class Driver {
         s->setNextSenderMsgSeqNum(value);
       else
         s->setNextTargetMsgSeqNum(value);
+    } else if (cmd == "mdsub" || cmd == "mdunsub") {
+      bool subscribe = cmd == "mdsub";
+      need(w, subscribe ? 5 : 3, "mdsub REQID SYMBOL DEPTH AGG [TYPES] | mdunsub REQID SYMBOL");
+      FIX::Message m = app("V");
+      m.setField(262, w[1]);
+      m.setField(263, subscribe ? "1" : "2");
+      m.setField(264, subscribe ? w[3] : "0");
+      if (subscribe) {
+        m.setField(265, "1");
+        m.setField(266, w[4]);
+      }
+      std::string types = subscribe && w.size() > 5 ? w[5] : "01";
+      for (size_t i = 0; i < types.size(); ++i) {
+        FIX::Group type(267, 269);
+        type.setField(269, types.substr(i, 1));
+        m.addGroup(type);
+      }
+      FIX::Group symbol(146, 55);
+      symbol.setField(55, w[2]);
+      m.addGroup(symbol);
+      send(m);
+    } else if (cmd == "mdbook") {
+      need(w, 2, "mdbook SYMBOL");
+      pump_once();
+      MdBook& book = app_.books[w[1]];
+      std::stringstream out;
+      out << "book " << w[1] << " bids=";
+      const char* sep = "";
+      for (Side::reverse_iterator i = book.bids.rbegin(); i != book.bids.rend(); ++i, sep = ",")
+        out << sep << i->second.first << ":" << i->second.second;
+      out << " asks=";
+      sep = "";
+      for (Side::iterator i = book.asks.begin(); i != book.asks.end(); ++i, sep = ",")
+        out << sep << i->second.first << ":" << i->second.second;
+      out << " gaps=" << book.gaps;
+      emit(out.str());
     } else if (cmd == "pump") {
       need(w, 2, "pump MILLIS");
       pump_for(std::atof(w[1].c_str()) / 1000.0);
