@@ -20,12 +20,15 @@ const SESSION: &str = "ARBTEST";
 
 fn config_with_feed(dir: &Path, feed_port: u16) -> std::path::PathBuf {
     let path = write_config(dir, "none");
-    let mut text = std::fs::read_to_string(&path).unwrap();
-    text.push_str(&format!(
-        "\n[market_data]\nsession = {SESSION:?}\nfeed = \"127.0.0.1:{feed_port}\"\n\
-         retransmit_listen = \"127.0.0.1:0\"\nsnapshot_listen = \"127.0.0.1:0\"\n\
-         heartbeat_ms = 100\n"
-    ));
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(
+            "feed = \"127.0.0.1:9910\"",
+            &format!("feed = \"127.0.0.1:{feed_port}\""),
+        )
+        .replace("session = \"ARBITER\"", &format!("session = {SESSION:?}"))
+        .replace("heartbeat_ms = 1000", "heartbeat_ms = 100");
+    assert!(text.contains(&format!("127.0.0.1:{feed_port}")));
     std::fs::write(&path, text).unwrap();
     path
 }

@@ -322,6 +322,52 @@ pub struct InstrumentConfig {
     /// Trading hours in UTC, "HH:MM".
     #[serde(default)]
     pub trading_hours: Option<TradingHours>,
+    /// ISO 4217 currency, shown in the FIX SecurityList (15).
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// ISIN, shown in the FIX SecurityList as SecurityID (48) with 22=4.
+    #[serde(default)]
+    pub isin: Option<String>,
+}
+
+/// Whether `text` is an ISIN: 2 letters, 9 letters or digits, a check digit (Luhn over the
+/// letters expanded to numbers, as ISO 6166 defines it).
+#[must_use]
+pub fn is_isin(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    if bytes.len() != 12
+        || !bytes[..2].iter().all(u8::is_ascii_uppercase)
+        || !bytes[2..11]
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        || !bytes[11].is_ascii_digit()
+    {
+        return false;
+    }
+    let mut digits = Vec::with_capacity(24);
+    for &b in bytes {
+        if b.is_ascii_digit() {
+            digits.push(u32::from(b - b'0'));
+        } else {
+            let value = u32::from(b - b'A') + 10;
+            digits.push(value / 10);
+            digits.push(value % 10);
+        }
+    }
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                let doubled = d * 2;
+                doubled / 10 + doubled % 10
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
 }
 
 /// Daily trading hours, UTC.
@@ -704,6 +750,21 @@ impl Config {
         for (i, instrument) in self.instruments.iter().enumerate() {
             if let Err(problem) = instrument_from_config(i, instrument) {
                 out.push(problem);
+            }
+            if let Some(currency) = &instrument.currency {
+                if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+                    out.push(format!(
+                        "instruments[{i}].currency: {currency:?} is not an ISO 4217 code like \"USD\""
+                    ));
+                }
+            }
+            if let Some(isin) = &instrument.isin {
+                if !is_isin(isin) {
+                    out.push(format!(
+                        "instruments[{i}].isin: {isin:?} is not an ISIN (12 characters with a valid \
+                         check digit)"
+                    ));
+                }
             }
             if self.instruments[..i]
                 .iter()
@@ -1203,6 +1264,15 @@ pub fn parse_hhmm(text: &str) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn isins_are_checked_by_their_check_digit() {
+        assert!(super::is_isin("US0378331005"), "Apple");
+        assert!(super::is_isin("US5949181045"), "Microsoft");
+        assert!(!super::is_isin("US0378331006"), "wrong check digit");
+        assert!(!super::is_isin("US037833100"), "too short");
+        assert!(!super::is_isin("us0378331005"), "lower case");
+    }
+
     use super::*;
 
     #[test]

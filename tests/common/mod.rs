@@ -28,6 +28,8 @@ pub fn write_config(dir: &Path, durability: &str) -> PathBuf {
         )
         .replace("listen = \"127.0.0.1:9898\"", "listen = \"127.0.0.1:0\"")
         .replace("listen = \"127.0.0.1:9899\"", "listen = \"127.0.0.1:0\"")
+        .replace("_listen = \"127.0.0.1:9911\"", "_listen = \"127.0.0.1:0\"")
+        .replace("_listen = \"127.0.0.1:9912\"", "_listen = \"127.0.0.1:0\"")
         .replace("segment_bytes = 67108864", "segment_bytes = 1048576")
         .replace(
             "durability = \"sync\"",
