@@ -16,6 +16,7 @@ use crate::gateway_agent::{DisconnectPolicy, GatewayAgent, GatewayTiming, Inbox}
 use crate::recovery::{open_journal, recover, JOURNAL_IDENTITY};
 use crate::sequencer::{Sequencer, SequencerRings, SequencerStatus, SequencerTiming};
 use arbiter_config::{AgentConfig, Config, Durability};
+use arbiter_fix::entitlement::Entitlement;
 use arbiter_perf::{
     stage_recorder, HlogConfig, MetricsLayout, MetricsServer, Reporter, ReporterConfig, Stage,
     Telemetry,
@@ -103,23 +104,17 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         .sessions
         .iter()
         .map(|s| {
-            let default_account = account_id(&s.default_account);
-            let firm = config
-                .accounts
-                .iter()
-                .find(|a| a.id == default_account)
-                .map(|a| a.firm);
+            let accounts = config.session_accounts(s);
+            let mut entitled = Entitlement::new(config.engine.accounts_max);
+            for &(_, id) in &accounts {
+                entitled.grant(id);
+            }
             SessionMapping {
-                default_account,
-                // A session may trade for the accounts of its own firm.
-                accounts: config
-                    .accounts
-                    .iter()
-                    .filter(|a| Some(a.firm) == firm)
-                    .map(|a| (a.name.clone(), a.id))
-                    .collect(),
+                default_account: account_id(&s.default_account),
+                accounts,
+                entitled,
                 drop_copy: s.drop_copy,
-                firm: firm.unwrap_or(0),
+                firm: config.session_firm(s),
             }
         })
         .collect();

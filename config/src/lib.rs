@@ -470,6 +470,12 @@ pub struct SessionConfig {
     pub drop_copy: bool,
     /// Account used when a message has no Account (1).
     pub default_account: String,
+    /// The accounts (by name) this session may act for, all of its firm's (the firm of
+    /// `default_account`); empty: every account of that firm. Orders, cancels, replaces,
+    /// status, mass cancel and position requests for any other account are refused with
+    /// "not entitled"; a drop-copy session receives copies for these accounts only.
+    #[serde(default)]
+    pub accounts: Vec<String>,
 }
 
 fn default_heartbeat() -> u32 {
@@ -786,6 +792,7 @@ impl Config {
                     session.default_account
                 ));
             }
+            out.extend(self.entitlement_problems(&path, session));
             if self.fix.sessions[..i].iter().any(|s| {
                 s.sender_comp_id == session.sender_comp_id
                     && s.target_comp_id == session.target_comp_id
@@ -884,6 +891,71 @@ impl Config {
             }
         }
         out
+    }
+
+    /// Problems with a session's `accounts`: each must exist and belong to the session's
+    /// firm (the firm of its `default_account`), and the default account must be among them.
+    fn entitlement_problems(&self, path: &str, session: &SessionConfig) -> Vec<String> {
+        let mut out = Vec::new();
+        if session.accounts.is_empty() {
+            return out;
+        }
+        let firm = self
+            .accounts
+            .iter()
+            .find(|a| a.name == session.default_account)
+            .map(|a| a.firm);
+        for (j, name) in session.accounts.iter().enumerate() {
+            match self.accounts.iter().find(|a| &a.name == name) {
+                None => out.push(format!("{path}.accounts[{j}]: no account named {name:?}")),
+                Some(account) if Some(account.firm) != firm => out.push(format!(
+                    "{path}.accounts[{j}]: account {name:?} belongs to firm {}, not to the \
+                     session's firm (the firm of default_account {:?})",
+                    account.firm, session.default_account
+                )),
+                Some(_) => {}
+            }
+            if session.accounts[..j].contains(name) {
+                out.push(format!("{path}.accounts[{j}]: {name:?} listed twice"));
+            }
+        }
+        if firm.is_some() && !session.accounts.contains(&session.default_account) {
+            out.push(format!(
+                "{path}.default_account: {:?} is not among the session's accounts",
+                session.default_account
+            ));
+        }
+        out
+    }
+
+    /// The accounts a session may act for, as `(name, id)`: its `accounts`, or every
+    /// account of its firm when the list is empty. Empty for an unchecked configuration
+    /// whose default account does not exist.
+    #[must_use]
+    pub fn session_accounts(&self, session: &SessionConfig) -> Vec<(String, u32)> {
+        let Some(firm) = self
+            .accounts
+            .iter()
+            .find(|a| a.name == session.default_account)
+            .map(|a| a.firm)
+        else {
+            return Vec::new();
+        };
+        self.accounts
+            .iter()
+            .filter(|a| a.firm == firm)
+            .filter(|a| session.accounts.is_empty() || session.accounts.contains(&a.name))
+            .map(|a| (a.name.clone(), a.id))
+            .collect()
+    }
+
+    /// The firm of a session: the firm of its default account (0 when it has none).
+    #[must_use]
+    pub fn session_firm(&self, session: &SessionConfig) -> u32 {
+        self.accounts
+            .iter()
+            .find(|a| a.name == session.default_account)
+            .map_or(0, |a| a.firm)
     }
 
     /// Engine capacities.
@@ -1195,6 +1267,42 @@ mod tests {
         let text = DEFAULT_CONFIG.replacen(from, to, 1);
         assert_ne!(text, DEFAULT_CONFIG, "pattern {from:?} not found");
         Config::parse(&text).expect_err("should be refused")
+    }
+
+    #[test]
+    fn session_entitlement_is_checked_with_key_paths() {
+        let session = "target_comp_id = \"CLIENT1\"\n";
+        let with = |accounts: &str| {
+            DEFAULT_CONFIG.replacen(session, &format!("{session}accounts = {accounts}\n"), 1)
+        };
+        let errors = Config::parse(&with(r#"["ACC1", "NOPE"]"#)).unwrap_err();
+        assert_eq!(
+            errors,
+            ["fix.sessions[0].accounts[1]: no account named \"NOPE\""]
+        );
+        let errors = Config::parse(&with(r#"["ACC1", "ALGO1"]"#)).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0]
+                .starts_with("fix.sessions[0].accounts[1]: account \"ALGO1\" belongs to firm 2"),
+            "{errors:?}"
+        );
+        let errors = Config::parse(&with(r#"["ACC2"]"#)).unwrap_err();
+        assert_eq!(
+            errors,
+            ["fix.sessions[0].default_account: \"ACC1\" is not among the session's accounts"]
+        );
+        let config = Config::parse(&with(r#"["ACC1"]"#)).unwrap();
+        assert_eq!(
+            config.session_accounts(&config.fix.sessions[0]),
+            [("ACC1".to_owned(), 1)]
+        );
+        // Without a list: every account of the firm, and nothing of another firm.
+        assert_eq!(
+            config.session_accounts(&config.fix.sessions[1]),
+            [("ACC1".to_owned(), 1), ("ACC2".to_owned(), 2)]
+        );
+        assert_eq!(config.session_firm(&config.fix.sessions[2]), 2);
     }
 
     #[test]
