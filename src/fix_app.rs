@@ -12,6 +12,8 @@ use arbiter_fix::entitlement::{AccountNames, Entitlement};
 use arbiter_fix::{Message, MessageBuilder, TimestampPrecision};
 
 use crate::messages::{Annotation, Request};
+
+pub mod report;
 use crate::order_table::{ClientId, OrderRecord, OrderTable};
 
 /// Requests waiting for their events, oldest first. Bounded: the gateway stops reading

@@ -111,6 +111,8 @@ pub struct GatewayAgent {
     last_wire_request: u64,
     /// Requests from the admin socket.
     control: Option<Consumer<GatewayControl>>,
+    /// Report requests (orders, positions) from the admin socket.
+    reports: Option<std::sync::mpsc::Receiver<crate::fix_app::report::ReportRequest>>,
 }
 
 /// What the gateway times with, and where its gauges go.
@@ -160,6 +162,7 @@ impl GatewayAgent {
             timing,
             last_wire_request: 0,
             control: None,
+            reports: None,
         }
     }
 
@@ -168,11 +171,28 @@ impl GatewayAgent {
         self.control = Some(control);
     }
 
+    /// Answers admin report requests (orders, positions) from this channel.
+    pub fn set_reports(
+        &mut self,
+        reports: std::sync::mpsc::Receiver<crate::fix_app::report::ReportRequest>,
+    ) {
+        self.reports = Some(reports);
+    }
+
     fn serve_control(&mut self) -> u32 {
-        let Some(control) = self.control.as_mut() else {
-            return 0;
-        };
         let mut work = 0;
+        if let Some(reports) = &self.reports {
+            // At most one per cycle: each is a pass over the live orders.
+            if let Ok(request) = reports.try_recv() {
+                let _ = request
+                    .reply
+                    .try_send(self.app.report(request.kind, request.accounts.as_ref()));
+                work += 1;
+            }
+        }
+        let Some(control) = self.control.as_mut() else {
+            return work;
+        };
         while let Some(GatewayControl::Logout { session }) = control.try_pop() {
             eprintln!("arbiter: admin: logging out session {session}");
             self.gateway.logout(

@@ -419,6 +419,9 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
     );
     let (control_tx, control_rx) = spsc::channel(ADMIN_RING_CAPACITY);
     gateway_agent.set_control(control_rx);
+    // Admin reports (orders, positions): a few at a time, answered by the gateway thread.
+    let (reports_tx, reports_rx) = std::sync::mpsc::sync_channel(4);
+    gateway_agent.set_reports(reports_rx);
 
     let status = Arc::new(SequencerStatus::default());
     let sequencer = Sequencer::new(
@@ -498,6 +501,7 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         telemetry: Arc::clone(&telemetry),
         dump_dir: dump_dir.clone(),
         control: control_tx,
+        reports: reports_tx,
         trail: Some(trail),
         verifier: Arc::clone(&verifier_status),
         signing: signing_key.is_some(),

@@ -597,8 +597,11 @@ pub enum Role {
     RiskManager,
     /// SRE: status, halts, sessions, snapshots, shutdown.
     Operator,
-    /// Read-only: status and dumps.
+    /// Read-only: status, dumps, positions and orders of every account.
     Auditor,
+    /// Reads its own firm's positions and orders (or those of its listed accounts), nothing
+    /// else.
+    Trader,
 }
 
 /// One operator of the admin socket. The secret is never stored: only its argon2id hash.
@@ -620,6 +623,12 @@ pub struct OperatorConfig {
     /// Recognised only to be refused: the old salted SHA-256 scheme.
     #[serde(default)]
     pub credential_sha256: Option<String>,
+    /// Role `trader` only (required there): the firm whose positions and orders it reads.
+    #[serde(default)]
+    pub firm: Option<u32>,
+    /// Role `trader` only: the accounts of its firm it reads (by name); empty: all of them.
+    #[serde(default)]
+    pub accounts: Vec<String>,
 }
 
 impl OperatorConfig {
@@ -838,6 +847,7 @@ impl Config {
                     }
                 }
             }
+            out.extend(self.operator_scope_problems(&path, operator));
             if self.admin.operators[..i]
                 .iter()
                 .any(|o| o.id == operator.id || o.name == operator.name)
@@ -926,6 +936,56 @@ impl Config {
             ));
         }
         out
+    }
+
+    /// Problems with an operator's `firm` and `accounts`: a trader needs a firm that exists,
+    /// its accounts must exist and be the firm's; other roles read everything and take
+    /// neither.
+    fn operator_scope_problems(&self, path: &str, operator: &OperatorConfig) -> Vec<String> {
+        let mut out = Vec::new();
+        if operator.role != Role::Trader {
+            if operator.firm.is_some() || !operator.accounts.is_empty() {
+                out.push(format!(
+                    "{path}: firm and accounts are for role \"trader\" only"
+                ));
+            }
+            return out;
+        }
+        let Some(firm) = operator.firm else {
+            out.push(format!("{path}.firm: required for role \"trader\""));
+            return out;
+        };
+        if !self.firms.iter().any(|f| f.id == firm) {
+            out.push(format!("{path}.firm: no firm with id {firm}"));
+        }
+        for (j, name) in operator.accounts.iter().enumerate() {
+            match self.accounts.iter().find(|a| &a.name == name) {
+                None => out.push(format!("{path}.accounts[{j}]: no account named {name:?}")),
+                Some(account) if account.firm != firm => out.push(format!(
+                    "{path}.accounts[{j}]: account {name:?} belongs to firm {}, not to firm {firm}",
+                    account.firm
+                )),
+                Some(_) => {}
+            }
+        }
+        out
+    }
+
+    /// The account ids an operator may read: `None` for every role but `trader` (all
+    /// accounts); for a trader its listed accounts, or every account of its firm.
+    #[must_use]
+    pub fn operator_accounts(&self, operator: &OperatorConfig) -> Option<Vec<u32>> {
+        if operator.role != Role::Trader {
+            return None;
+        }
+        Some(
+            self.accounts
+                .iter()
+                .filter(|a| Some(a.firm) == operator.firm)
+                .filter(|a| operator.accounts.is_empty() || operator.accounts.contains(&a.name))
+                .map(|a| a.id)
+                .collect(),
+        )
     }
 
     /// The accounts a session may act for, as `(name, id)`: its `accounts`, or every
@@ -1087,7 +1147,7 @@ impl Config {
                     id: OperatorId(o.id),
                     role: match o.role {
                         Role::RiskManager => OperatorRole::RiskManager,
-                        Role::Operator | Role::Auditor => OperatorRole::Admin,
+                        Role::Operator | Role::Auditor | Role::Trader => OperatorRole::Admin,
                     },
                 })
                 .collect(),
@@ -1303,6 +1363,48 @@ mod tests {
             [("ACC1".to_owned(), 1), ("ACC2".to_owned(), 2)]
         );
         assert_eq!(config.session_firm(&config.fix.sessions[2]), 2);
+    }
+
+    #[test]
+    fn a_trader_is_bound_to_its_firm_and_accounts() {
+        let operator = |extra: &str| {
+            DEFAULT_CONFIG.replacen(
+                "name = \"audit\"\nrole = \"auditor\"\n",
+                &format!("name = \"audit\"\nrole = \"trader\"\n{extra}"),
+                1,
+            )
+        };
+        assert_eq!(
+            Config::parse(&operator("")).unwrap_err(),
+            ["admin.operators[3].firm: required for role \"trader\""]
+        );
+        assert_eq!(
+            Config::parse(&operator("firm = 1\naccounts = [\"ALGO1\"]\n")).unwrap_err(),
+            ["admin.operators[3].accounts[0]: account \"ALGO1\" belongs to firm 2, not to firm 1"]
+        );
+        assert_eq!(
+            Config::parse(&operator("firm = 9\n")).unwrap_err(),
+            ["admin.operators[3].firm: no firm with id 9"]
+        );
+        let config = Config::parse(&operator("firm = 1\naccounts = [\"ACC2\"]\n")).unwrap();
+        assert_eq!(
+            config.operator_accounts(&config.admin.operators[3]),
+            Some(vec![2])
+        );
+        let config = Config::parse(&operator("firm = 2\n")).unwrap();
+        assert_eq!(
+            config.operator_accounts(&config.admin.operators[3]),
+            Some(vec![3, 4])
+        );
+        assert_eq!(config.operator_accounts(&config.admin.operators[0]), None);
+        let errors = broken(
+            "name = \"sre\"\nrole = \"operator\"\n",
+            "name = \"sre\"\nrole = \"operator\"\nfirm = 1\n",
+        );
+        assert_eq!(
+            errors,
+            ["admin.operators[0]: firm and accounts are for role \"trader\" only"]
+        );
     }
 
     #[test]
