@@ -605,11 +605,7 @@ mod tests {
             .map(|line| {
                 let cells: Vec<&str> = line.trim_matches('|').split(" | ").collect();
                 let request = cells[0].trim().trim_start_matches('`');
-                let request = request
-                    .split(['`', ' '])
-                    .next()
-                    .unwrap()
-                    .to_owned();
+                let request = request.split(['`', ' ']).next().unwrap().to_owned();
                 let roles = cells[1..]
                     .iter()
                     .map(|cell| match cell.trim() {

@@ -397,9 +397,18 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
     }
     let metrics_server = match &config.metrics.listen {
         Some(address) => {
-            let server = MetricsServer::start(address, &telemetry)
+            let options = crate::net_edge::metrics_options(config)?;
+            let scheme = if options.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            let server = MetricsServer::start_with(address, &telemetry, options)
                 .map_err(|e| format!("metrics endpoint {address}: {e}"))?;
-            eprintln!("arbiter: metrics on http://{}/metrics", server.address());
+            eprintln!(
+                "arbiter: metrics on {scheme}://{}/metrics",
+                server.address()
+            );
             Some(server)
         }
         None => None,

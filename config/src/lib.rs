@@ -99,9 +99,18 @@ pub struct MetricsSection {
     /// Start a new `.hlog` file past this size.
     #[serde(default = "default_rotate_bytes")]
     pub hlog_rotate_bytes: u64,
-    /// `/metrics` address (Prometheus text format); none: no endpoint.
+    /// `/metrics` address (Prometheus text format); none: no endpoint. Anything but
+    /// loopback needs `tls` or `allow_plaintext = true`.
     #[serde(default)]
     pub listen: Option<String>,
+    /// TLS 1.3 on `/metrics` (same settings as `[fix.tls]`; `client_ca` makes scrapers
+    /// present a certificate).
+    #[serde(default)]
+    pub tls: Option<TlsSection>,
+    /// Serve plaintext `/metrics` on a non-loopback address. Off: such an endpoint is
+    /// refused.
+    #[serde(default)]
+    pub allow_plaintext: bool,
 }
 
 impl Default for MetricsSection {
@@ -112,6 +121,8 @@ impl Default for MetricsSection {
             interval_ms: default_interval_ms(),
             hlog_rotate_bytes: default_rotate_bytes(),
             listen: None,
+            tls: None,
+            allow_plaintext: false,
         }
     }
 }
@@ -408,7 +419,7 @@ fn default_logon_backoff_max_ms() -> u64 {
     300_000
 }
 
-/// Certificate and key of the FIX listener (PEM files; relative paths are relative to the
+/// Certificate and key of a TLS listener, the FIX acceptor or `/metrics` (PEM files; relative paths are relative to the
 /// working directory, like `venue.data_dir`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -810,11 +821,24 @@ impl Config {
             }
         }
         if let Some(listen) = &self.metrics.listen {
-            if listen.parse::<SocketAddr>().is_err() {
-                out.push(format!(
+            match listen.parse::<SocketAddr>() {
+                Err(_) => out.push(format!(
                     "metrics.listen: {listen:?} is not an address like \"127.0.0.1:9899\""
-                ));
+                )),
+                Ok(address)
+                    if !address.ip().is_loopback()
+                        && self.metrics.tls.is_none()
+                        && !self.metrics.allow_plaintext =>
+                {
+                    out.push(format!(
+                        "metrics.listen: {address} is not a loopback address and has no TLS: \
+                         configure [metrics.tls] (cert, key) or set metrics.allow_plaintext = true"
+                    ));
+                }
+                Ok(_) => {}
             }
+        } else if self.metrics.tls.is_some() {
+            out.push("metrics.tls: needs metrics.listen".to_owned());
         }
         if self.metrics.interval_ms == 0 {
             out.push("metrics.interval_ms: must be at least 1".to_owned());
@@ -1405,6 +1429,25 @@ mod tests {
             errors,
             ["admin.operators[0]: firm and accounts are for role \"trader\" only"]
         );
+    }
+
+    #[test]
+    fn a_plaintext_non_loopback_metrics_endpoint_is_refused() {
+        let errors = broken("listen = \"127.0.0.1:9899\"", "listen = \"0.0.0.0:9899\"");
+        assert_eq!(
+            errors,
+            [
+                "metrics.listen: 0.0.0.0:9899 is not a loopback address and has no TLS: configure \
+              [metrics.tls] (cert, key) or set metrics.allow_plaintext = true"
+            ]
+        );
+        for allowed in [
+            "listen = \"0.0.0.0:9899\"\nallow_plaintext = true",
+            "listen = \"0.0.0.0:9899\"\ntls = { cert = \"m.pem\", key = \"m.key\" }",
+        ] {
+            let text = DEFAULT_CONFIG.replacen("listen = \"127.0.0.1:9899\"", allowed, 1);
+            assert!(Config::parse(&text).is_ok(), "{allowed}");
+        }
     }
 
     #[test]
