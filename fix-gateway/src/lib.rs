@@ -60,6 +60,7 @@ mod gateway;
 pub use gateway::{system_clock_ns, Gateway, GatewayConfig, GatewayCounters};
 
 pub mod credential;
+pub mod credential_check;
 pub mod edge;
 pub mod entitlement;
 pub mod tls;
