@@ -18,8 +18,10 @@ use arbiter_hardware::spsc::{Consumer, Producer};
 use arbiter_journal::trail::AccessOutcome;
 use arbiter_journal::DurableCursor;
 
+use crate::fix_app::report::{ReportKind, ReportRequest};
 use crate::messages::{AdminReply, Annotation, Request};
 use crate::sequencer::{SequencerStatus, ADMIN_REQUEST_BIT};
+use arbiter_fix::entitlement::Entitlement;
 
 /// What the admin thread needs.
 pub struct AdminServer {
@@ -49,6 +51,8 @@ pub struct AdminServer {
     pub dump_dir: PathBuf,
     /// Session logouts for the gateway.
     pub control: Producer<crate::messages::GatewayControl>,
+    /// Report requests (orders, positions) for the gateway.
+    pub reports: std::sync::mpsc::SyncSender<ReportRequest>,
     /// The access trail: every request, its operator and outcome (`None`: not kept).
     pub trail: Option<arbiter_journal::trail::AccessTrail>,
     /// The background verifier's findings, shown by `status`.
@@ -68,18 +72,44 @@ struct Caller {
     role: Role,
 }
 
-/// Whether a role may run a request (the table in docs/admin.md).
+/// The roles, in the order of [`ROLE_TABLE`]'s columns.
+pub const ROLES: [Role; 4] = [
+    Role::RiskManager,
+    Role::Operator,
+    Role::Auditor,
+    Role::Trader,
+];
+
+/// Who may run what: one row per admin request, one column per role of [`ROLES`]
+/// (risk-manager, operator, auditor, trader). docs/security.md holds the same table; a test
+/// keeps them equal. A request not listed is refused to everyone.
+pub const ROLE_TABLE: [(&str, [bool; 4]); 14] = [
+    ("status", [true, true, true, false]),
+    ("dump", [true, true, true, false]),
+    ("positions", [true, true, true, true]),
+    ("orders", [true, true, true, true]),
+    ("halt", [true, true, false, false]),
+    ("resume", [true, true, false, false]),
+    ("kill", [true, true, false, false]),
+    ("logout", [true, true, false, false]),
+    ("snapshot", [true, true, false, false]),
+    ("release", [true, false, false, false]),
+    ("limit", [true, false, false, false]),
+    ("refprice", [true, false, false, false]),
+    ("restrict", [true, false, false, false]),
+    ("shutdown", [false, true, false, false]),
+];
+
+/// Whether a role may run a request ([`ROLE_TABLE`]).
 fn allowed(role: Role, request: &str) -> bool {
-    match request {
-        "status" | "dump" => true,
-        "halt" | "resume" | "kill" | "logout" => {
-            matches!(role, Role::Operator | Role::RiskManager)
-        }
-        "release" | "limit" | "refprice" | "restrict" => role == Role::RiskManager,
-        "shutdown" => role == Role::Operator,
-        "snapshot" => matches!(role, Role::Operator | Role::RiskManager),
-        _ => false,
-    }
+    let column = ROLES
+        .iter()
+        .position(|r| *r == role)
+        .expect("every role has a column");
+    ROLE_TABLE
+        .iter()
+        .find(|(name, _)| *name == request)
+        .is_some_and(|(_, roles)| roles[column])
 }
 
 /// The optional first word after a kill scope may name a reason; the rest is free text.
@@ -146,7 +176,8 @@ impl AdminServer {
         let _ = std::fs::remove_file(&self.path);
     }
 
-    fn authenticate(&self, line: &str) -> Option<Caller> {
+    /// The operator and the accounts it may read (`None`: all).
+    fn authenticate(&self, line: &str) -> Option<(Caller, Option<Entitlement>)> {
         let mut words = line.split_whitespace();
         let (Some("auth"), Some(name), Some(secret)) = (words.next(), words.next(), words.next())
         else {
@@ -156,9 +187,19 @@ impl AdminServer {
         if !verify_operator(operator, secret) {
             return None;
         }
-        operator.map(|operator| Caller {
-            id: operator.id,
-            role: operator.role,
+        operator.map(|operator| {
+            let caller = Caller {
+                id: operator.id,
+                role: operator.role,
+            };
+            let accounts = self.config.operator_accounts(operator).map(|ids| {
+                let mut entitled = Entitlement::new(self.config.engine.accounts_max);
+                for id in ids {
+                    entitled.grant(id);
+                }
+                entitled
+            });
+            (caller, accounts)
         })
     }
 
@@ -187,7 +228,7 @@ impl AdminServer {
                 );
                 "error: not authenticated".to_owned()
             }
-            Some(caller) => {
+            Some((caller, accounts)) => {
                 let request = line.split_whitespace().next().unwrap_or("");
                 if allowed(caller.role, request) {
                     eprintln!(
@@ -195,7 +236,7 @@ impl AdminServer {
                         caller.id,
                         line.trim()
                     );
-                    let answer = self.answer(line.trim(), caller, next_id);
+                    let answer = self.answer(line.trim(), caller, accounts, next_id);
                     let outcome = if answer.starts_with("error") || answer.starts_with("rejected") {
                         AccessOutcome::Failed
                     } else {
@@ -234,9 +275,17 @@ impl AdminServer {
         let _ = writeln!(stream, "{answer}");
     }
 
-    fn answer(&mut self, line: &str, caller: Caller, next_id: &mut u64) -> String {
+    fn answer(
+        &mut self,
+        line: &str,
+        caller: Caller,
+        accounts: Option<Entitlement>,
+        next_id: &mut u64,
+    ) -> String {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
+            ["positions"] => self.report(ReportKind::Positions, accounts),
+            ["orders"] => self.report(ReportKind::Orders, accounts),
             ["status"] => format!(
                 "venue={} applied_seq={} durable_seq={} live_orders={} trades={} digest={:016x} journal_errors={} {} {} kill_switches_active={} sessions={} {}",
                 self.venue,
@@ -354,10 +403,27 @@ impl AdminServer {
                 self.shutdown.store(true, Ordering::Release);
                 "ok shutting down".to_owned()
             }
-            _ => "error: unknown request; see docs/admin.md (status, halt, resume, kill, release, \
-                  limit, refprice, restrict, snapshot, shutdown)"
+            _ => "error: unknown request; see docs/admin.md (status, positions, orders, halt, \
+                  resume, kill, release, limit, refprice, restrict, snapshot, shutdown)"
                 .to_owned(),
         }
+    }
+
+    /// Asks the gateway (which owns orders and positions) for a report limited to
+    /// `accounts`, and waits for it.
+    fn report(&self, kind: ReportKind, accounts: Option<Entitlement>) -> String {
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        let request = ReportRequest {
+            kind,
+            accounts,
+            reply,
+        };
+        if self.reports.try_send(request).is_err() {
+            return "error: gateway busy, try again".to_owned();
+        }
+        answer
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap_or_else(|_| "error: no answer from the gateway within 5 s".to_owned())
     }
 
     /// `signing=on|off trail_written=N trail_dropped=N trail_errors=N` (`trail=off`).
@@ -537,6 +603,58 @@ pub fn client(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The rows of a markdown role table: the request's first word, then yes/no per role.
+    fn documented_table(text: &str) -> Vec<(String, Vec<bool>)> {
+        text.lines()
+            .filter(|line| line.starts_with("| `"))
+            .map(|line| {
+                let cells: Vec<&str> = line.trim_matches('|').split(" | ").collect();
+                let request = cells[0].trim().trim_start_matches('`');
+                let request = request.split(['`', ' ']).next().unwrap().to_owned();
+                let roles = cells[1..]
+                    .iter()
+                    .map(|cell| match cell.trim() {
+                        "yes" => true,
+                        "no" => false,
+                        other => panic!("{other:?} in {line:?}"),
+                    })
+                    .collect();
+                (request, roles)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_role_table_is_the_documented_one() {
+        let code: Vec<(String, Vec<bool>)> = ROLE_TABLE
+            .iter()
+            .map(|(name, roles)| ((*name).to_owned(), roles.to_vec()))
+            .collect();
+        let security = include_str!("../docs/security.md");
+        let security = &security[security.find("## Admin roles").unwrap()..];
+        let security = &security[..security.find("\n## ").unwrap()];
+        assert_eq!(documented_table(security), code, "docs/security.md");
+        let admin = include_str!("../docs/admin.md");
+        let admin = &admin[admin.find("## Roles").unwrap()..];
+        assert_eq!(documented_table(admin), code, "docs/admin.md");
+        // Every request `answer` knows has a row (an unlisted one is refused to all).
+        for (name, _) in ROLE_TABLE {
+            assert!(ROLES.iter().any(|&role| allowed(role, name)), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_trader_reads_positions_and_orders_only() {
+        for (name, _) in ROLE_TABLE {
+            assert_eq!(
+                allowed(Role::Trader, name),
+                matches!(name, "positions" | "orders"),
+                "{name}"
+            );
+        }
+        assert!(!allowed(Role::Trader, "anything-else"));
+    }
 
     #[test]
     fn roles_follow_the_table() {

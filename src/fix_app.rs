@@ -8,9 +8,12 @@ use arbiter_engine::{
     MassCancel, NewOrder, OrdType, OrderId, Price, Qty, RejectReason, RejectedKind, ReplaceOrder,
     Seq, SessionId, Side, StrategyId, TimeInForce, TimestampNs,
 };
+use arbiter_fix::entitlement::{AccountNames, Entitlement};
 use arbiter_fix::{Message, MessageBuilder, TimestampPrecision};
 
 use crate::messages::{Annotation, Request};
+
+pub mod report;
 use crate::order_table::{ClientId, OrderRecord, OrderTable};
 
 /// Requests waiting for their events, oldest first. Bounded: the gateway stops reading
@@ -34,8 +37,10 @@ pub trait FixSender {
 pub struct SessionMapping {
     /// Account used when a message carries no Account (1).
     pub default_account: u32,
-    /// Accounts this session may trade for, by FIX name.
+    /// Accounts this session may act for, by FIX name (its entitlement).
     pub accounts: Vec<(String, u32)>,
+    /// The same accounts as a bitset over account ids: the check every request passes.
+    pub entitled: Entitlement,
     /// A drop-copy session only receives: a copy of every ExecutionReport of its firm.
     pub drop_copy: bool,
     /// The firm the session belongs to.
@@ -81,7 +86,18 @@ pub struct FixApp {
     position_reports: u64,
     /// Refusals go to the access trail too (with the sessions' CompIDs); `None`: not kept.
     access: Option<(arbiter_journal::trail::AccessTrail, Vec<String>)>,
+    /// The names of every account some session is entitled to; any other name is refused
+    /// as not entitled, exactly like an entitled-elsewhere one.
+    account_names: AccountNames,
 }
+
+/// The refusal of a request for an account the session is not entitled to. It names
+/// nothing: not whether the account exists, nor whose it is.
+const NOT_ENTITLED: LocalReject = LocalReject::Order {
+    reason: 15,
+    text: NOT_ENTITLED_TEXT,
+};
+const NOT_ENTITLED_TEXT: &str = "not entitled";
 
 /// Format version of [`FixApp::snapshot_bytes`].
 const GATEWAY_SNAPSHOT_VERSION: u32 = 1;
@@ -119,7 +135,14 @@ impl FixApp {
         accounts_max: usize,
     ) -> Self {
         let instruments_count = instruments.len();
+        let account_names = AccountNames::new(
+            sessions
+                .iter()
+                .flat_map(|s| s.accounts.iter().map(|(name, id)| (name.as_str(), *id))),
+            u32::try_from(accounts_max).unwrap_or(u32::MAX),
+        );
         FixApp {
+            account_names,
             instruments,
             price_decimals,
             sessions,
@@ -274,19 +297,37 @@ impl FixApp {
         }
     }
 
+    /// The account a request names (Account (1), else the session's default), if the
+    /// session is entitled to it. O(1): one hash lookup and one bit.
     fn account_of(&self, session: u32, msg: &Message<'_>) -> Result<u32, LocalReject> {
         let mapping = &self.sessions[session as usize];
-        match msg.get(1) {
-            None => Ok(mapping.default_account),
-            Some(name) => mapping
-                .accounts
-                .iter()
-                .find(|(n, _)| n.as_bytes() == name)
-                .map(|&(_, id)| id)
-                .ok_or(LocalReject::Order {
-                    reason: 15,
-                    text: "unknown or not entitled account",
-                }),
+        let account = match msg.get(1) {
+            None => mapping.default_account,
+            Some(name) => self.account_names.id(name).ok_or(NOT_ENTITLED)?,
+        };
+        if mapping.entitled.allows(account) {
+            Ok(account)
+        } else {
+            Err(NOT_ENTITLED)
+        }
+    }
+
+    /// A request about an existing order: an Account (1) it names, and the order's own
+    /// account, must both be entitled (the latter matters after an entitlement was narrowed
+    /// across a restart).
+    fn check_order_account(
+        &self,
+        session: u32,
+        msg: &Message<'_>,
+        account: u32,
+    ) -> Result<(), LocalReject> {
+        if msg.get(1).is_some() {
+            self.account_of(session, msg)?;
+        }
+        if self.sessions[session as usize].entitled.allows(account) {
+            Ok(())
+        } else {
+            Err(NOT_ENTITLED)
         }
     }
 
@@ -528,6 +569,7 @@ impl FixApp {
         let client_id = Self::client_id(msg, 11)?;
         let orig = Self::client_id(msg, 41)?;
         let (order_id, account) = self.target_order(session, &orig)?;
+        self.check_order_account(session, msg, account)?;
         Ok((
             CommandKind::Cancel(CancelOrder {
                 order_id,
@@ -553,6 +595,7 @@ impl FixApp {
         let client_id = Self::client_id(msg, 11)?;
         let orig = Self::client_id(msg, 41)?;
         let (order_id, account) = self.target_order(session, &orig)?;
+        self.check_order_account(session, msg, account)?;
         let record = *self.orders.get(order_id).ok_or(LocalReject::Order {
             reason: 1,
             text: "unknown order",
@@ -646,6 +689,16 @@ impl FixApp {
             .ok()
             .and_then(|c| self.orders.lookup_client(session, &c))
             .and_then(|id| self.orders.get(id).map(|r| (id, *r)));
+        let refused = match found {
+            Some((_, record)) => self.check_order_account(session, msg, record.account),
+            None if msg.get(1).is_some() => self.account_of(session, msg).map(|_| ()),
+            None => Ok(()),
+        };
+        if refused.is_err() {
+            self.trail_refusal(session, msg, NOT_ENTITLED_TEXT);
+            self.local_exec_report(session, msg, b'I', None, NOT_ENTITLED_TEXT, out);
+            return;
+        }
         match found {
             Some((order_id, record)) => {
                 let status = record.live_status();
@@ -665,7 +718,7 @@ impl FixApp {
         let account = match self.account_of(session, msg) {
             Ok(account) => account as usize,
             Err(_) => {
-                self.business_reject(session, msg, 1, 4, "unknown or not entitled account", out);
+                self.business_reject(session, msg, 1, 4, NOT_ENTITLED_TEXT, out);
                 return;
             }
         };
@@ -682,11 +735,10 @@ impl FixApp {
             return;
         }
         let business_date = msg.get(715).unwrap_or(b"19700101");
-        let account_name = self.sessions[session as usize]
-            .accounts
-            .iter()
-            .find(|(_, id)| *id as usize == account)
-            .map_or(&b"NONE"[..], |(n, _)| n.as_bytes());
+        let account_name = self
+            .account_names
+            .name(account as u32)
+            .map_or(&b"NONE"[..], str::as_bytes);
         let row = account * self.instruments_count;
         let held: Vec<(usize, i64)> = (0..self.instruments_count)
             .map(|i| (i, self.positions.get(row + i).copied().unwrap_or(0)))
@@ -867,11 +919,7 @@ impl FixApp {
         let (exec_seq, exec_n) = self.next_exec_id();
         let instrument = self.instruments.get(record.instrument).expect("known");
         let decimals = self.price_decimals[record.instrument.0 as usize];
-        let account_name = self.sessions[record.session as usize]
-            .accounts
-            .iter()
-            .find(|(_, id)| *id == record.account)
-            .map(|(n, _)| n.as_bytes());
+        let account_name = self.account_names.name(record.account).map(str::as_bytes);
         let symbol = instrument.symbol.as_bytes();
         let mut fill = |b: &mut MessageBuilder<'_>| {
             b.push_u64(37, order_id.0);
@@ -913,10 +961,12 @@ impl FixApp {
             }
         };
         out.send_app(record.session, b"8", &mut fill);
-        // Drop copies: the same report, same ExecID, to every drop-copy session of the firm.
+        // Drop copies: the same report, same ExecID, to every drop-copy session of the firm
+        // entitled to the order's account.
         let firm = self.sessions[record.session as usize].firm;
         for (index, mapping) in self.sessions.iter().enumerate() {
-            if mapping.drop_copy && mapping.firm == firm {
+            if mapping.drop_copy && mapping.firm == firm && mapping.entitled.allows(record.account)
+            {
                 out.send_app(index as u32, b"8", &mut fill);
             }
         }

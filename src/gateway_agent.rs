@@ -127,6 +127,8 @@ pub struct GatewayAgent {
     control: Option<Consumer<GatewayControl>>,
     /// FIX market data: requests out, bodies in (`None`: no market-data agent).
     market_data: Option<crate::market_data_link::GatewaySide>,
+    /// Report requests (orders, positions) from the admin socket.
+    reports: Option<std::sync::mpsc::Receiver<crate::fix_app::report::ReportRequest>>,
 }
 
 /// What the gateway times with, and where its gauges go.
@@ -177,6 +179,7 @@ impl GatewayAgent {
             last_wire_request: 0,
             control: None,
             market_data: None,
+            reports: None,
         }
     }
 
@@ -202,11 +205,28 @@ impl GatewayAgent {
         self.control = Some(control);
     }
 
+    /// Answers admin report requests (orders, positions) from this channel.
+    pub fn set_reports(
+        &mut self,
+        reports: std::sync::mpsc::Receiver<crate::fix_app::report::ReportRequest>,
+    ) {
+        self.reports = Some(reports);
+    }
+
     fn serve_control(&mut self) -> u32 {
-        let Some(control) = self.control.as_mut() else {
-            return 0;
-        };
         let mut work = 0;
+        if let Some(reports) = &self.reports {
+            // At most one per cycle: each is a pass over the live orders.
+            if let Ok(request) = reports.try_recv() {
+                let _ = request
+                    .reply
+                    .try_send(self.app.report(request.kind, request.accounts.as_ref()));
+                work += 1;
+            }
+        }
+        let Some(control) = self.control.as_mut() else {
+            return work;
+        };
         while let Some(GatewayControl::Logout { session }) = control.try_pop() {
             eprintln!("arbiter: admin: logging out session {session}");
             self.gateway.logout(

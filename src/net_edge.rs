@@ -1,10 +1,10 @@
-//! Start-up wiring of the FIX network edge (rate, backoff, TLS) from the configuration, and
-//! `arbiter config hash-password`.
+//! Start-up wiring of the FIX network edge (rate, backoff, TLS) and of TLS on `/metrics`
+//! from the configuration, and `arbiter config hash-password`.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 
-use arbiter_config::Config;
+use arbiter_config::{Config, TlsSection};
 use arbiter_fix::tls::{certificate_days_left, server_config, TlsSettings};
 use arbiter_fix::EdgePolicy;
 
@@ -33,12 +33,7 @@ pub fn tls_server_config(config: &Config) -> Result<Option<Arc<rustls::ServerCon
         }
         return Ok(None);
     };
-    let settings = TlsSettings {
-        cert_pem: tls.cert.clone(),
-        key_pem: tls.key.clone(),
-        client_ca_pem: tls.client_ca.clone(),
-    };
-    let server = server_config(&settings).map_err(|e| format!("FIX TLS: {e}"))?;
+    let server = server_config(&tls_settings(tls)).map_err(|e| format!("FIX TLS: {e}"))?;
     let now_s = i64::try_from(arbiter_fix::system_clock_ns() / 1_000_000_000).unwrap_or(0);
     let mut files = vec![&tls.cert];
     files.extend(tls.client_ca.as_ref());
@@ -65,6 +60,38 @@ pub fn tls_server_config(config: &Config) -> Result<Option<Arc<rustls::ServerCon
         }
     );
     Ok(Some(server))
+}
+
+fn tls_settings(tls: &TlsSection) -> TlsSettings {
+    TlsSettings {
+        cert_pem: tls.cert.clone(),
+        key_pem: tls.key.clone(),
+        client_ca_pem: tls.client_ca.clone(),
+    }
+}
+
+/// What `/metrics` serves with: TLS 1.3 when `[metrics.tls]` is set (the FIX listener's
+/// rustls configuration code), and every configured certificate file (FIX and metrics,
+/// server chains and client CAs) for the `arbiter_certificate_expiry_days` gauge.
+///
+/// # Errors
+/// A certificate or key file of `[metrics.tls]` cannot be read or used.
+pub fn metrics_options(config: &Config) -> Result<arbiter_perf::MetricsOptions, String> {
+    let tls = match &config.metrics.tls {
+        Some(tls) => {
+            Some(server_config(&tls_settings(tls)).map_err(|e| format!("metrics TLS: {e}"))?)
+        }
+        None => None,
+    };
+    let mut certificates = Vec::new();
+    for section in [&config.fix.tls, &config.metrics.tls].into_iter().flatten() {
+        for path in std::iter::once(&section.cert).chain(section.client_ca.as_ref()) {
+            if !certificates.contains(path) {
+                certificates.push(path.clone());
+            }
+        }
+    }
+    Ok(arbiter_perf::MetricsOptions { tls, certificates })
 }
 
 /// Reads one line from the terminal with echo off (or from stdin when it is not a

@@ -183,6 +183,13 @@ impl OrderTable {
         self.orders.get_mut(&order.0)
     }
 
+    /// Every live order, in no particular order (admin reports, not the order path).
+    pub fn iter(&self) -> impl Iterator<Item = (OrderId, &OrderRecord)> {
+        self.orders
+            .iter()
+            .map(|(&id, record)| (OrderId(id), record))
+    }
+
     /// Forgets a finished order (its client id stays claimed for the day).
     pub fn remove(&mut self, order: OrderId) -> Option<OrderRecord> {
         self.orders.remove(&order.0)

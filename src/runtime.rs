@@ -16,6 +16,7 @@ use crate::gateway_agent::{DisconnectPolicy, GatewayAgent, GatewayTiming, Inbox}
 use crate::recovery::{open_journal, recover, JOURNAL_IDENTITY};
 use crate::sequencer::{Sequencer, SequencerRings, SequencerStatus, SequencerTiming};
 use arbiter_config::{AgentConfig, Config, Durability};
+use arbiter_fix::entitlement::Entitlement;
 use arbiter_perf::{
     stage_recorder, HlogConfig, MetricsLayout, MetricsServer, Reporter, ReporterConfig, Stage,
     Telemetry,
@@ -103,23 +104,17 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         .sessions
         .iter()
         .map(|s| {
-            let default_account = account_id(&s.default_account);
-            let firm = config
-                .accounts
-                .iter()
-                .find(|a| a.id == default_account)
-                .map(|a| a.firm);
+            let accounts = config.session_accounts(s);
+            let mut entitled = Entitlement::new(config.engine.accounts_max);
+            for &(_, id) in &accounts {
+                entitled.grant(id);
+            }
             SessionMapping {
-                default_account,
-                // A session may trade for the accounts of its own firm.
-                accounts: config
-                    .accounts
-                    .iter()
-                    .filter(|a| Some(a.firm) == firm)
-                    .map(|a| (a.name.clone(), a.id))
-                    .collect(),
+                default_account: account_id(&s.default_account),
+                accounts,
+                entitled,
                 drop_copy: s.drop_copy,
-                firm: firm.unwrap_or(0),
+                firm: config.session_firm(s),
             }
         })
         .collect();
@@ -406,9 +401,18 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
     }
     let metrics_server = match &config.metrics.listen {
         Some(address) => {
-            let server = MetricsServer::start(address, &telemetry)
+            let options = crate::net_edge::metrics_options(config)?;
+            let scheme = if options.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            let server = MetricsServer::start_with(address, &telemetry, options)
                 .map_err(|e| format!("metrics endpoint {address}: {e}"))?;
-            eprintln!("arbiter: metrics on http://{}/metrics", server.address());
+            eprintln!(
+                "arbiter: metrics on {scheme}://{}/metrics",
+                server.address()
+            );
             Some(server)
         }
         None => None,
@@ -439,6 +443,9 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
     );
     let (control_tx, control_rx) = spsc::channel(ADMIN_RING_CAPACITY);
     gateway_agent.set_control(control_rx);
+    // Admin reports (orders, positions): a few at a time, answered by the gateway thread.
+    let (reports_tx, reports_rx) = std::sync::mpsc::sync_channel(4);
+    gateway_agent.set_reports(reports_rx);
 
     let status = Arc::new(SequencerStatus::default());
     let sequencer = Sequencer::new(
@@ -519,6 +526,7 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         telemetry: Arc::clone(&telemetry),
         dump_dir: dump_dir.clone(),
         control: control_tx,
+        reports: reports_tx,
         trail: Some(trail),
         verifier: Arc::clone(&verifier_status),
         signing: signing_key.is_some(),

@@ -1,5 +1,5 @@
 //! Criterion benchmarks for the FIX codec: decode+validate a NewOrderSingle and
-//! encode an ExecutionReport into a preallocated buffer.
+//! encode an ExecutionReport into a preallocated buffer; the per-order entitlement check.
 use std::time::Duration;
 
 use arbiter_fix::{
@@ -82,11 +82,44 @@ fn bench(c: &mut Criterion) {
     });
 }
 
+/// The entitlement check every order passes (docs/security.md, "Entitlements"): the
+/// Account (1) name to an id, then the session's bit. 64 accounts of 8 firms; the session
+/// is entitled to 4 of them; names alternate between entitled, same-firm-not-entitled and
+/// another firm's.
+fn bench_entitlement(c: &mut Criterion) {
+    use arbiter_fix::entitlement::{AccountNames, Entitlement};
+    let names: Vec<String> = (0..64).map(|i| format!("ACC{i:04}")).collect();
+    let table = AccountNames::new(names.iter().map(String::as_str).zip(0..), 64);
+    let mut entitled = Entitlement::new(64);
+    for id in [8, 9, 10, 11] {
+        entitled.grant(id);
+    }
+    c.bench_function("fix/entitlement/bitset", |b| {
+        let mut id = 0u32;
+        b.iter(|| {
+            id = (id + 5) & 63;
+            black_box(entitled.allows(black_box(id)))
+        });
+    });
+    let asked: Vec<&[u8]> = [9, 12, 40, 8]
+        .iter()
+        .map(|&i| names[i].as_bytes())
+        .collect();
+    c.bench_function("fix/entitlement/name_and_bitset", |b| {
+        let mut n = 0usize;
+        b.iter(|| {
+            n = (n + 1) & 3;
+            let name = black_box(asked[n]);
+            black_box(table.id(name).is_some_and(|id| entitled.allows(id)))
+        });
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = bench
+    targets = bench, bench_entitlement
 }
 criterion_main!(benches);

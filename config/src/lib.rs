@@ -105,9 +105,18 @@ pub struct MetricsSection {
     /// Start a new `.hlog` file past this size.
     #[serde(default = "default_rotate_bytes")]
     pub hlog_rotate_bytes: u64,
-    /// `/metrics` address (Prometheus text format); none: no endpoint.
+    /// `/metrics` address (Prometheus text format); none: no endpoint. Anything but
+    /// loopback needs `tls` or `allow_plaintext = true`.
     #[serde(default)]
     pub listen: Option<String>,
+    /// TLS 1.3 on `/metrics` (same settings as `[fix.tls]`; `client_ca` makes scrapers
+    /// present a certificate).
+    #[serde(default)]
+    pub tls: Option<TlsSection>,
+    /// Serve plaintext `/metrics` on a non-loopback address. Off: such an endpoint is
+    /// refused.
+    #[serde(default)]
+    pub allow_plaintext: bool,
 }
 
 impl Default for MetricsSection {
@@ -118,6 +127,8 @@ impl Default for MetricsSection {
             interval_ms: default_interval_ms(),
             hlog_rotate_bytes: default_rotate_bytes(),
             listen: None,
+            tls: None,
+            allow_plaintext: false,
         }
     }
 }
@@ -460,7 +471,7 @@ fn default_logon_backoff_max_ms() -> u64 {
     300_000
 }
 
-/// Certificate and key of the FIX listener (PEM files; relative paths are relative to the
+/// Certificate and key of a TLS listener, the FIX acceptor or `/metrics` (PEM files; relative paths are relative to the
 /// working directory, like `venue.data_dir`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -522,6 +533,12 @@ pub struct SessionConfig {
     pub drop_copy: bool,
     /// Account used when a message has no Account (1).
     pub default_account: String,
+    /// The accounts (by name) this session may act for, all of its firm's (the firm of
+    /// `default_account`); empty: every account of that firm. Orders, cancels, replaces,
+    /// status, mass cancel and position requests for any other account are refused with
+    /// "not entitled"; a drop-copy session receives copies for these accounts only.
+    #[serde(default)]
+    pub accounts: Vec<String>,
     /// FIX market data (V, x, e, g) allowed on this session (needs `[market_data]`).
     #[serde(default = "default_session_market_data")]
     pub market_data: bool,
@@ -656,8 +673,11 @@ pub enum Role {
     RiskManager,
     /// SRE: status, halts, sessions, snapshots, shutdown.
     Operator,
-    /// Read-only: status and dumps.
+    /// Read-only: status, dumps, positions and orders of every account.
     Auditor,
+    /// Reads its own firm's positions and orders (or those of its listed accounts), nothing
+    /// else.
+    Trader,
 }
 
 /// One operator of the admin socket. The secret is never stored: only its argon2id hash.
@@ -679,6 +699,12 @@ pub struct OperatorConfig {
     /// Recognised only to be refused: the old salted SHA-256 scheme.
     #[serde(default)]
     pub credential_sha256: Option<String>,
+    /// Role `trader` only (required there): the firm whose positions and orders it reads.
+    #[serde(default)]
+    pub firm: Option<u32>,
+    /// Role `trader` only: the accounts of its firm it reads (by name); empty: all of them.
+    #[serde(default)]
+    pub accounts: Vec<String>,
 }
 
 impl OperatorConfig {
@@ -866,6 +892,7 @@ impl Config {
                     session.default_account
                 ));
             }
+            out.extend(self.entitlement_problems(&path, session));
             if self.fix.sessions[..i].iter().any(|s| {
                 s.sender_comp_id == session.sender_comp_id
                     && s.target_comp_id == session.target_comp_id
@@ -874,11 +901,24 @@ impl Config {
             }
         }
         if let Some(listen) = &self.metrics.listen {
-            if listen.parse::<SocketAddr>().is_err() {
-                out.push(format!(
+            match listen.parse::<SocketAddr>() {
+                Err(_) => out.push(format!(
                     "metrics.listen: {listen:?} is not an address like \"127.0.0.1:9899\""
-                ));
+                )),
+                Ok(address)
+                    if !address.ip().is_loopback()
+                        && self.metrics.tls.is_none()
+                        && !self.metrics.allow_plaintext =>
+                {
+                    out.push(format!(
+                        "metrics.listen: {address} is not a loopback address and has no TLS: \
+                         configure [metrics.tls] (cert, key) or set metrics.allow_plaintext = true"
+                    ));
+                }
+                Ok(_) => {}
             }
+        } else if self.metrics.tls.is_some() {
+            out.push("metrics.tls: needs metrics.listen".to_owned());
         }
         if self.metrics.interval_ms == 0 {
             out.push("metrics.interval_ms: must be at least 1".to_owned());
@@ -911,6 +951,7 @@ impl Config {
                     }
                 }
             }
+            out.extend(self.operator_scope_problems(&path, operator));
             if self.admin.operators[..i]
                 .iter()
                 .any(|o| o.id == operator.id || o.name == operator.name)
@@ -967,6 +1008,121 @@ impl Config {
             out.extend(market_data.problems());
         }
         out
+    }
+
+    /// Problems with a session's `accounts`: each must exist and belong to the session's
+    /// firm (the firm of its `default_account`), and the default account must be among them.
+    fn entitlement_problems(&self, path: &str, session: &SessionConfig) -> Vec<String> {
+        let mut out = Vec::new();
+        if session.accounts.is_empty() {
+            return out;
+        }
+        let firm = self
+            .accounts
+            .iter()
+            .find(|a| a.name == session.default_account)
+            .map(|a| a.firm);
+        for (j, name) in session.accounts.iter().enumerate() {
+            match self.accounts.iter().find(|a| &a.name == name) {
+                None => out.push(format!("{path}.accounts[{j}]: no account named {name:?}")),
+                Some(account) if Some(account.firm) != firm => out.push(format!(
+                    "{path}.accounts[{j}]: account {name:?} belongs to firm {}, not to the \
+                     session's firm (the firm of default_account {:?})",
+                    account.firm, session.default_account
+                )),
+                Some(_) => {}
+            }
+            if session.accounts[..j].contains(name) {
+                out.push(format!("{path}.accounts[{j}]: {name:?} listed twice"));
+            }
+        }
+        if firm.is_some() && !session.accounts.contains(&session.default_account) {
+            out.push(format!(
+                "{path}.default_account: {:?} is not among the session's accounts",
+                session.default_account
+            ));
+        }
+        out
+    }
+
+    /// Problems with an operator's `firm` and `accounts`: a trader needs a firm that exists,
+    /// its accounts must exist and be the firm's; other roles read everything and take
+    /// neither.
+    fn operator_scope_problems(&self, path: &str, operator: &OperatorConfig) -> Vec<String> {
+        let mut out = Vec::new();
+        if operator.role != Role::Trader {
+            if operator.firm.is_some() || !operator.accounts.is_empty() {
+                out.push(format!(
+                    "{path}: firm and accounts are for role \"trader\" only"
+                ));
+            }
+            return out;
+        }
+        let Some(firm) = operator.firm else {
+            out.push(format!("{path}.firm: required for role \"trader\""));
+            return out;
+        };
+        if !self.firms.iter().any(|f| f.id == firm) {
+            out.push(format!("{path}.firm: no firm with id {firm}"));
+        }
+        for (j, name) in operator.accounts.iter().enumerate() {
+            match self.accounts.iter().find(|a| &a.name == name) {
+                None => out.push(format!("{path}.accounts[{j}]: no account named {name:?}")),
+                Some(account) if account.firm != firm => out.push(format!(
+                    "{path}.accounts[{j}]: account {name:?} belongs to firm {}, not to firm {firm}",
+                    account.firm
+                )),
+                Some(_) => {}
+            }
+        }
+        out
+    }
+
+    /// The account ids an operator may read: `None` for every role but `trader` (all
+    /// accounts); for a trader its listed accounts, or every account of its firm.
+    #[must_use]
+    pub fn operator_accounts(&self, operator: &OperatorConfig) -> Option<Vec<u32>> {
+        if operator.role != Role::Trader {
+            return None;
+        }
+        Some(
+            self.accounts
+                .iter()
+                .filter(|a| Some(a.firm) == operator.firm)
+                .filter(|a| operator.accounts.is_empty() || operator.accounts.contains(&a.name))
+                .map(|a| a.id)
+                .collect(),
+        )
+    }
+
+    /// The accounts a session may act for, as `(name, id)`: its `accounts`, or every
+    /// account of its firm when the list is empty. Empty for an unchecked configuration
+    /// whose default account does not exist.
+    #[must_use]
+    pub fn session_accounts(&self, session: &SessionConfig) -> Vec<(String, u32)> {
+        let Some(firm) = self
+            .accounts
+            .iter()
+            .find(|a| a.name == session.default_account)
+            .map(|a| a.firm)
+        else {
+            return Vec::new();
+        };
+        self.accounts
+            .iter()
+            .filter(|a| a.firm == firm)
+            .filter(|a| session.accounts.is_empty() || session.accounts.contains(&a.name))
+            .map(|a| (a.name.clone(), a.id))
+            .collect()
+    }
+
+    /// The firm of a session: the firm of its default account (0 when it has none).
+    #[must_use]
+    pub fn session_firm(&self, session: &SessionConfig) -> u32 {
+        self.accounts
+            .iter()
+            .find(|a| a.name == session.default_account)
+            .map_or(0, |a| a.firm)
     }
 
     /// Engine capacities.
@@ -1098,7 +1254,7 @@ impl Config {
                     id: OperatorId(o.id),
                     role: match o.role {
                         Role::RiskManager => OperatorRole::RiskManager,
-                        Role::Operator | Role::Auditor => OperatorRole::Admin,
+                        Role::Operator | Role::Auditor | Role::Trader => OperatorRole::Admin,
                     },
                 })
                 .collect(),
@@ -1287,6 +1443,103 @@ mod tests {
         let text = DEFAULT_CONFIG.replacen(from, to, 1);
         assert_ne!(text, DEFAULT_CONFIG, "pattern {from:?} not found");
         Config::parse(&text).expect_err("should be refused")
+    }
+
+    #[test]
+    fn session_entitlement_is_checked_with_key_paths() {
+        let session = "target_comp_id = \"CLIENT1\"\n";
+        let with = |accounts: &str| {
+            DEFAULT_CONFIG.replacen(session, &format!("{session}accounts = {accounts}\n"), 1)
+        };
+        let errors = Config::parse(&with(r#"["ACC1", "NOPE"]"#)).unwrap_err();
+        assert_eq!(
+            errors,
+            ["fix.sessions[0].accounts[1]: no account named \"NOPE\""]
+        );
+        let errors = Config::parse(&with(r#"["ACC1", "ALGO1"]"#)).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0]
+                .starts_with("fix.sessions[0].accounts[1]: account \"ALGO1\" belongs to firm 2"),
+            "{errors:?}"
+        );
+        let errors = Config::parse(&with(r#"["ACC2"]"#)).unwrap_err();
+        assert_eq!(
+            errors,
+            ["fix.sessions[0].default_account: \"ACC1\" is not among the session's accounts"]
+        );
+        let config = Config::parse(&with(r#"["ACC1"]"#)).unwrap();
+        assert_eq!(
+            config.session_accounts(&config.fix.sessions[0]),
+            [("ACC1".to_owned(), 1)]
+        );
+        // Without a list: every account of the firm, and nothing of another firm.
+        assert_eq!(
+            config.session_accounts(&config.fix.sessions[1]),
+            [("ACC1".to_owned(), 1), ("ACC2".to_owned(), 2)]
+        );
+        assert_eq!(config.session_firm(&config.fix.sessions[2]), 2);
+    }
+
+    #[test]
+    fn a_trader_is_bound_to_its_firm_and_accounts() {
+        let operator = |extra: &str| {
+            DEFAULT_CONFIG.replacen(
+                "name = \"audit\"\nrole = \"auditor\"\n",
+                &format!("name = \"audit\"\nrole = \"trader\"\n{extra}"),
+                1,
+            )
+        };
+        assert_eq!(
+            Config::parse(&operator("")).unwrap_err(),
+            ["admin.operators[3].firm: required for role \"trader\""]
+        );
+        assert_eq!(
+            Config::parse(&operator("firm = 1\naccounts = [\"ALGO1\"]\n")).unwrap_err(),
+            ["admin.operators[3].accounts[0]: account \"ALGO1\" belongs to firm 2, not to firm 1"]
+        );
+        assert_eq!(
+            Config::parse(&operator("firm = 9\n")).unwrap_err(),
+            ["admin.operators[3].firm: no firm with id 9"]
+        );
+        let config = Config::parse(&operator("firm = 1\naccounts = [\"ACC2\"]\n")).unwrap();
+        assert_eq!(
+            config.operator_accounts(&config.admin.operators[3]),
+            Some(vec![2])
+        );
+        let config = Config::parse(&operator("firm = 2\n")).unwrap();
+        assert_eq!(
+            config.operator_accounts(&config.admin.operators[3]),
+            Some(vec![3, 4])
+        );
+        assert_eq!(config.operator_accounts(&config.admin.operators[0]), None);
+        let errors = broken(
+            "name = \"sre\"\nrole = \"operator\"\n",
+            "name = \"sre\"\nrole = \"operator\"\nfirm = 1\n",
+        );
+        assert_eq!(
+            errors,
+            ["admin.operators[0]: firm and accounts are for role \"trader\" only"]
+        );
+    }
+
+    #[test]
+    fn a_plaintext_non_loopback_metrics_endpoint_is_refused() {
+        let errors = broken("listen = \"127.0.0.1:9899\"", "listen = \"0.0.0.0:9899\"");
+        assert_eq!(
+            errors,
+            [
+                "metrics.listen: 0.0.0.0:9899 is not a loopback address and has no TLS: configure \
+              [metrics.tls] (cert, key) or set metrics.allow_plaintext = true"
+            ]
+        );
+        for allowed in [
+            "listen = \"0.0.0.0:9899\"\nallow_plaintext = true",
+            "listen = \"0.0.0.0:9899\"\ntls = { cert = \"m.pem\", key = \"m.key\" }",
+        ] {
+            let text = DEFAULT_CONFIG.replacen("listen = \"127.0.0.1:9899\"", allowed, 1);
+            assert!(Config::parse(&text).is_ok(), "{allowed}");
+        }
     }
 
     #[test]

@@ -21,6 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 
+use crate::credential_check::CredentialVerifier;
 use crate::decode::decode;
 use crate::dictionary::tag;
 use crate::edge::{
@@ -144,6 +145,8 @@ pub struct Gateway<S: MessageStore, A: Application> {
     sources: SourceTable,
     edge_events: Box<dyn EdgeEvents>,
     log_limiter: LogLimiter,
+    /// Checks Logon passwords on a helper thread (`None`: no session has a password).
+    verifier: Option<CredentialVerifier>,
 }
 
 /// Bounds what a flood can make us write to stderr: at most [`LOG_LINES_PER_SECOND_MAX`]
@@ -305,7 +308,7 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
         let mut listener = TcpListener::bind(config.listen_address)?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
-        let sessions = sessions
+        let sessions: Vec<SessionSlot<S>> = sessions
             .into_iter()
             .enumerate()
             .map(|(i, (mut session_config, store))| {
@@ -323,7 +326,22 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
             .collect();
         let mut connections = Vec::with_capacity(config.connections_max);
         connections.resize_with(config.connections_max, || None);
+        // Argon2 costs tens of milliseconds a Logon: off this thread, so that a Logon never
+        // stalls the other sessions (crate::credential_check).
+        let mut sessions = sessions;
+        let verifier = if sessions
+            .iter()
+            .any(|s| s.session.config().password_hash.is_some())
+        {
+            for slot in &mut sessions {
+                slot.session.set_deferred_credentials(true);
+            }
+            Some(CredentialVerifier::start(sessions.len())?)
+        } else {
+            None
+        };
         Ok(Gateway {
+            verifier,
             poll,
             events: Events::with_capacity(1024),
             listener,
@@ -412,6 +430,7 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
                 }
             }
         }
+        work += self.take_verdicts(now_ns);
         if self.accept_pending {
             work += self.accept(now_ns);
         }
@@ -430,6 +449,65 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
             }
         }
         Ok(work)
+    }
+
+    /// Completes the Logons whose password checks came back, then processes what their
+    /// connections sent meanwhile.
+    fn take_verdicts(&mut self, now_ns: u64) -> u32 {
+        let mut work = 0;
+        // Bounded: one pending check per session.
+        for _ in 0..self.sessions.len() {
+            let Some((index, verdict)) = self
+                .verifier
+                .as_ref()
+                .and_then(CredentialVerifier::try_verdict)
+            else {
+                break;
+            };
+            work += 1;
+            let Some(slot) = self.sessions[index].connection else {
+                continue;
+            };
+            let Gateway {
+                connections,
+                sessions,
+                app,
+                config,
+                counters,
+                sources,
+                edge_events,
+                log_limiter,
+                ..
+            } = self;
+            let Some(conn) = connections[slot].as_mut() else {
+                continue;
+            };
+            if conn.session != Some(index) {
+                continue;
+            }
+            let entry = &mut sessions[index];
+            entry
+                .session
+                .on_credential_verdict(now_ns, &verdict, &mut conn.outbox, app);
+            if !conn.logon_reported {
+                let mut edge = Edge {
+                    policy: &config.edge,
+                    sources,
+                    events: edge_events.as_mut(),
+                    log: log_limiter,
+                    counters,
+                };
+                if entry.session.is_logged_on() {
+                    let changed = entry.session.take_credential_changed();
+                    edge.logon_accepted(conn, &mut entry.logons, changed, now_ns);
+                } else if let Some(reason) = conn.outbox.disconnect_requested() {
+                    edge.logon_refused(conn, Some(&mut entry.logons), reason, now_ns);
+                }
+            }
+            conn.maybe_readable = true;
+            work += self.process_input(slot, now_ns);
+        }
+        work
     }
 
     fn accept(&mut self, now_ns: u64) -> u32 {
@@ -534,6 +612,13 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
             return 0;
         };
         conn.maybe_readable = false;
+        if conn
+            .session
+            .is_some_and(|index| self.sessions[index].session.is_checking_credentials())
+        {
+            // The session does nothing until its Logon's verdict; reading resumes then.
+            return 0;
+        }
         for _ in 0..READS_PER_CALL_MAX {
             let Some(conn) = self.connections[slot].as_mut() else {
                 return work;
@@ -602,6 +687,7 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
             sources,
             edge_events,
             log_limiter,
+            verifier,
             ..
         } = self;
         let Some(conn) = connections[slot].as_mut() else {
@@ -612,6 +698,12 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
         let mut close_reason = None;
         // Each iteration consumes at least one byte or stops.
         while consumed < conn.receive_len && conn.outbox.disconnect_requested().is_none() {
+            if conn
+                .session
+                .is_some_and(|index| sessions[index].session.is_checking_credentials())
+            {
+                break; // the rest waits for the Logon's verdict
+            }
             let input = &conn.receive[consumed..conn.receive_len];
             match frame_with_limit(input, config.message_bytes_max) {
                 FrameResult::Incomplete => break,
@@ -664,6 +756,23 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
                     };
                     let entry = &mut sessions[index];
                     entry.session.on_message(now_ns, raw, &mut conn.outbox, app);
+                    if let Some(check) = entry.session.take_credential_check() {
+                        let unqueued = match verifier.as_ref() {
+                            Some(verifier) => verifier.submit(index, check).err(),
+                            None => Some(check),
+                        };
+                        if let Some(check) = unqueued {
+                            // Cannot happen (one check per session fits the queue); in
+                            // place rather than never.
+                            let verdict = check.run();
+                            entry.session.on_credential_verdict(
+                                now_ns,
+                                &verdict,
+                                &mut conn.outbox,
+                                app,
+                            );
+                        }
+                    }
                     if !conn.logon_reported {
                         let mut edge = Edge {
                             policy: &config.edge,

@@ -10,7 +10,8 @@
 //! - [`MessageStore`]: sequence numbers and sent messages, in memory or on file.
 //! - [`Gateway`]: the mio acceptor driving many sessions from one thread.
 //! - [`edge`]: source ranges, connection rate and failed-logon backoff; [`tls`]: TLS 1.3;
-//!   [`credential`]: argon2id password hashes.
+//!   [`credential`]: argon2id password hashes; [`entitlement`]: the accounts a session may
+//!   act for.
 //!
 //! # Example
 //! ```
@@ -59,6 +60,8 @@ mod gateway;
 pub use gateway::{system_clock_ns, Gateway, GatewayConfig, GatewayCounters};
 
 pub mod credential;
+pub mod credential_check;
 pub mod edge;
+pub mod entitlement;
 pub mod tls;
 pub use edge::{Cidr, EdgeEvents, EdgePolicy, LogonOutcome, NoEdgeEvents};

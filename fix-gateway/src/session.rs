@@ -395,6 +395,30 @@ pub struct Session<S: MessageStore> {
     configured_password_hash: Option<String>,
     /// Set by a successful NewPassword change, taken by the transport for its log.
     credential_changed: bool,
+    /// Passwords are checked by the caller off this thread ([`Session::take_credential_check`]);
+    /// off: checked in place.
+    deferred_credentials: bool,
+    /// A Logon waiting for its password check.
+    pending_logon: Option<PendingLogon>,
+    /// Tickets of credential checks handed out.
+    credential_tickets: u64,
+}
+
+/// A Logon whose password is being checked elsewhere: its bytes (decoded again when the
+/// verdict arrives), wiped when dropped because they hold the password.
+#[derive(Debug)]
+struct PendingLogon {
+    raw: Vec<u8>,
+    seq: u64,
+    username_ok: bool,
+    ticket: u64,
+    handed_out: bool,
+}
+
+impl Drop for PendingLogon {
+    fn drop(&mut self) {
+        crate::credential_check::wipe(&mut self.raw);
+    }
 }
 
 fn build<'b>(
@@ -463,6 +487,9 @@ impl<S: MessageStore> Session<S> {
             store,
             configured_password_hash,
             credential_changed: false,
+            deferred_credentials: false,
+            pending_logon: None,
+            credential_tickets: 0,
             state: SessionState::Disconnected,
             heartbeat_ns: 0,
             last_received_ns: 0,
@@ -521,6 +548,70 @@ impl<S: MessageStore> Session<S> {
     pub fn take_credential_changed(&mut self) -> bool {
         core::mem::take(&mut self.credential_changed)
     }
+
+    /// Checks Logon passwords off the caller's thread: a Logon with a password waits
+    /// (state `AwaitingLogon`) until [`Session::on_credential_verdict`] brings the answer
+    /// to the check [`Session::take_credential_check`] handed out. Off (the default): the
+    /// check runs inside [`Session::on_message`].
+    pub fn set_deferred_credentials(&mut self, deferred: bool) {
+        self.deferred_credentials = deferred;
+    }
+
+    /// Whether a Logon waits for its password check; meanwhile the caller must not give
+    /// this session further messages.
+    #[must_use]
+    pub fn is_checking_credentials(&self) -> bool {
+        self.pending_logon.is_some()
+    }
+
+    /// The password check a waiting Logon needs, once.
+    pub fn take_credential_check(&mut self) -> Option<crate::credential_check::CredentialCheck> {
+        let phc = self.config.password_hash.clone()?;
+        let pending = self.pending_logon.as_mut().filter(|p| !p.handed_out)?;
+        pending.handed_out = true;
+        let msg = decode(&pending.raw).ok()?;
+        Some(crate::credential_check::CredentialCheck {
+            ticket: pending.ticket,
+            password_hash: phc,
+            password: msg.get(tag::PASSWORD).unwrap_or_default().to_vec(),
+            new_password: msg.get(NEW_PASSWORD).map(<[u8]>::to_vec),
+        })
+    }
+
+    /// Completes (or refuses) the waiting Logon with the verdict of its password check. A
+    /// verdict for another Logon (this one disconnected meanwhile) is ignored.
+    pub fn on_credential_verdict(
+        &mut self,
+        now_ns: u64,
+        verdict: &crate::credential_check::CredentialVerdict,
+        out: &mut Outbox,
+        app: &mut dyn Application,
+    ) {
+        if self
+            .pending_logon
+            .as_ref()
+            .is_none_or(|p| p.ticket != verdict.ticket)
+            || !matches!(self.state, SessionState::AwaitingLogon { .. })
+        {
+            return;
+        }
+        let Some(pending) = self.pending_logon.take() else {
+            return;
+        };
+        let Ok(msg) = decode(&pending.raw) else {
+            return;
+        };
+        let new_hash = verdict.new_password_hash.clone();
+        self.complete_logon(
+            now_ns,
+            &msg,
+            pending.seq,
+            pending.username_ok && verdict.password_ok,
+            Some(new_hash),
+            out,
+            app,
+        );
+    }
     /// Why the last connection ended.
     #[must_use]
     pub fn last_disconnect_reason(&self) -> Option<DisconnectReason> {
@@ -534,6 +625,7 @@ impl<S: MessageStore> Session<S> {
 
     /// A transport connection was accepted for this session.
     pub fn on_connect(&mut self, now_ns: u64) {
+        self.pending_logon = None;
         self.state = SessionState::AwaitingLogon { since_ns: now_ns };
         self.last_received_ns = now_ns;
         self.last_sent_ns = now_ns;
@@ -556,6 +648,7 @@ impl<S: MessageStore> Session<S> {
             SessionState::Active | SessionState::LogoutSent { .. }
         ) || self.heartbeat_ns != 0;
         self.state = SessionState::Disconnected;
+        self.pending_logon = None;
         self.heartbeat_ns = 0;
         self.last_disconnect.get_or_insert(reason);
         let reason = self.last_disconnect.unwrap_or(reason);
@@ -757,6 +850,9 @@ impl<S: MessageStore> Session<S> {
         while consumed < bytes.len() {
             if out.disconnect_requested().is_some() || self.state == SessionState::Disconnected {
                 return bytes.len();
+            }
+            if self.pending_logon.is_some() {
+                break; // the rest waits for the Logon's credential verdict
             }
             match frame_with_limit(&bytes[consumed..], self.config.message_bytes_max) {
                 FrameResult::Complete(n) => {
@@ -1162,6 +1258,18 @@ impl<S: MessageStore> Session<S> {
                 .get(tag::USERNAME)
                 .is_some_and(|given| same_secret(given, expected.as_bytes())),
         };
+        if self.deferred_credentials && self.config.password_hash.is_some() {
+            // Checked off this thread; the Logon resumes in `on_credential_verdict`.
+            self.credential_tickets += 1;
+            self.pending_logon = Some(PendingLogon {
+                raw: msg.as_bytes().to_vec(),
+                seq,
+                username_ok,
+                ticket: self.credential_tickets,
+                handed_out: false,
+            });
+            return;
+        }
         // Verified even when the username is wrong, so timing does not tell which was.
         let password_ok = match &self.config.password_hash {
             None => true,
@@ -1169,7 +1277,26 @@ impl<S: MessageStore> Session<S> {
                 .get(tag::PASSWORD)
                 .is_some_and(|given| credential::verify_password(phc, given)),
         };
-        if !username_ok || !password_ok {
+        self.complete_logon(now_ns, msg, seq, username_ok && password_ok, None, out, app);
+    }
+
+    /// The Logon after its credential check. `new_password_hash`: `None` when NewPassword
+    /// (925) is to be hashed here; `Some(hash)` when the check did it (`Some(None)`: it
+    /// could not).
+    #[allow(clippy::too_many_arguments)]
+    fn complete_logon(
+        &mut self,
+        now_ns: u64,
+        msg: &Message<'_>,
+        seq: u64,
+        credentials_ok: bool,
+        new_password_hash: Option<Option<String>>,
+        out: &mut Outbox,
+        app: &mut dyn Application,
+    ) {
+        use DisconnectReason as D;
+        let heartbeat_s = msg.get_u64(tag::HEART_BT_INT).unwrap_or(0);
+        if !credentials_ok {
             self.logout_and_disconnect(
                 now_ns,
                 "Invalid username or password",
@@ -1179,7 +1306,11 @@ impl<S: MessageStore> Session<S> {
             return;
         }
         if let Some(new_password) = msg.get(NEW_PASSWORD) {
-            if !self.change_password(new_password) {
+            let phc = match new_password_hash {
+                Some(hash) => hash,
+                None => credential::hash_password(new_password).ok(),
+            };
+            if !self.change_password(phc) {
                 self.logout_and_disconnect(now_ns, "NewPassword refused", D::InvalidLogon, out);
                 return;
             }
@@ -1220,11 +1351,11 @@ impl<S: MessageStore> Session<S> {
 
     /// Hashes and persists a NewPassword; false (nothing changed) when the session has no
     /// password, the new one is unacceptable, or the store cannot keep it.
-    fn change_password(&mut self, new_password: &[u8]) -> bool {
+    fn change_password(&mut self, new_password_hash: Option<String>) -> bool {
         let Some(configured) = self.configured_password_hash.clone() else {
             return false;
         };
-        let Ok(phc) = credential::hash_password(new_password) else {
+        let Some(phc) = new_password_hash else {
             return false;
         };
         if self.store.save_credential(&configured, &phc).is_err() {

@@ -337,3 +337,56 @@ fn new_password_changes_the_credential_and_is_kept_by_the_store() {
         Some(DisconnectReason::InvalidLogon)
     );
 }
+
+#[test]
+fn deferred_credentials_wait_for_the_verdict() {
+    use arbiter_fix::credential::{hash_password, verify_password};
+    let v = FixVersion::Fix44;
+    let mut c = config(v);
+    c.password_hash = Some(hash_password(b"secret").unwrap());
+    for (password, accepted) in [("secret", true), ("wrong", false)] {
+        let mut h = Harness::with_config(c.clone());
+        h.session.set_deferred_credentials(true);
+        let logon = format!("{}554={password}|925=fresh-one|", h.logon_fields());
+        h.recv("A", 1, &logon);
+        // Nothing answered yet; the session waits and consumes nothing more.
+        assert!(h.sent().is_empty());
+        assert!(h.session.is_checking_credentials());
+        assert!(!h.session.is_logged_on());
+        let heartbeat = wrap(v, &format!("35=0|49=CLIENT|56=ARB|34=2|52={}|", ts(h.now)));
+        assert_eq!(h.feed(&heartbeat), 0);
+        let check = h.session.take_credential_check().expect("a check");
+        assert!(
+            h.session.take_credential_check().is_none(),
+            "handed out once"
+        );
+        assert_eq!(check.password, password.as_bytes());
+        assert!(!format!("{check:?}").contains(password));
+        let verdict = check.run();
+        // A verdict for another Logon changes nothing.
+        let mut stale = verdict.clone();
+        stale.ticket += 1;
+        h.session
+            .on_credential_verdict(h.now, &stale, &mut h.out, &mut h.app);
+        assert!(h.session.is_checking_credentials());
+        h.session
+            .on_credential_verdict(h.now, &verdict, &mut h.out, &mut h.app);
+        assert!(!h.session.is_checking_credentials());
+        assert_eq!(h.session.is_logged_on(), accepted);
+        let sent = h.sent();
+        assert_eq!(
+            field(&sent[0], 35).as_deref(),
+            Some(if accepted { "A" } else { "5" })
+        );
+        if accepted {
+            let current = h.session.config().password_hash.clone().unwrap();
+            assert!(verify_password(&current, b"fresh-one"));
+            assert_eq!(h.feed(&heartbeat), heartbeat.len());
+        } else {
+            assert_eq!(
+                h.disconnect_requested(),
+                Some(DisconnectReason::AuthenticationFailed)
+            );
+        }
+    }
+}

@@ -10,9 +10,17 @@
 //!   `rejects_total{reason}`, `ring_occupancy{ring}`, `durable_lag_records`,
 //!   `durable_lag_seconds`, `agent_cycles_total{agent,kind="work"|"idle"}`,
 //!   `agent_duty_cycle{agent}`, `kill_switch`, `session_state{session}`.
+//! - `certificate_expiry_days{file,subject}`: whole days until each configured TLS
+//!   certificate expires (negative: expired), read from its file at every scrape, so a
+//!   renewed file shows at once. A file that cannot be read exports no series.
+//!
+//! With TLS ([`MetricsOptions::tls`], the same rustls configuration as the FIX listener:
+//! TLS 1.3 only) every scrape is a TLS connection; a plaintext request is closed after a
+//! failed handshake, without an answer.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -248,6 +256,45 @@ impl Collector for TelemetryCollector {
     }
 }
 
+/// The days until each certificate of some PEM files expires, read at every scrape.
+#[derive(Debug)]
+struct CertificateCollector(Vec<PathBuf>);
+
+impl Collector for CertificateCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let now_s = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let mut series = Vec::new();
+        for path in &self.0 {
+            let Ok(certificates) = arbiter_fix::tls::certificate_days_left(path, now_s) else {
+                continue;
+            };
+            for (subject, days) in certificates {
+                let labels = vec![("file", path.display().to_string()), ("subject", subject)];
+                series.push((labels, days));
+            }
+        }
+        encode_gauge_family(
+            &mut encoder,
+            "arbiter_certificate_expiry_days",
+            "Whole days until each configured TLS certificate expires (negative: expired)",
+            series,
+        )
+    }
+}
+
+/// What a [`MetricsServer`] serves beyond the telemetry.
+#[derive(Clone, Debug, Default)]
+pub struct MetricsOptions {
+    /// TLS for every scrape (build it with `arbiter_fix::tls::server_config`: TLS 1.3
+    /// only); `None`: plaintext HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// PEM files whose certificates' days until expiry are exported as
+    /// `arbiter_certificate_expiry_days`.
+    pub certificates: Vec<PathBuf>,
+}
+
 /// A registry exporting `telemetry`.
 #[must_use]
 pub fn registry(telemetry: &Arc<Telemetry>) -> Registry {
@@ -284,11 +331,28 @@ impl MetricsServer {
     /// # Errors
     /// Bind or thread spawn failure.
     pub fn start(address: &str, telemetry: &Arc<Telemetry>) -> io::Result<Self> {
+        Self::start_with(address, telemetry, MetricsOptions::default())
+    }
+
+    /// Binds `address` (port 0 picks one) and starts serving, over TLS when
+    /// `options.tls` is set, with the certificate gauges of `options.certificates`.
+    ///
+    /// # Errors
+    /// Bind or thread spawn failure.
+    pub fn start_with(
+        address: &str,
+        telemetry: &Arc<Telemetry>,
+        options: MetricsOptions,
+    ) -> io::Result<Self> {
         let listener = TcpListener::bind(address)?;
         let address = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let stop_flag = Arc::clone(&stop);
-        let registry = registry(telemetry);
+        let mut registry = registry(telemetry);
+        if !options.certificates.is_empty() {
+            registry.register_collector(Box::new(CertificateCollector(options.certificates)));
+        }
+        let tls = options.tls;
         let thread = std::thread::Builder::new()
             .name("arbiter-metrics".into())
             .spawn(move || {
@@ -296,9 +360,31 @@ impl MetricsServer {
                     if stop_flag.load(Ordering::Acquire) {
                         break;
                     }
-                    if let Ok(stream) = stream {
-                        let _ = serve_one(stream, &registry);
+                    let Ok(stream) = stream else { continue };
+                    if stream
+                        .set_read_timeout(Some(Duration::from_secs(2)))
+                        .is_err()
+                        || stream
+                            .set_write_timeout(Some(Duration::from_secs(2)))
+                            .is_err()
+                    {
+                        continue;
                     }
+                    let _ = match &tls {
+                        None => serve_one(stream, &registry),
+                        Some(config) => match rustls::ServerConnection::new(Arc::clone(config)) {
+                            // The handshake runs inside the first read; a plaintext or
+                            // TLS 1.2 client fails it and is closed without an answer.
+                            Ok(connection) => {
+                                let mut tls = rustls::StreamOwned::new(connection, stream);
+                                let served = serve_one(&mut tls, &registry);
+                                tls.conn.send_close_notify();
+                                let _ = tls.flush();
+                                served
+                            }
+                            Err(_) => continue,
+                        },
+                    };
                 }
             })?;
         Ok(MetricsServer {
@@ -338,9 +424,7 @@ impl Drop for MetricsServer {
 /// Request bytes read at most: a scrape request is a few hundred bytes.
 const REQUEST_BYTES_MAX: usize = 8192;
 
-fn serve_one(mut stream: TcpStream, registry: &Registry) -> io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(2)))?;
+fn serve_one(mut stream: impl Read + Write, registry: &Registry) -> io::Result<()> {
     let mut request = [0u8; REQUEST_BYTES_MAX];
     let mut len = 0;
     while len < request.len() {

@@ -37,7 +37,9 @@ mod stage;
 mod telemetry;
 
 pub use dump::{dump_percentiles, percentile_distribution, TICKS_PER_HALF_DISTANCE};
-pub use exposition::{registry, render, MetricsServer, BUCKET_BOUNDS_NS, CONTENT_TYPE, QUANTILES};
+pub use exposition::{
+    registry, render, MetricsOptions, MetricsServer, BUCKET_BOUNDS_NS, CONTENT_TYPE, QUANTILES,
+};
 pub use hlog::{
     epoch_seconds, parse_hlog, read_hlog, HlogConfig, HlogError, HlogInterval, HlogWriter,
 };
