@@ -44,7 +44,17 @@ fn snapshot_files(dir: &Path) -> Vec<PathBuf> {
 /// # Errors
 /// I/O errors other than damage (damage is a finding in [`Verified::problem`]).
 pub fn check(dir: &Path) -> Result<Verified, ReplayError> {
-    let report = match arbiter_journal::verify(dir) {
+    check_report(dir, arbiter_journal::verify(dir), true)
+}
+
+/// Turns the journal crate's verdict into a [`Verified`], adding the snapshot files when
+/// `snapshots` (a journal; an access trail has none).
+fn check_report(
+    dir: &Path,
+    result: Result<VerifyReport, JournalError>,
+    snapshots: bool,
+) -> Result<Verified, ReplayError> {
+    let report = match result {
         Ok(report) => report,
         Err(e @ (JournalError::UnsupportedFormat { .. } | JournalError::Corrupt(_))) => {
             return Ok(Verified {
@@ -65,7 +75,12 @@ pub fn check(dir: &Path) -> Result<Verified, ReplayError> {
         )
     });
     let mut snapshots_valid = 0;
-    for path in snapshot_files(dir) {
+    let files = if snapshots {
+        snapshot_files(dir)
+    } else {
+        Vec::new()
+    };
+    for path in files {
         match read_snapshot(&path) {
             Ok(snapshot) => {
                 let last = report.last_sequence.map_or(0, |s| s.0);
@@ -123,15 +138,13 @@ pub fn run_with(
         return run(dir, out);
     };
     let key = arbiter_journal::PublicKey::load(public_key)?;
-    let outcome = if options.access {
-        run_plain(dir, out)?
-    } else {
-        run(dir, out)?
-    };
-    if outcome == Outcome::Findings {
+    // One pass: the signed verification checks CRCs, chain and sequences as it goes.
+    let result = arbiter_journal::verify_signed(dir, &key, options.anchor.as_deref());
+    let verified = check_report(dir, result, !options.access)?;
+    let outcome = print(&verified, !options.access, out)?;
+    let Some(report) = &verified.report else {
         return Ok(outcome);
-    }
-    let report = arbiter_journal::verify_signed(dir, &key, options.anchor.as_deref())?;
+    };
     writeln!(
         out,
         "signed_seals={} unsigned_seals={} last_signed_seq={} anchored_seals={}",
@@ -140,16 +153,8 @@ pub fn run_with(
         report.last_signed_sequence.map_or(0, |s| s.0),
         report.anchored_seals
     )?;
-    if let Some(c) = &report.first_problem {
-        writeln!(
-            out,
-            "CORRUPT: segment {} offset {} sequence {}: {}",
-            c.segment.display(),
-            c.offset,
-            c.sequence.0,
-            c.kind
-        )?;
-        return Ok(Outcome::Findings);
+    if outcome == Outcome::Findings {
+        return Ok(outcome);
     }
     if report.unsigned_seals > 0 && !options.allow_unsigned_tail {
         writeln!(
@@ -166,29 +171,8 @@ pub fn run_with(
 
 /// `verify` without snapshot files (the access trail has none).
 fn run_plain(dir: &Path, out: &mut dyn Write) -> Result<Outcome, ReplayError> {
-    let report = arbiter_journal::verify(dir)?;
-    writeln!(
-        out,
-        "segments={} records={} seals={} unsealed_records={}",
-        report.segments, report.records, report.seals, report.unsealed_records
-    )?;
-    match &report.first_problem {
-        None => {
-            writeln!(out, "OK")?;
-            Ok(Outcome::Clean)
-        }
-        Some(c) => {
-            writeln!(
-                out,
-                "CORRUPT: segment {} offset {} sequence {}: {}",
-                c.segment.display(),
-                c.offset,
-                c.sequence.0,
-                c.kind
-            )?;
-            Ok(Outcome::Findings)
-        }
-    }
+    let verified = check_report(dir, arbiter_journal::verify(dir), false)?;
+    print(&verified, false, out)
 }
 
 /// Runs `keygen SECRET [PUBLIC]`.
@@ -223,20 +207,37 @@ pub fn keygen(
 /// I/O errors (damage is reported as output and [`Outcome::Findings`]).
 pub fn run(dir: &Path, out: &mut dyn Write) -> Result<Outcome, ReplayError> {
     let verified = check(dir)?;
+    print(&verified, true, out)
+}
+
+/// The summary line, then `OK` or the first problem.
+fn print(
+    verified: &Verified,
+    snapshots: bool,
+    out: &mut dyn Write,
+) -> Result<Outcome, ReplayError> {
     if let Some(report) = &verified.report {
-        let range = match (report.first_sequence, report.last_sequence) {
-            (Some(first), Some(last)) => format!("sequence {}..={}", first.0, last.0),
-            _ => "no records".to_owned(),
-        };
-        writeln!(
-            out,
-            "segments={} records={} seals={} unsealed_records={} snapshots_valid={} ({range})",
-            report.segments,
-            report.records,
-            report.seals,
-            report.unsealed_records,
-            verified.snapshots_valid
-        )?;
+        if snapshots {
+            let range = match (report.first_sequence, report.last_sequence) {
+                (Some(first), Some(last)) => format!("sequence {}..={}", first.0, last.0),
+                _ => "no records".to_owned(),
+            };
+            writeln!(
+                out,
+                "segments={} records={} seals={} unsealed_records={} snapshots_valid={} ({range})",
+                report.segments,
+                report.records,
+                report.seals,
+                report.unsealed_records,
+                verified.snapshots_valid
+            )?;
+        } else {
+            writeln!(
+                out,
+                "segments={} records={} seals={} unsealed_records={}",
+                report.segments, report.records, report.seals, report.unsealed_records
+            )?;
+        }
     }
     match &verified.problem {
         None => {
