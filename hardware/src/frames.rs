@@ -98,10 +98,12 @@ impl FrameConsumer {
     pub fn try_pop(&mut self, out: &mut Vec<u8>) -> Option<u32> {
         let header = self.inner.read_chunk(HEADER).ok()?;
         let mut bytes = [0u8; HEADER];
-        let (first, second) = header.as_slices();
-        bytes[..first.len()].copy_from_slice(first);
-        bytes[first.len()..].copy_from_slice(second);
-        drop(header);
+        {
+            // The header chunk is only looked at: reading it again below with the body.
+            let (first, second) = header.as_slices();
+            bytes[..first.len()].copy_from_slice(first);
+            bytes[first.len()..].copy_from_slice(second);
+        }
         let len = u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes")) as usize;
         let tag = u32::from_le_bytes(bytes[4..].try_into().expect("4 bytes"));
         // The producer commits header and body together: the whole frame is there.

@@ -11,6 +11,8 @@
 //!   (`docs/market-data.md`).
 //! - [`Publisher`]: builder + packetizer + [`RetransmitWindow`] + snapshots, no sockets.
 //! - [`Receiver`]: packets in any order in, books out, [`Recovery`] says what to fetch.
+//! - [`compare_books`] / [`compare_with_engine`]: where two books, or a book and the
+//!   engine, first differ.
 //! - [`net`]: UDP feed, UDP retransmission service, TCP snapshot service, feed client.
 //! - [`sim`]: seeded order flow for a real engine (tests and benchmarks).
 //!
@@ -43,6 +45,7 @@
 
 mod book;
 mod builder;
+mod compare;
 mod error;
 mod message;
 pub mod net;
@@ -55,6 +58,7 @@ mod window;
 
 pub use book::{InstrumentBook, LevelEntry, MarketBooks, OrderEntry};
 pub use builder::{BookBuilder, Sequenced};
+pub use compare::{compare_books, compare_with_engine, BookDifference, Compared, DifferenceKind};
 pub use error::{BookError, DecodeError, NetError};
 pub use message::{
     message_len, message_type, AddOrderWire, DeleteWire, ExecuteWire, FeedMessage, FeedSeq,

@@ -2,11 +2,11 @@
 //! and comparisons of the public book with the engine's own L2/L3 read-outs.
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
-use arbiter_engine::{Engine, Event, InstrumentId, OrderId, Price, Qty, Side};
+use arbiter_engine::{Engine, Event, InstrumentId};
 use arbiter_market_data::sim::{self, Flow, FlowConfig, SimCommand, SplitMix64};
-use arbiter_market_data::{MarketBooks, Publisher, SessionName};
+use arbiter_market_data::{compare_with_engine, MarketBooks, Publisher, SessionName};
 
 pub const SESSION: &str = "TEST00001";
 
@@ -28,8 +28,6 @@ pub struct Run {
     pub engine: Engine,
     pub publisher: Publisher,
     pub flow: Flow<Box<dyn FnMut() -> u64>>,
-    /// Orders that were ever icebergs.
-    pub icebergs: HashSet<OrderId>,
     pub stats: BTreeMap<InstrumentId, ModelStats>,
     /// Give the builder the display size (the proposed `Accepted.display_qty`).
     pub display_hints: bool,
@@ -53,7 +51,6 @@ impl Run {
             engine,
             publisher,
             flow: Flow::new(config, words),
-            icebergs: HashSet::new(),
             stats: BTreeMap::new(),
             display_hints,
             events: Vec::new(),
@@ -77,11 +74,8 @@ impl Run {
         for event in &self.events {
             self.publisher.on_event(seq, timestamp, event);
             match *event {
-                Event::Accepted { order_id, .. } if sim.display_qty.0 > 0 => {
-                    self.icebergs.insert(order_id);
-                    if self.display_hints {
-                        self.publisher.set_display_qty(order_id, sim.display_qty);
-                    }
+                Event::Accepted { order_id, .. } if sim.display_qty.0 > 0 && self.display_hints => {
+                    self.publisher.set_display_qty(order_id, sim.display_qty);
                 }
                 Event::Trade(trade) => {
                     let s = self.stats.entry(trade.instrument).or_default();
@@ -106,18 +100,16 @@ impl Run {
         (sim, packets)
     }
 
-    /// Checks `books` against the engine. `exact`: every displayed quantity must match;
-    /// otherwise icebergs may show more than the engine's visible slice (never more than
-    /// their open quantity).
-    pub fn check(&self, books: &MarketBooks, exact: bool) -> Result<(), String> {
+    /// Checks `books` against the engine (the library's [`compare_with_engine`]: phases,
+    /// every order in priority order with its displayed quantity, levels, last price) and
+    /// their statistics against the model computed from the trades.
+    pub fn check(&self, books: &MarketBooks) -> Result<(), String> {
+        compare_with_engine(books, &self.engine).map_err(|d| d.describe("feed", "engine"))?;
         for i in 0..self.config.instruments {
             let instrument = InstrumentId(i);
             let book = books
                 .instrument(instrument)
                 .ok_or_else(|| format!("instrument {i} missing"))?;
-            if Some(book.phase) != self.engine.phase(instrument) {
-                return Err(format!("instrument {i}: phase {:?}", book.phase));
-            }
             let model = self.stats.get(&instrument).copied().unwrap_or_default();
             let s = book.stats;
             let ours = ModelStats {
@@ -131,53 +123,6 @@ impl Run {
             };
             if ours != model {
                 return Err(format!("instrument {i}: stats {ours:?} != {model:?}"));
-            }
-            if model.trades > 0 && self.engine.last_price(instrument) != Some(Price(model.last)) {
-                return Err(format!("instrument {i}: last price"));
-            }
-            for side in [Side::Buy, Side::Sell] {
-                let engine_orders: Vec<(OrderId, Price, Qty, Qty)> = self
-                    .engine
-                    .orders_by_priority(instrument, side)
-                    .map(|o| (o.id, o.price, o.visible, o.leaves))
-                    .collect();
-                let shown = books.orders_by_priority(instrument, side);
-                let ids_engine: Vec<(OrderId, Price)> =
-                    engine_orders.iter().map(|o| (o.0, o.1)).collect();
-                let ids_ours: Vec<(OrderId, Price)> =
-                    shown.iter().map(|o| (o.order_id, o.price)).collect();
-                if ids_engine != ids_ours {
-                    return Err(format!(
-                        "instrument {i} {side:?}: L3 order differs\n engine {ids_engine:?}\n ours   {ids_ours:?}"
-                    ));
-                }
-                for (e, o) in engine_orders.iter().zip(&shown) {
-                    let iceberg = self.icebergs.contains(&e.0);
-                    let ok = if exact || !iceberg {
-                        o.qty == e.2
-                    } else {
-                        o.qty >= e.2 && o.qty <= e.3
-                    };
-                    if !ok {
-                        return Err(format!(
-                            "instrument {i} {side:?}: order {} shows {} (engine visible {}, leaves {})",
-                            e.0 .0, o.qty.0, e.2 .0, e.3 .0
-                        ));
-                    }
-                }
-                if exact {
-                    let depth_engine = self.engine.depth(instrument, side, usize::MAX);
-                    let depth_ours: Vec<(Price, Qty, u32)> = book
-                        .levels(side, usize::MAX)
-                        .iter()
-                        .map(|l| (l.price, l.qty, l.count))
-                        .collect();
-                    if depth_engine != depth_ours {
-                        return Err(format!(
-                            "instrument {i} {side:?}: L2 differs\n engine {depth_engine:?}\n ours   {depth_ours:?}"
-                        ));
-                    }
-                }
             }
         }
         Ok(())

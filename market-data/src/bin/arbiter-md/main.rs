@@ -1,11 +1,16 @@
-//! `arbiter-md`: join an Arbiter market-data feed, or print a snapshot.
+//! `arbiter-md`: join an Arbiter market-data feed, print a snapshot, or check the feed
+//! against the journal.
 //!
 //! - `listen`: joins the feed (multicast or unicast), recovers gaps by retransmission or
 //!   snapshot, keeps the books, prints top of book and trades (or JSON lines).
 //! - `snapshot`: prints every instrument's book from the snapshot service.
+//! - `check`: compares the feed's books (a snapshot, or what listening gave) with the books
+//!   rebuilt from the journal and with the engine's own, at the same journal sequence.
 //! - `simulate`: publishes a seeded simulated order flow with both services, for trying
-//!   the other two without a daemon.
+//!   the others without a daemon.
 #![deny(missing_docs)]
+
+mod check;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -34,6 +39,9 @@ enum Command {
     Listen(ListenArgs),
     /// Print every book from the snapshot service.
     Snapshot(SnapshotArgs),
+    /// Compare the feed's books with the engine's at the same journal sequence (exit 0:
+    /// equal, 1: different, 2: could not compare).
+    Check(check::CheckArgs),
     /// Publish a simulated flow (feed + retransmission + snapshot services).
     Simulate(SimulateArgs),
 }
@@ -124,6 +132,22 @@ struct SimulateArgs {
 
 fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
+        Command::Check(args) => {
+            return match check::check(&args) {
+                Ok(summary) => {
+                    println!("{summary}");
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(check::CheckFailure::Different(report)) => {
+                    println!("{report}");
+                    std::process::ExitCode::from(1)
+                }
+                Err(check::CheckFailure::Unchecked(why)) => {
+                    eprintln!("arbiter-md: check: {why}");
+                    std::process::ExitCode::from(2)
+                }
+            }
+        }
         Command::Listen(args) => listen(&args),
         Command::Snapshot(args) => snapshot(&args),
         Command::Simulate(args) => simulate(&args),
