@@ -538,9 +538,9 @@ impl MarketBooks {
         }
     }
 
-    /// Appends an order at the back of its level; the caller checked everything
-    /// ([`MarketBooks::check_room`], absence, a free slot).
-    fn insert_checked(
+    /// Adds an order at the back of its level: the common path, one pass, every check
+    /// before the first change.
+    fn insert(
         &mut self,
         instrument: InstrumentId,
         order_id: OrderId,
@@ -548,15 +548,35 @@ impl MarketBooks {
         price: Price,
         qty: Qty,
     ) -> Result<(), BookError> {
-        let book = self.book_index_or_insert(instrument)?;
-        let Some(slot) = self.free.pop() else {
+        if qty.0 == 0 {
+            // A zero display is not an order on the book; the publisher never sends it.
+            return Err(BookError::QtyTooLarge(order_id));
+        }
+        if self.contains(order_id) {
+            return Err(BookError::DuplicateOrder(order_id));
+        }
+        if self.index.is_full() || self.free.is_empty() {
             return Err(BookError::Full);
-        };
+        }
+        if self.capacity.levels_per_side_max == 0 {
+            return Err(BookError::LevelsFull(instrument));
+        }
+        // A new instrument has empty ladders with room: nothing below refuses it.
+        let book = self.book_index_or_insert(instrument)?;
         let ladder = &mut self.books[book].sides[side.index()];
         let position = match ladder.find(price) {
-            Ok(position) => position,
+            Ok(position) => {
+                if ladder.levels[position]
+                    .qty_total
+                    .checked_add(qty.0)
+                    .is_none()
+                {
+                    return Err(BookError::QtyTooLarge(order_id));
+                }
+                position
+            }
+            Err(_) if ladder.is_full() => return Err(BookError::LevelsFull(instrument)),
             Err(position) => {
-                debug_assert!(!ladder.is_full(), "room checked before insert");
                 ladder.levels.insert(
                     position,
                     Level {
@@ -570,6 +590,7 @@ impl MarketBooks {
                 position
             }
         };
+        let slot = self.free.pop().expect("checked above");
         let level = &mut ladder.levels[position];
         let tail = level.tail;
         self.slots[slot as usize] = Slot {
@@ -591,24 +612,6 @@ impl MarketBooks {
         level.qty_total += qty.0;
         self.index.insert(order_id.0, slot);
         Ok(())
-    }
-
-    fn insert(
-        &mut self,
-        instrument: InstrumentId,
-        order_id: OrderId,
-        side: Side,
-        price: Price,
-        qty: Qty,
-    ) -> Result<(), BookError> {
-        if self.contains(order_id) {
-            return Err(BookError::DuplicateOrder(order_id));
-        }
-        if self.index.is_full() || self.free.is_empty() {
-            return Err(BookError::Full);
-        }
-        self.check_room(order_id, instrument, side, price, qty, None)?;
-        self.insert_checked(instrument, order_id, side, price, qty)
     }
 
     /// Unlinks a slot from its level (dropping an emptied level) and frees it.
@@ -683,7 +686,9 @@ impl MarketBooks {
         self.check_room(order_id, instrument, side, price, qty, Some(slot))?;
         self.index.remove(order_id.0);
         self.remove_slot(slot);
-        self.insert_checked(instrument, order_id, side, price, qty)
+        let inserted = self.insert(instrument, order_id, side, price, qty);
+        debug_assert_eq!(inserted, Ok(()), "room checked before the removal");
+        inserted
     }
 
     /// Applies one feed message. A refusal leaves the book unchanged.
