@@ -249,3 +249,75 @@ impl SnapshotFollower {
         Ok(encode_snapshot(self.session, self.last_seq(), &self.books))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::{self, Flow, FlowConfig, SplitMix64};
+    use crate::snapshot::decode_snapshot;
+    use crate::{BookCapacity, Publisher};
+
+    /// A follower lapped by the publisher goes stale, asks for a copy, gets it between two
+    /// commands (the publisher never waits), and follows again from there.
+    #[test]
+    fn a_lapped_follower_resynchronises_through_the_publisher() {
+        let config = FlowConfig::default();
+        let mut engine = sim::engine(&config);
+        let mut publisher = Publisher::with_capacities(
+            SessionName::from_text("FOLLOW"),
+            &sim::registry(&config),
+            BookCapacity::from_engine(engine.config()),
+            64,
+        );
+        let mut follower = publisher.snapshot_follower();
+        let mut rng = SplitMix64(5);
+        let mut flow = Flow::new(config, move || rng.next_u64());
+        let mut events = Vec::new();
+        let mut step = |publisher: &mut Publisher| {
+            let command = flow.next_command(&engine);
+            events.clear();
+            engine.apply(&command.command, &mut events);
+            publisher
+                .publish_command(
+                    command.command.seq,
+                    command.command.timestamp,
+                    &events,
+                    &mut |_| {},
+                )
+                .unwrap();
+        };
+        publisher.flush(&mut |_| {});
+        for _ in 0..10 {
+            step(&mut publisher);
+        }
+        follower.catch_up();
+        assert!(!follower.is_stale());
+        assert!(follower.books().same_as(publisher.builder().books()));
+        // Lap it: far more than 64 messages.
+        for _ in 0..500 {
+            step(&mut publisher);
+        }
+        follower.catch_up();
+        assert!(follower.is_stale(), "lapped");
+        // The request is posted; the publisher has not been between commands since.
+        assert_eq!(
+            follower.resync(Duration::ZERO),
+            Err(FollowerError::ResyncTimeout)
+        );
+        step(&mut publisher);
+        follower.resync(Duration::ZERO).unwrap();
+        assert!(!follower.is_stale());
+        assert!(follower.books().same_as(publisher.builder().books()));
+        for _ in 0..5 {
+            step(&mut publisher);
+            follower.catch_up();
+        }
+        let bytes = follower.snapshot(Duration::ZERO).unwrap();
+        let snapshot = decode_snapshot(&bytes, 1 << 14).unwrap();
+        assert_eq!(
+            snapshot.last_seq,
+            FeedSeq(publisher.builder().next_seq().0 - 1)
+        );
+        assert!(snapshot.books.same_as(publisher.builder().books()));
+    }
+}
