@@ -184,13 +184,17 @@ impl IdIndex {
     /// full (checked by the caller, [`IdIndex::is_full`]).
     ///
     /// # Panics
-    /// In debug builds, when the id is present or the table is full. In release builds a
-    /// duplicate shadows nothing (the first stays found) and an over-full table only panics
-    /// once every entry is taken, twice [`IdIndex::capacity`] or more.
+    /// In debug builds, when the id is present or the table is half full (the table has
+    /// room for at least [`IdIndex::capacity`] ids at half load). In release builds a
+    /// duplicate shadows nothing (the first stays found), and only a table with every
+    /// entry taken panics.
     #[inline]
     pub fn insert(&mut self, id: u64, slot: u32) {
         debug_assert!(self.get(id).is_none(), "duplicate id checked before insert");
-        debug_assert!(self.len < self.capacity, "capacity checked before insert");
+        debug_assert!(
+            (self.len as usize) < self.entries.len() / 2,
+            "sized for orders_max"
+        );
         let mut carried = Entry {
             id,
             slot,
