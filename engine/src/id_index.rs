@@ -1,4 +1,5 @@
-//! The order-id index: order id → arena slot, an open-addressing table owned by the engine.
+//! The order-id index: order id → arena slot, an open-addressing table owned by the engine
+//! (and reused by the market-data book builder, which follows the same ids).
 //!
 //! Why not `std::collections::HashMap`: the table is sized from `orders_max` (twice it), so
 //! with a million-order arena it spans tens of megabytes, and a scattering hash sends every
@@ -39,16 +40,55 @@ const BLOCK_BITS: u32 = 3;
 const BLOCK_IDS: u64 = 1 << BLOCK_BITS;
 
 /// Order id → slot index; never allocates after construction.
+///
+/// The caller owns the slots and checks capacity: [`IdIndex::insert`] takes an id that is
+/// absent, into a table holding fewer than [`IdIndex::capacity`] ids.
+///
+/// # Example
+/// ```
+/// use arbiter_engine::IdIndex;
+///
+/// let mut index = IdIndex::with_capacity(2);
+/// index.insert(41, 0);
+/// index.insert(42, 1);
+/// assert!(index.is_full());
+/// assert_eq!(index.get(42), Some(1));
+/// assert_eq!(index.remove(41), Some(0));
+/// assert_eq!(index.get(41), None);
+/// ```
 #[derive(Debug)]
-pub(crate) struct IdIndex {
+pub struct IdIndex {
     entries: Vec<Entry>,
     mask: usize,
     epoch: u32,
     len: u32,
+    capacity: u32,
+}
+
+impl Clone for IdIndex {
+    fn clone(&self) -> Self {
+        IdIndex {
+            entries: self.entries.clone(),
+            mask: self.mask,
+            epoch: self.epoch,
+            len: self.len,
+            capacity: self.capacity,
+        }
+    }
+
+    /// Reuses this table's memory when it has the source's size (no allocation).
+    fn clone_from(&mut self, source: &Self) {
+        self.entries.clone_from(&source.entries);
+        self.mask = source.mask;
+        self.epoch = source.epoch;
+        self.len = source.len;
+        self.capacity = source.capacity;
+    }
 }
 
 impl IdIndex {
-    /// A table for at most `capacity` ids, at most half full.
+    /// A table for at most `capacity` ids (so at most half full), allocated and written now.
+    #[must_use]
     pub fn with_capacity(capacity: u32) -> Self {
         let size = (capacity.max(1) as usize * 2).next_power_of_two();
         let mut entries = Vec::with_capacity(size);
@@ -59,7 +99,32 @@ impl IdIndex {
             mask: size - 1,
             epoch: 1,
             len: 0,
+            capacity,
         }
+    }
+
+    /// How many ids the table is sized for.
+    #[must_use]
+    pub fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
+    /// Ids present.
+    #[must_use]
+    pub fn len(&self) -> u32 {
+        self.len
+    }
+
+    /// Whether no id is present.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether [`IdIndex::capacity`] ids are present: the caller must not insert more.
+    #[must_use]
+    pub fn is_full(&self) -> bool {
+        self.len >= self.capacity
     }
 
     /// Where probing for `id` starts: its block's hashed place, plus its offset in the block.
@@ -104,7 +169,9 @@ impl IdIndex {
         unreachable!("id index never more than half full")
     }
 
+    /// The slot of `id`, if present.
     #[inline]
+    #[must_use]
     pub fn get(&self, id: u64) -> Option<u32> {
         self.position(id).map(|position| {
             let slot = self.entries[position].slot;
@@ -113,7 +180,14 @@ impl IdIndex {
         })
     }
 
-    /// Adds an id that is not present (checked by the caller).
+    /// Adds an id that is not present (checked by the caller), into a table that is not
+    /// full (checked by the caller, [`IdIndex::is_full`]).
+    ///
+    /// # Panics
+    /// In debug builds, when the id is present or the table is half full (the table has
+    /// room for at least [`IdIndex::capacity`] ids at half load). In release builds a
+    /// duplicate shadows nothing (the first stays found), and only a table with every
+    /// entry taken panics.
     #[inline]
     pub fn insert(&mut self, id: u64, slot: u32) {
         debug_assert!(self.get(id).is_none(), "duplicate id checked before insert");
@@ -176,11 +250,6 @@ impl IdIndex {
         } else {
             self.epoch += 1;
         }
-    }
-
-    #[cfg(test)]
-    pub fn len(&self) -> u32 {
-        self.len
     }
 }
 

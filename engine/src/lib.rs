@@ -41,6 +41,7 @@ pub use config::EngineConfig;
 pub use engine::snapshot::{SnapshotError, ENGINE_SNAPSHOT_VERSION};
 pub use engine::Engine;
 pub use event::{Event, EventSink, RejectedKind, Trade};
+pub use id_index::IdIndex;
 pub use instrument::{Instrument, InstrumentRegistry};
 pub use orders::OrderView;
 pub use reason::{CancelReason, RejectReason};

@@ -476,9 +476,9 @@ mod tests {
             events.clear();
             engine.apply(&command, &mut events);
             for event in &events {
-                builder.on_event(seq, TimestampNs(1), event);
+                builder.on_event(seq, TimestampNs(1), event).unwrap();
             }
-            builder.on_command_end(seq);
+            builder.on_command_end(seq).unwrap();
         }
         assert_eq!(
             compare_with_engine(builder.books(), &engine),

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use arbiter_engine::OrderId;
+use arbiter_engine::{InstrumentId, OrderId};
 
 /// A packet, message or snapshot that cannot be decoded. Decoders never panic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +46,10 @@ pub enum BookError {
     QtyTooLarge(OrderId),
     /// The book already holds `orders_max` orders.
     Full,
+    /// A new price level on a side that already holds `levels_per_side_max` levels.
+    LevelsFull(InstrumentId),
+    /// A new instrument beyond [`crate::INSTRUMENTS_MAX`].
+    InstrumentsFull,
 }
 
 impl fmt::Display for BookError {
@@ -57,6 +61,10 @@ impl fmt::Display for BookError {
                 write!(f, "order {}: quantity above the displayed quantity", id.0)
             }
             BookError::Full => write!(f, "book full"),
+            BookError::LevelsFull(id) => {
+                write!(f, "instrument {}: no room for another price level", id.0)
+            }
+            BookError::InstrumentsFull => write!(f, "no room for another instrument"),
         }
     }
 }

@@ -9,7 +9,9 @@
 //!   the same journal gives the same messages with the same [`FeedSeq`]s.
 //! - [`FeedMessage`] / [`Packetizer`] / [`decode_packet`]: the wire format
 //!   (`docs/market-data.md`).
-//! - [`Publisher`]: builder + packetizer + [`RetransmitWindow`] + snapshots, no sockets.
+//! - [`Publisher`]: builder + packetizer + [`RetransmitWindow`] + snapshots, no sockets, no
+//!   locks: one owner; the recovery services read a lock-free [`WindowReader`] and keep a
+//!   [`SnapshotFollower`] replica.
 //! - [`Receiver`]: packets in any order in, books out, [`Recovery`] says what to fetch.
 //! - [`compare_books`] / [`compare_with_engine`]: where two books, or a book and the
 //!   engine, first differ.
@@ -34,7 +36,7 @@
 //! let mut events = Vec::new();
 //! engine.apply(&command, &mut events);
 //! publisher.publish_command(command.seq, command.timestamp, &events,
-//!     &mut |p: &[u8]| packets.push(p.to_vec()));
+//!     &mut |p: &[u8]| packets.push(p.to_vec())).unwrap();
 //! for packet in &packets {
 //!     receiver.on_packet(packet).unwrap();
 //! }
@@ -54,10 +56,14 @@ mod publisher;
 mod receiver;
 pub mod sim;
 mod snapshot;
+mod snapshot_follower;
 mod window;
 
-pub use book::{InstrumentBook, LevelEntry, MarketBooks, OrderEntry};
-pub use builder::{BookBuilder, Sequenced};
+pub use book::{
+    BookCapacity, InstrumentBook, LevelEntry, MarketBooks, OrderEntry, INSTRUMENTS_MAX,
+    LEVELS_PER_SIDE_DEFAULT,
+};
+pub use builder::{BookBuilder, Sequenced, PENDING_MESSAGES_RESERVED};
 pub use compare::{compare_books, compare_with_engine, BookDifference, Compared, DifferenceKind};
 pub use error::{BookError, DecodeError, NetError};
 pub use message::{
@@ -77,4 +83,5 @@ pub use snapshot::{
     decode_snapshot, encode_snapshot, Snapshot, SnapshotHeaderWire, SNAPSHOT_HEADER_BYTES,
     SNAPSHOT_MAGIC,
 };
-pub use window::{RetransmitWindow, RETRANSMIT_COUNT_MAX};
+pub use snapshot_follower::{FollowerError, ResyncMailbox, SnapshotFollower};
+pub use window::{RetransmitWindow, WindowReader, RETRANSMIT_COUNT_MAX};

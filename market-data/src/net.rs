@@ -1,41 +1,39 @@
 //! Sockets: the UDP feed publisher, the UDP retransmission service, the TCP snapshot
 //! service, and a client that joins a feed and recovers gaps.
 //!
-//! The services run on their own threads and share the [`Publisher`] behind a mutex; they
-//! block in the kernel with a short timeout (no spinning) and stop when their handle is
-//! dropped. The publisher's lock is held for one command at a time, so a snapshot always
-//! describes a command boundary.
+//! The [`UdpFeed`] owns the [`Publisher`]; no lock is on the publish path. The services run
+//! on their own threads with read-only handles that never make the publisher wait: the
+//! retransmission service reads the lock-free window ([`WindowReader`]), the snapshot
+//! service keeps its own replica of the books ([`SnapshotFollower`]) fed from that window,
+//! so a snapshot always describes a command boundary. They block in the kernel or sleep
+//! with a short timeout (no spinning) and stop when their handle is dropped.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use arbiter_engine::{Event, Seq, TimestampNs};
 
-use crate::error::NetError;
+use crate::error::{BookError, NetError};
 use crate::packet::PACKET_BYTES_MAX;
 use crate::publisher::Publisher;
 use crate::receiver::{Receiver, Recovery};
 use crate::snapshot::{decode_snapshot, Snapshot};
+use crate::snapshot_follower::SnapshotFollower;
+use crate::window::WindowReader;
 
 /// How long service threads block before checking their stop flag.
 const SERVICE_POLL: Duration = Duration::from_millis(50);
+/// How often the snapshot service applies what was published (its replica then lags by
+/// at most this, and the window must hold this long's messages to avoid resyncs).
+const FOLLOW_POLL: Duration = Duration::from_millis(5);
+/// How long a snapshot request waits for the publisher to resynchronise a stale replica.
+const RESYNC_TIMEOUT: Duration = Duration::from_secs(2);
 /// Largest snapshot a client accepts (a corrupt or hostile peer cannot exhaust memory).
 pub const SNAPSHOT_BYTES_MAX: u64 = 1 << 30;
-
-/// A publisher shared by the feed and the services.
-pub type SharedPublisher = Arc<Mutex<Publisher>>;
-
-fn lock(shared: &SharedPublisher) -> MutexGuard<'_, Publisher> {
-    // A panic while holding the lock leaves a publisher whose state is suspect; go on
-    // serving what it has (the feed itself would have crashed the process).
-    shared
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// Where and how to send the feed.
 #[derive(Clone, Copy, Debug)]
@@ -69,12 +67,12 @@ impl FeedConfig {
     }
 }
 
-/// The UDP feed: publishes commands and heartbeats.
+/// The UDP feed: owns the publisher, publishes commands and heartbeats.
 #[derive(Debug)]
 pub struct UdpFeed {
     socket: UdpSocket,
     destination: SocketAddr,
-    shared: SharedPublisher,
+    publisher: Publisher,
     last_send: Instant,
     heartbeat_interval: Duration,
     send_errors: u64,
@@ -85,7 +83,7 @@ impl UdpFeed {
     ///
     /// # Errors
     /// [`NetError::Io`] when the socket cannot be bound or configured.
-    pub fn new(config: &FeedConfig, shared: SharedPublisher) -> Result<Self, NetError> {
+    pub fn new(config: &FeedConfig, publisher: Publisher) -> Result<Self, NetError> {
         let socket = UdpSocket::bind(config.bind)?;
         if config.destination.ip().is_multicast() {
             socket.set_multicast_ttl_v4(config.multicast_ttl)?;
@@ -97,17 +95,17 @@ impl UdpFeed {
         Ok(UdpFeed {
             socket,
             destination: config.destination,
-            shared,
+            publisher,
             last_send: Instant::now(),
             heartbeat_interval: config.heartbeat_interval,
             send_errors: 0,
         })
     }
 
-    /// The shared publisher.
+    /// The publisher.
     #[must_use]
-    pub fn publisher(&self) -> &SharedPublisher {
-        &self.shared
+    pub fn publisher(&self) -> &Publisher {
+        &self.publisher
     }
 
     /// Sends failed so far (UDP sends fail only on local trouble; receivers recover the
@@ -119,9 +117,8 @@ impl UdpFeed {
 
     /// Publishes whatever is pending (the start-up directory, for instance).
     pub fn flush(&mut self) {
-        let mut publisher = lock(&self.shared);
         let (socket, destination, errors) = (&self.socket, self.destination, &mut self.send_errors);
-        publisher.flush(&mut |packet: &[u8]| {
+        self.publisher.flush(&mut |packet: &[u8]| {
             if socket.send_to(packet, destination).is_err() {
                 *errors += 1;
             }
@@ -130,19 +127,30 @@ impl UdpFeed {
     }
 
     /// Publishes one command's events.
-    pub fn publish_command(&mut self, seq: Seq, timestamp: TimestampNs, events: &[Event]) {
+    ///
+    /// # Errors
+    /// As [`Publisher::publish_command`]: the builder ran out of room and the feed stops.
+    pub fn publish_command(
+        &mut self,
+        seq: Seq,
+        timestamp: TimestampNs,
+        events: &[Event],
+    ) -> Result<(), BookError> {
         self.publish_with(|publisher, send| {
-            publisher.publish_command(seq, timestamp, events, &mut |packet: &[u8]| send(packet));
-        });
+            publisher.publish_command(seq, timestamp, events, &mut |packet: &[u8]| send(packet))
+        })
     }
 
     /// Runs `work` on the publisher with a `send` that goes to the socket; for callers that
-    /// feed events one by one (and [`Publisher::set_display_qty`]).
-    pub fn publish_with(&mut self, work: impl FnOnce(&mut Publisher, &mut dyn FnMut(&[u8]))) {
-        let mut publisher = lock(&self.shared);
+    /// feed events one by one (and [`Publisher::set_display_qty`]). Returns what `work`
+    /// returns.
+    pub fn publish_with<R>(
+        &mut self,
+        work: impl FnOnce(&mut Publisher, &mut dyn FnMut(&[u8])) -> R,
+    ) -> R {
         let (socket, destination, errors) = (&self.socket, self.destination, &mut self.send_errors);
         let mut sent = false;
-        work(&mut publisher, &mut |packet: &[u8]| {
+        let result = work(&mut self.publisher, &mut |packet: &[u8]| {
             sent = true;
             if socket.send_to(packet, destination).is_err() {
                 *errors += 1;
@@ -151,15 +159,18 @@ impl UdpFeed {
         if sent {
             self.last_send = Instant::now();
         }
+        result
     }
 
-    /// Sends a heartbeat if nothing was sent for the heartbeat interval. Returns whether
-    /// one was sent. Call it from the publishing agent's idle path.
+    /// Sends a heartbeat if nothing was sent for the heartbeat interval, and answers the
+    /// snapshot follower's resynchronisation if one is asked. Returns whether a heartbeat
+    /// was sent. Call it from the publishing agent's idle path.
     pub fn heartbeat_if_idle(&mut self, now: Instant) -> bool {
+        self.publisher.serve_resync();
         if now.duration_since(self.last_send) < self.heartbeat_interval {
             return false;
         }
-        let heartbeat = lock(&self.shared).heartbeat();
+        let heartbeat = self.publisher.heartbeat();
         if self.socket.send_to(&heartbeat, self.destination).is_err() {
             self.send_errors += 1;
         }
@@ -225,13 +236,14 @@ impl Drop for ServiceHandle {
     }
 }
 
-/// The retransmission service: answers MoldUDP64-style requests from the window.
+/// The retransmission service: answers MoldUDP64-style requests from the window
+/// ([`Publisher::window_reader`]), never holding the publisher back.
 ///
 /// # Errors
 /// [`NetError::Io`] when the socket cannot be bound.
 pub fn spawn_retransmit_service(
     bind: SocketAddr,
-    shared: SharedPublisher,
+    window: WindowReader,
 ) -> Result<ServiceHandle, NetError> {
     let socket = UdpSocket::bind(bind)?;
     socket.set_read_timeout(Some(SERVICE_POLL))?;
@@ -246,8 +258,7 @@ pub fn spawn_retransmit_service(
                 let Ok((len, peer)) = socket.recv_from(&mut request) else {
                     continue;
                 };
-                let publisher = lock(&shared);
-                let _ = publisher.answer(&request[..len], &mut |packet: &[u8]| {
+                let _ = window.answer(&request[..len], &mut |packet: &[u8]| {
                     let _ = socket.send_to(packet, peer);
                 });
             }
@@ -260,12 +271,15 @@ pub fn spawn_retransmit_service(
 }
 
 /// The snapshot service: each TCP connection gets one snapshot, then the connection closes.
+/// The snapshot comes from `follower` ([`Publisher::snapshot_follower`]), which the service
+/// keeps caught up every few milliseconds. A connection gets nothing (closed at once) when
+/// the replica is stale and the publisher does not resynchronise it in time.
 ///
 /// # Errors
 /// [`NetError::Io`] when the listener cannot be bound.
 pub fn spawn_snapshot_service(
     bind: SocketAddr,
-    shared: SharedPublisher,
+    mut follower: SnapshotFollower,
 ) -> Result<ServiceHandle, NetError> {
     let listener = TcpListener::bind(bind)?;
     listener.set_nonblocking(true)?;
@@ -276,15 +290,17 @@ pub fn spawn_snapshot_service(
         .name("md-snapshot".into())
         .spawn(move || {
             while !thread_stop.load(Ordering::Acquire) {
+                follower.catch_up();
                 match listener.accept() {
                     Ok((mut stream, _)) => {
-                        let bytes = lock(&shared).snapshot();
-                        let _ = stream.set_nonblocking(false);
-                        let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
-                        let _ = stream.write_all(&bytes);
+                        if let Ok(bytes) = follower.snapshot(RESYNC_TIMEOUT) {
+                            let _ = stream.set_nonblocking(false);
+                            let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+                            let _ = stream.write_all(&bytes);
+                        }
                         let _ = stream.shutdown(std::net::Shutdown::Both);
                     }
-                    Err(_) => std::thread::sleep(SERVICE_POLL),
+                    Err(_) => std::thread::sleep(FOLLOW_POLL),
                 }
             }
         })?;

@@ -8,7 +8,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::process::{Command as Process, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use arbiter_config::{Config, DEFAULT_CONFIG};
@@ -24,10 +24,9 @@ use arbiter_journal::{
     Durability, Journal, JournalConfig, JournalId, Reader, RecordType, Sequence, TimestampNs,
 };
 use arbiter_market_data::net::{
-    spawn_retransmit_service, spawn_snapshot_service, FeedConfig, ServiceHandle, SharedPublisher,
-    UdpFeed,
+    spawn_retransmit_service, spawn_snapshot_service, FeedConfig, ServiceHandle, UdpFeed,
 };
-use arbiter_market_data::{Publisher, SessionName};
+use arbiter_market_data::{Publisher, SessionName, SnapshotFollower};
 
 const AAPL: InstrumentId = InstrumentId(0);
 const MSFT: InstrumentId = InstrumentId(1);
@@ -186,7 +185,7 @@ fn write_journal(dir: &Path, kinds: &[CommandKind]) -> Written {
 
 /// A publisher that followed the journal as the market-data agent does, except that it
 /// skips the command records whose index (0: first command) is in `skip`.
-fn follow(dir: &Path, skip: &[usize]) -> SharedPublisher {
+fn follow(dir: &Path, skip: &[usize]) -> (Publisher, SnapshotFollower) {
     let config = Config::parse(DEFAULT_CONFIG).unwrap();
     let mut engine: Engine = config.engine();
     let mut publisher = Publisher::new(
@@ -195,6 +194,8 @@ fn follow(dir: &Path, skip: &[usize]) -> SharedPublisher {
         config.engine.orders_max as usize,
         1 << 16,
     );
+    // Taken first, as the daemon does: it follows the window from the start.
+    let follower = publisher.snapshot_follower();
     publisher.flush(&mut |_: &[u8]| {});
     let reader = Reader::open(dir).unwrap();
     let mut events = Vec::new();
@@ -213,9 +214,11 @@ fn follow(dir: &Path, skip: &[usize]) -> SharedPublisher {
         let (command, _) = decode_record(seq, timestamp, view.payload()).unwrap();
         events.clear();
         engine.apply(&command, &mut events);
-        publisher.publish_command(seq, timestamp, &events, &mut |_: &[u8]| {});
+        publisher
+            .publish_command(seq, timestamp, &events, &mut |_: &[u8]| {})
+            .unwrap();
     }
-    Arc::new(Mutex::new(publisher))
+    (publisher, follower)
 }
 
 fn run_check(dir: &Path, extra: &[&str]) -> Output {
@@ -229,9 +232,9 @@ fn run_check(dir: &Path, extra: &[&str]) -> Output {
         .unwrap()
 }
 
-fn check_snapshot(dir: &Path, publisher: &SharedPublisher) -> (Option<i32>, String, String) {
+fn check_snapshot(dir: &Path, follower: SnapshotFollower) -> (Option<i32>, String, String) {
     let service: ServiceHandle =
-        spawn_snapshot_service("127.0.0.1:0".parse().unwrap(), Arc::clone(publisher)).unwrap();
+        spawn_snapshot_service("127.0.0.1:0".parse().unwrap(), follower).unwrap();
     let output = run_check(dir, &["--snapshot", &service.local_addr().to_string()]);
     (
         output.status.code(),
@@ -240,8 +243,8 @@ fn check_snapshot(dir: &Path, publisher: &SharedPublisher) -> (Option<i32>, Stri
     )
 }
 
-fn feed_last(publisher: &SharedPublisher) -> u64 {
-    publisher.lock().unwrap().builder().next_seq().0 - 1
+fn feed_last(publisher: &Publisher) -> u64 {
+    publisher.builder().next_seq().0 - 1
 }
 
 #[test]
@@ -251,9 +254,9 @@ fn snapshot_of_a_publisher_that_followed_the_journal_is_equal() {
     // The journal ends with a DIGEST record; the check stops at the last command.
     let last = *written.commands.last().unwrap();
     assert!(written.last > last);
-    let publisher = follow(dir.path(), &[]);
+    let (publisher, follower) = follow(dir.path(), &[]);
     let f = feed_last(&publisher);
-    let (code, stdout, stderr) = check_snapshot(dir.path(), &publisher);
+    let (code, stdout, stderr) = check_snapshot(dir.path(), follower);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "{stdout}");
@@ -273,9 +276,9 @@ fn a_publisher_that_missed_a_command_is_caught_at_the_first_difference() {
     let kinds = commands(&[cancel(120, 1), limit(500, MSFT, 1, Side::Buy, 39_000, 7)]);
     let cancel_index = kinds.len() - 2;
     let written = write_journal(dir.path(), &kinds);
-    let publisher = follow(dir.path(), &[cancel_index]);
+    let (publisher, follower) = follow(dir.path(), &[cancel_index]);
     let f = feed_last(&publisher);
-    let (code, stdout, stderr) = check_snapshot(dir.path(), &publisher);
+    let (code, stdout, stderr) = check_snapshot(dir.path(), follower);
     assert_eq!(code, Some(1), "{stdout}{stderr}");
     // The check stops after the delete: the record before the last command.
     assert!(
@@ -306,8 +309,8 @@ fn a_feed_sequence_inside_a_command_or_past_the_journal_is_reported() {
         order(501, AAPL, 4, Side::Sell, 14_990, 60, TimeInForce::Ioc),
     ]);
     write_journal(dir.path(), &kinds);
-    let publisher = follow(dir.path(), &[kinds.len() - 2]);
-    let (code, stdout, stderr) = check_snapshot(dir.path(), &publisher);
+    let (_publisher, follower) = follow(dir.path(), &[kinds.len() - 2]);
+    let (code, stdout, stderr) = check_snapshot(dir.path(), follower);
     assert_eq!(code, Some(2), "{stdout}{stderr}");
     assert!(
         stderr.contains("the feed was captured mid-command"),
@@ -317,8 +320,8 @@ fn a_feed_sequence_inside_a_command_or_past_the_journal_is_reported() {
     // A feed ahead of the journal: the journal without its last two commands.
     let short = tempfile::tempdir().unwrap();
     let last = write_journal(short.path(), &kinds[..kinds.len() - 2]).last;
-    let publisher = follow(dir.path(), &[]);
-    let (code, stdout, stderr) = check_snapshot(short.path(), &publisher);
+    let (_publisher, follower) = follow(dir.path(), &[]);
+    let (code, stdout, stderr) = check_snapshot(short.path(), follower);
     assert_eq!(code, Some(2), "{stdout}{stderr}");
     assert!(
         stderr.contains(&format!("the journal ends at sequence {last}")),
@@ -333,10 +336,11 @@ fn listening_to_the_feed_recovers_and_is_equal() {
         .commands
         .last()
         .unwrap();
-    let publisher = follow(dir.path(), &[]);
+    let (publisher, _follower) = follow(dir.path(), &[]);
     let f = feed_last(&publisher);
     let retransmit =
-        spawn_retransmit_service("127.0.0.1:0".parse().unwrap(), Arc::clone(&publisher)).unwrap();
+        spawn_retransmit_service("127.0.0.1:0".parse().unwrap(), publisher.window_reader())
+            .unwrap();
     // A free port for the check to listen on.
     let port = UdpSocket::bind("127.0.0.1:0")
         .unwrap()
@@ -345,7 +349,7 @@ fn listening_to_the_feed_recovers_and_is_equal() {
         .port();
     let mut feed_config = FeedConfig::unicast(SocketAddr::from(([127, 0, 0, 1], port)));
     feed_config.heartbeat_interval = Duration::from_millis(50);
-    let mut feed = UdpFeed::new(&feed_config, Arc::clone(&publisher)).unwrap();
+    let mut feed = UdpFeed::new(&feed_config, publisher).unwrap();
     // The check joins after everything was published: heartbeats tell it where the feed
     // is, and it recovers all of it by retransmission.
     let stop = Arc::new(AtomicBool::new(false));

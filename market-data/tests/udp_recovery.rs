@@ -4,7 +4,6 @@
 
 use std::collections::HashSet;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arbiter_engine::Event;
@@ -26,20 +25,16 @@ fn lost_packets_are_recovered_over_udp_and_snapshot_matches() {
     let mut engine = sim::engine(&config);
     let orders_max = engine.config().orders_max as usize;
     let session = SessionName::from_text("UDPTEST");
-    let shared = Arc::new(Mutex::new(Publisher::new(
-        session,
-        &sim::registry(&config),
-        orders_max,
-        1 << 16,
-    )));
+    let publisher = Publisher::new(session, &sim::registry(&config), orders_max, 1 << 16);
     let retransmit =
-        spawn_retransmit_service(SocketAddr::from(LOCAL), Arc::clone(&shared)).unwrap();
-    let snapshots = spawn_snapshot_service(SocketAddr::from(LOCAL), Arc::clone(&shared)).unwrap();
+        spawn_retransmit_service(SocketAddr::from(LOCAL), publisher.window_reader()).unwrap();
+    let snapshots =
+        spawn_snapshot_service(SocketAddr::from(LOCAL), publisher.snapshot_follower()).unwrap();
     let feed_socket = UdpSocket::bind(SocketAddr::from(LOCAL)).unwrap();
     let feed_addr = feed_socket.local_addr().unwrap();
     let mut feed_config = FeedConfig::unicast(feed_addr);
     feed_config.heartbeat_interval = Duration::ZERO;
-    let mut feed = UdpFeed::new(&feed_config, Arc::clone(&shared)).unwrap();
+    let mut feed = UdpFeed::new(&feed_config, publisher).unwrap();
     let mut client = FeedClient::new(
         feed_socket,
         Receiver::new(Some(session), orders_max, 4096),
@@ -67,19 +62,23 @@ fn lost_packets_are_recovered_over_udp_and_snapshot_matches() {
         engine.apply(&command.command, &mut events);
         feed.publish_with(|publisher, send| {
             for event in &events {
-                publisher.on_event(command.command.seq, command.command.timestamp, event);
+                publisher
+                    .on_event(command.command.seq, command.command.timestamp, event)
+                    .unwrap();
                 if let Event::Accepted { order_id, .. } = event {
                     publisher.set_display_qty(*order_id, command.display_qty);
                 }
             }
-            publisher.on_command_end(command.command.seq, &mut |p: &[u8]| send(p));
+            publisher
+                .on_command_end(command.command.seq, &mut |p: &[u8]| send(p))
+                .unwrap();
         });
         while client
             .poll(Duration::from_millis(1), &mut drop_packet)
             .unwrap()
         {}
     }
-    let target = shared.lock().unwrap().builder().next_seq();
+    let target = feed.publisher().builder().next_seq();
     let deadline = Instant::now() + Duration::from_secs(30);
     while client.receiver().next_seq() < target
         || client.receiver().recovery() != Recovery::UpToDate
@@ -100,13 +99,10 @@ fn lost_packets_are_recovered_over_udp_and_snapshot_matches() {
         counters.snapshots, 0,
         "the window covered every gap: {counters:?}"
     );
-    {
-        let publisher = shared.lock().unwrap();
-        assert!(client
-            .receiver()
-            .books()
-            .same_as(publisher.builder().books()));
-    }
+    assert!(client
+        .receiver()
+        .books()
+        .same_as(feed.publisher().builder().books()));
     let snapshot =
         fetch_snapshot(snapshots.local_addr(), orders_max, Duration::from_secs(5)).unwrap();
     assert_eq!(snapshot.last_seq, FeedSeq(target.0 - 1));
@@ -120,8 +116,8 @@ fn bad_requests_get_clear_refusals_over_udp() {
     let mut publisher = Publisher::new(session, &sim::registry(&config), 1024, 2);
     publisher.flush(&mut |_| {});
     let window_next = publisher.window().next_seq();
-    let shared = Arc::new(Mutex::new(publisher));
-    let service = spawn_retransmit_service(SocketAddr::from(LOCAL), shared).unwrap();
+    let service =
+        spawn_retransmit_service(SocketAddr::from(LOCAL), publisher.window_reader()).unwrap();
     let client = UdpSocket::bind(SocketAddr::from(LOCAL)).unwrap();
     client
         .set_read_timeout(Some(Duration::from_secs(5)))

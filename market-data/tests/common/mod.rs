@@ -72,7 +72,7 @@ impl Run {
         self.engine.apply(&sim.command, &mut self.events);
         let (seq, timestamp) = (sim.command.seq, sim.command.timestamp);
         for event in &self.events {
-            self.publisher.on_event(seq, timestamp, event);
+            self.publisher.on_event(seq, timestamp, event).unwrap();
             match *event {
                 Event::Accepted { order_id, .. } if sim.display_qty.0 > 0 && self.display_hints => {
                     self.publisher.set_display_qty(order_id, sim.display_qty);
@@ -96,7 +96,8 @@ impl Run {
         }
         let mut packets = Vec::new();
         self.publisher
-            .on_command_end(seq, &mut |p: &[u8]| packets.push(p.to_vec()));
+            .on_command_end(seq, &mut |p: &[u8]| packets.push(p.to_vec()))
+            .unwrap();
         (sim, packets)
     }
 

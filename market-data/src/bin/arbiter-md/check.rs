@@ -20,8 +20,8 @@ use arbiter_engine::{Engine, Event, EventSink, InstrumentId, Seq, TimestampNs};
 use arbiter_journal::{Reader, Sequence};
 use arbiter_market_data::net::{fetch_snapshot, join_feed, FeedClient};
 use arbiter_market_data::{
-    compare_books, compare_with_engine, BookBuilder, BookDifference, FeedSeq, MarketBooks,
-    Receiver, Recovery, SessionName,
+    compare_books, compare_with_engine, BookBuilder, BookCapacity, BookDifference, FeedSeq,
+    MarketBooks, Receiver, Recovery, SessionName,
 };
 use clap::Args;
 
@@ -210,7 +210,8 @@ struct BuilderSink<'a> {
 
 impl EventSink for BuilderSink<'_> {
     fn emit(&mut self, event: Event) {
-        self.builder.on_event(self.seq, self.timestamp, &event);
+        // A refusal is sticky: the command end reports it.
+        let _ = self.builder.on_event(self.seq, self.timestamp, &event);
     }
 }
 
@@ -224,7 +225,10 @@ fn replay_to(dir: &Path, config: &Config, target: FeedSeq) -> Result<Rebuilt, Ch
     let mut rebuilt = Rebuilt {
         journal_seq: 0,
         engine: config.engine(),
-        builder: BookBuilder::new(&config.registry(), config.engine.orders_max as usize),
+        builder: BookBuilder::with_capacities(
+            &config.registry(),
+            BookCapacity::from_engine(&config.engine_config()),
+        ),
     };
     let start = last_message(&rebuilt.builder);
     if target < start {
@@ -257,7 +261,11 @@ fn replay_to(dir: &Path, config: &Config, target: FeedSeq) -> Result<Rebuilt, Ch
                         timestamp: command.timestamp,
                     },
                 );
-                rebuilt.builder.on_command_end(command.seq);
+                rebuilt.builder.on_command_end(command.seq).map_err(|e| {
+                    unchecked(format!(
+                        "journal record {seq}: the book builder refused the command: {e}"
+                    ))
+                })?;
                 rebuilt.builder.drain();
                 let last = last_message(&rebuilt.builder);
                 if last == target {

@@ -13,7 +13,6 @@
 mod check;
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arbiter_engine::{Event, Side};
@@ -22,7 +21,9 @@ use arbiter_market_data::net::{
     FeedConfig, UdpFeed,
 };
 use arbiter_market_data::sim::{self, Flow, FlowConfig, SplitMix64};
-use arbiter_market_data::{FeedMessage, MarketBooks, Publisher, Receiver, SessionName};
+use arbiter_market_data::{
+    BookCapacity, FeedMessage, MarketBooks, Publisher, Receiver, SessionName,
+};
 use clap::{Args, Parser, Subcommand};
 
 /// Arbiter market-data client.
@@ -344,21 +345,20 @@ fn snapshot(args: &SnapshotArgs) -> Result<(), String> {
 fn simulate(args: &SimulateArgs) -> Result<(), String> {
     let config = FlowConfig::default();
     let mut engine = sim::engine(&config);
-    let orders_max = engine.config().orders_max as usize;
-    let shared = Arc::new(Mutex::new(Publisher::new(
+    let publisher = Publisher::with_capacities(
         SessionName::from_text(&args.session),
         &sim::registry(&config),
-        orders_max,
+        BookCapacity::from_engine(engine.config()),
         args.window.max(1),
-    )));
-    let retransmit = spawn_retransmit_service(args.retransmit, Arc::clone(&shared))
+    );
+    let retransmit = spawn_retransmit_service(args.retransmit, publisher.window_reader())
         .map_err(|e| e.to_string())?;
-    let snapshots =
-        spawn_snapshot_service(args.snapshot, Arc::clone(&shared)).map_err(|e| e.to_string())?;
+    let snapshots = spawn_snapshot_service(args.snapshot, publisher.snapshot_follower())
+        .map_err(|e| e.to_string())?;
     let mut feed_config = FeedConfig::unicast(args.destination);
     feed_config.multicast_interface = args.interface;
     feed_config.multicast_ttl = args.ttl;
-    let mut feed = UdpFeed::new(&feed_config, shared).map_err(|e| e.to_string())?;
+    let mut feed = UdpFeed::new(&feed_config, publisher).map_err(|e| e.to_string())?;
     eprintln!(
         "publishing to {} (retransmit {}, snapshot {})",
         args.destination,
@@ -376,13 +376,15 @@ fn simulate(args: &SimulateArgs) -> Result<(), String> {
         engine.apply(&command.command, &mut events);
         feed.publish_with(|publisher, send| {
             for event in &events {
-                publisher.on_event(command.command.seq, command.command.timestamp, event);
+                publisher.on_event(command.command.seq, command.command.timestamp, event)?;
                 if let Event::Accepted { order_id, .. } = event {
                     publisher.set_display_qty(*order_id, command.display_qty);
                 }
+                publisher.pump(&mut |p: &[u8]| send(p));
             }
-            publisher.on_command_end(command.command.seq, &mut |p: &[u8]| send(p));
-        });
+            publisher.on_command_end(command.command.seq, &mut |p: &[u8]| send(p))
+        })
+        .map_err(|e| format!("publisher stopped: {e}"))?;
         std::thread::sleep(pause);
         feed.heartbeat_if_idle(Instant::now());
     }
