@@ -15,7 +15,7 @@ use crate::book::BookCapacity;
 use crate::builder::BookBuilder;
 use crate::error::BookError;
 use crate::message::RefusalReason;
-use crate::message::{FeedSeq, MESSAGE_BYTES_MAX};
+use crate::message::{FeedMessage, FeedSeq, MESSAGE_BYTES_MAX};
 use crate::packet::{Packetizer, SessionName, PACKET_HEADER_BYTES};
 use crate::snapshot::encode_snapshot;
 use crate::snapshot_follower::{ResyncMailbox, SnapshotFollower};
@@ -151,8 +151,23 @@ impl Publisher {
         seq: Seq,
         send: &mut impl FnMut(&[u8]),
     ) -> Result<(), BookError> {
+        self.on_command_end_observed(seq, send, &mut |_: &FeedMessage| {})
+    }
+
+    /// [`Publisher::on_command_end`], showing every message published to `observe` (in
+    /// sequence order): how another view of the same books (FIX market data) follows the
+    /// feed without building them twice.
+    ///
+    /// # Errors
+    /// As [`BookBuilder::on_command_end`].
+    pub fn on_command_end_observed(
+        &mut self,
+        seq: Seq,
+        send: &mut impl FnMut(&[u8]),
+        observe: &mut impl FnMut(&FeedMessage),
+    ) -> Result<(), BookError> {
         let result = self.builder.on_command_end(seq);
-        self.flush(send);
+        self.flush_observed(send, observe);
         result
     }
 
@@ -160,7 +175,16 @@ impl Publisher {
     /// last, partly filled packet, and marks the window committed up to here. Then answers
     /// a pending resynchronisation of the snapshot follower, if any.
     pub fn flush(&mut self, send: &mut impl FnMut(&[u8])) {
-        self.pump(send);
+        self.flush_observed(send, &mut |_: &FeedMessage| {});
+    }
+
+    /// [`Publisher::flush`], showing every message published to `observe`.
+    pub fn flush_observed(
+        &mut self,
+        send: &mut impl FnMut(&[u8]),
+        observe: &mut impl FnMut(&FeedMessage),
+    ) {
+        self.pump_observed(send, observe);
         let mut sent = 0u64;
         self.packetizer.flush(&mut |packet: &[u8]| {
             sent += 1;
@@ -186,6 +210,15 @@ impl Publisher {
     /// Encodes the builder's new messages into the window and the current packet; sends
     /// only packets that filled up. [`Publisher::flush`] (or the command end) sends the rest.
     pub fn pump(&mut self, send: &mut impl FnMut(&[u8])) {
+        self.pump_observed(send, &mut |_: &FeedMessage| {});
+    }
+
+    /// [`Publisher::pump`], showing every message published to `observe`.
+    pub fn pump_observed(
+        &mut self,
+        send: &mut impl FnMut(&[u8]),
+        observe: &mut impl FnMut(&FeedMessage),
+    ) {
         let mut sent = 0u64;
         let mut count_send = |packet: &[u8]| {
             sent += 1;
@@ -193,6 +226,7 @@ impl Publisher {
         };
         let mut bytes = [0u8; MESSAGE_BYTES_MAX];
         for sequenced in self.builder.drain() {
+            observe(&sequenced.message);
             let len = sequenced.message.encode(&mut bytes);
             self.window.push(sequenced.seq, &bytes[..len]);
             self.packetizer
