@@ -187,6 +187,12 @@ impl OrderTable {
     pub fn remove(&mut self, order: OrderId) -> Option<OrderRecord> {
         self.orders.remove(&order.0)
     }
+
+    /// Every order the table holds, in no particular order (read-outs such as the replay
+    /// tool's, off the order path).
+    pub fn iter(&self) -> impl Iterator<Item = (OrderId, &OrderRecord)> + '_ {
+        self.orders.iter().map(|(&id, record)| (OrderId(id), record))
+    }
 }
 
 /// The serialized form of an [`OrderTable`], entries sorted so that equal tables give equal

@@ -63,13 +63,7 @@ pub fn walk(
             }
             Item::Config(bytes) if follow_configs => {
                 let venue = Venue::parse(config_text(view.sequence().0, bytes)?)?;
-                if !venue.same_engine(&replayer.venue) {
-                    return Err(ReplayError::Config(format!(
-                        "record {}: the configuration changes instruments or engine capacities \
-                         mid-journal; replay cannot rebuild one engine across it",
-                        view.sequence().0
-                    )));
-                }
+                venue.check_follows(&replayer.venue, view.sequence().0)?;
                 replayer.venue = venue;
             }
             _ => {}
