@@ -191,7 +191,9 @@ impl OrderTable {
     /// Every order the table holds, in no particular order (read-outs such as the replay
     /// tool's, off the order path).
     pub fn iter(&self) -> impl Iterator<Item = (OrderId, &OrderRecord)> + '_ {
-        self.orders.iter().map(|(&id, record)| (OrderId(id), record))
+        self.orders
+            .iter()
+            .map(|(&id, record)| (OrderId(id), record))
     }
 }
 

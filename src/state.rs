@@ -164,7 +164,11 @@ pub fn session_mappings(config: &Config) -> Vec<SessionMapping> {
 pub fn new_gateway(config: &Config) -> FixApp {
     FixApp::new(
         config.registry(),
-        config.instruments.iter().map(|i| i.price_decimals).collect(),
+        config
+            .instruments
+            .iter()
+            .map(|i| i.price_decimals)
+            .collect(),
         session_mappings(config),
         config.engine.orders_max as usize,
         config.engine.accounts_max as usize,

@@ -1077,7 +1077,8 @@ impl Config {
     /// # Errors
     /// What differs, first the engine (instruments, capacities), then the risk configuration.
     pub fn journal_compatible(&self, journaled: &Config) -> Result<(), JournalMismatch> {
-        if self.registry() != journaled.registry() || self.engine_config() != journaled.engine_config()
+        if self.registry() != journaled.registry()
+            || self.engine_config() != journaled.engine_config()
         {
             return Err(JournalMismatch::Engine);
         }
@@ -1256,7 +1257,10 @@ mod tests {
         let risk = changed("approvals_required = 2", "approvals_required = 1");
         assert_eq!(risk.journal_compatible(&base), Err(JournalMismatch::Risk));
         let operator = changed("id = 4\nname = \"audit\"", "id = 9\nname = \"audit\"");
-        assert_eq!(operator.journal_compatible(&base), Err(JournalMismatch::Risk));
+        assert_eq!(
+            operator.journal_compatible(&base),
+            Err(JournalMismatch::Risk)
+        );
     }
 
     #[test]

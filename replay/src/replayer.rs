@@ -175,6 +175,32 @@ impl Replayer {
         }
     }
 
+    /// A replayer on an engine restored from a snapshot, knowing `orders` (the live orders
+    /// with what the snapshot keeps of them, see [`crate::resume`]).
+    #[must_use]
+    pub fn resumed(
+        venue: Venue,
+        engine: Engine,
+        track: bool,
+        orders: impl IntoIterator<Item = OrderInfo>,
+    ) -> Replayer {
+        let orders = if track {
+            orders.into_iter().map(|o| (o.order_id, o)).collect()
+        } else {
+            HashMap::new()
+        };
+        Replayer {
+            engine,
+            venue,
+            events: Vec::with_capacity(64),
+            steps: Vec::with_capacity(64),
+            track,
+            orders,
+            refused: None,
+            finished: Vec::new(),
+        }
+    }
+
     /// What is known of an order: a live one, or one that finished in the last command.
     #[must_use]
     pub fn order(&self, order_id: OrderId) -> Option<&OrderInfo> {
@@ -193,6 +219,7 @@ impl Replayer {
         }
         self.steps.clear();
         self.refused = None;
+        let mut replaced_from = None;
         for id in self.finished.drain(..) {
             self.orders.remove(&id);
         }
@@ -221,6 +248,7 @@ impl Replayer {
             CommandKind::Replace(r) => {
                 if let Some(info) = self.orders.get_mut(&r.order_id) {
                     if !annotation.is_empty() {
+                        replaced_from = Some((r.order_id, info.client_order_id));
                         info.client_order_id = ClientOrderId::new(annotation);
                     }
                 }
@@ -230,6 +258,19 @@ impl Replayer {
         self.engine.apply(command, &mut self.events);
         for index in 0..self.events.len() {
             self.track_event(index, command);
+        }
+        // As the gateway: a refused replace leaves the order's ClOrdID as it was (the
+        // refusal's own step shows the one requested).
+        if let Some((order_id, before)) = replaced_from {
+            let replaced = self
+                .events
+                .iter()
+                .any(|e| matches!(e, Event::Replaced { order_id: id, .. } if *id == order_id));
+            if !replaced {
+                if let Some(info) = self.orders.get_mut(&order_id) {
+                    info.client_order_id = before;
+                }
+            }
         }
     }
 
