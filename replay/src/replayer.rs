@@ -395,3 +395,70 @@ impl Replayer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use arbiter_engine::{NewOrder, ReplaceOrder, Seq, SessionId, TimestampNs};
+
+    use super::*;
+
+    fn command(seq: u64, kind: CommandKind) -> Command {
+        Command {
+            seq: Seq(seq),
+            // 2024-03-01T10:00:00Z: inside the demo's trading hours.
+            timestamp: TimestampNs(1_709_287_200_000_000_000 + seq),
+            kind,
+        }
+    }
+
+    #[test]
+    fn a_refused_replace_keeps_the_client_order_id() {
+        let venue = Venue::parse(arbiter_config::DEFAULT_CONFIG).unwrap();
+        let mut replayer = Replayer::new(venue, true);
+        let new = CommandKind::NewOrder(NewOrder {
+            order_id: OrderId(1),
+            instrument: InstrumentId(0),
+            account: AccountId(1),
+            session: SessionId(1),
+            side: Side::Buy,
+            ord_type: OrdType::Limit,
+            tif: TimeInForce::Gtc,
+            price: Price(15_000),
+            qty: Qty(10),
+            client_ref: 1,
+            ..NewOrder::default()
+        });
+        replayer.apply(&command(1, new), b"A");
+        assert!(matches!(replayer.events[0], Event::Accepted { .. }));
+        let replace = |qty, client_ref| {
+            CommandKind::Replace(ReplaceOrder {
+                order_id: OrderId(1),
+                account: AccountId(1),
+                session: SessionId(1),
+                price: Price(15_001),
+                stop_price: Price(0),
+                qty: Qty(qty),
+                client_ref,
+            })
+        };
+        // Above the instrument's qty_max: refused; the refusal's step names the requested id, the order not.
+        replayer.apply(&command(2, replace(2_000_000, 2)), b"B");
+        assert!(
+            matches!(replayer.events[0], Event::Rejected { .. }),
+            "{:?}",
+            replayer.events
+        );
+        assert_eq!(replayer.steps[0].status, OrderStatus::ModifyRejected);
+        assert_eq!(replayer.steps[0].order.client_order_id.text(), "B");
+        assert_eq!(
+            replayer.order(OrderId(1)).unwrap().client_order_id.text(),
+            "A"
+        );
+        replayer.apply(&command(3, replace(8, 3)), b"C");
+        assert!(matches!(replayer.events[0], Event::Replaced { .. }));
+        assert_eq!(
+            replayer.order(OrderId(1)).unwrap().client_order_id.text(),
+            "C"
+        );
+    }
+}
