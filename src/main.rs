@@ -1,20 +1,20 @@
 //! The `arbiter` binary: the daemon, its configuration, admin client and host check.
 #![deny(missing_docs)]
 
-mod access_trail;
 mod admin;
 mod demo;
-mod fix_app;
 mod gateway_agent;
 mod market_data_agent;
 mod market_data_link;
-mod messages;
 mod net_edge;
-mod order_table;
 mod recovery;
 mod runtime;
 mod sequencer;
 mod snapshot_agent;
+
+// The state modules live in the library (shared with the replay tool); at the crate root,
+// `crate::fix_app` and friends keep naming them.
+use arbiter::{access_trail, fix_app, messages, state};
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -17,7 +17,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arbiter_config::{Config, MarketDataSection};
@@ -26,10 +26,11 @@ use arbiter_engine::{Engine, Event, EventSink, Seq, TimestampNs};
 use arbiter_hardware::{Agent, AgentHandle, AgentRunner, RunnerConfig, WallClock};
 use arbiter_journal::{Sequence, TailReader};
 use arbiter_market_data::net::{
-    spawn_retransmit_service, spawn_snapshot_service, FeedConfig, ServiceHandle, SharedPublisher,
-    UdpFeed,
+    spawn_retransmit_service, spawn_snapshot_service, FeedConfig, ServiceHandle, UdpFeed,
 };
-use arbiter_market_data::{Publisher, SessionName};
+use arbiter_market_data::{BookCapacity, FeedMessage, Publisher, SessionName};
+
+use crate::fix_market_data::FixMarketData;
 use arbiter_perf::{Stage, StageRecorder};
 
 /// Journal records taken per duty cycle.
@@ -103,20 +104,35 @@ impl MarketDataHandle {
     }
 }
 
-fn lock(publisher: &SharedPublisher) -> std::sync::MutexGuard<'_, Publisher> {
-    // A panic under the lock would have aborted the process (panic = abort in release);
-    // in tests, go on with what the publisher holds.
-    publisher
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 fn address(text: &str) -> SocketAddr {
     text.parse().expect("checked by the configuration")
 }
 
+/// Where the publisher's packets go: the UDP feed, or nowhere (FIX market data only).
+enum Output {
+    Udp(UdpFeed),
+    Quiet(Publisher),
+}
+
+impl Output {
+    fn publisher(&self) -> &Publisher {
+        match self {
+            Output::Udp(feed) => feed.publisher(),
+            Output::Quiet(publisher) => publisher,
+        }
+    }
+
+    fn with<R>(&mut self, work: impl FnOnce(&mut Publisher, &mut dyn FnMut(&[u8])) -> R) -> R {
+        match self {
+            Output::Udp(feed) => feed.publish_with(work),
+            Output::Quiet(publisher) => work(publisher, &mut |_: &[u8]| {}),
+        }
+    }
+}
+
 /// Starts the agent: a fresh replica from the configuration follows the journal from its
-/// first record; packets go out from `live_from` on.
+/// first record; packets go out from `live_from` on. `fix` carries FIX market data to the
+/// gateway's sessions (`None`: the feed only).
 ///
 /// # Errors
 /// A text when a socket, the journal follower or the thread cannot start.
@@ -125,16 +141,35 @@ pub fn spawn(
     section: &MarketDataSection,
     live_from: Sequence,
     recorder: StageRecorder,
+    fix: Option<FixMarketData>,
 ) -> Result<MarketDataHandle, String> {
-    let registry = config.registry();
-    let session = SessionName::from_text(&section.session);
-    let publisher: SharedPublisher = Arc::new(Mutex::new(Publisher::new(
-        session,
-        &registry,
-        config.engine.orders_max as usize,
+    let publisher = Publisher::with_capacities(
+        SessionName::from_text(&section.session),
+        &config.registry(),
+        BookCapacity::from_engine(&config.engine_config()),
         section.window_messages,
-    )));
-    let feed = match &section.feed {
+    );
+    let mut services = Vec::new();
+    if let Some(listen) = &section.retransmit_listen {
+        let service = spawn_retransmit_service(address(listen), publisher.window_reader())
+            .map_err(|e| format!("market-data retransmission service {listen}: {e}"))?;
+        eprintln!(
+            "arbiter: market-data retransmission on udp://{}",
+            service.local_addr()
+        );
+        services.push(service);
+    }
+    if let Some(listen) = &section.snapshot_listen {
+        // Taken before anything is published: the follower reads the window from its start.
+        let service = spawn_snapshot_service(address(listen), publisher.snapshot_follower())
+            .map_err(|e| format!("market-data snapshot service {listen}: {e}"))?;
+        eprintln!(
+            "arbiter: market-data snapshots on tcp://{}",
+            service.local_addr()
+        );
+        services.push(service);
+    }
+    let output = match &section.feed {
         Some(destination) => {
             let feed_config = FeedConfig {
                 bind: address(&section.bind),
@@ -147,36 +182,17 @@ pub fn spawn(
                 multicast_loop: true,
                 heartbeat_interval: Duration::from_millis(section.heartbeat_ms),
             };
-            let feed = UdpFeed::new(&feed_config, Arc::clone(&publisher))
+            let feed = UdpFeed::new(&feed_config, publisher)
                 .map_err(|e| format!("market-data feed to {destination}: {e}"))?;
             eprintln!(
                 "arbiter: market data session {:?} to udp://{destination} (live from journal \
                  sequence {})",
                 section.session, live_from.0
             );
-            Some(feed)
+            Output::Udp(feed)
         }
-        None => None,
+        None => Output::Quiet(publisher),
     };
-    let mut services = Vec::new();
-    if let Some(listen) = &section.retransmit_listen {
-        let service = spawn_retransmit_service(address(listen), Arc::clone(&publisher))
-            .map_err(|e| format!("market-data retransmission service {listen}: {e}"))?;
-        eprintln!(
-            "arbiter: market-data retransmission on udp://{}",
-            service.local_addr()
-        );
-        services.push(service);
-    }
-    if let Some(listen) = &section.snapshot_listen {
-        let service = spawn_snapshot_service(address(listen), Arc::clone(&publisher))
-            .map_err(|e| format!("market-data snapshot service {listen}: {e}"))?;
-        eprintln!(
-            "arbiter: market-data snapshots on tcp://{}",
-            service.local_addr()
-        );
-        services.push(service);
-    }
     let journal_dir = config.journal_dir();
     let tail = TailReader::open(&journal_dir, Sequence(0))
         .map_err(|e| format!("market data: journal {}: {e}", journal_dir.display()))?;
@@ -184,8 +200,8 @@ pub fn spawn(
     let agent = MarketDataAgent {
         engine: config.engine(),
         tail,
-        publisher,
-        feed,
+        output,
+        fix,
         live_from,
         recorder,
         clock: WallClock::new(),
@@ -203,16 +219,28 @@ pub fn spawn(
     })
 }
 
-/// Feeds one command's events to the publisher's builder.
-struct FeedSink<'a> {
+/// Events pumped into the packets this often within one command (the builder holds a
+/// bounded number of messages between pumps: allocation-free for commands of any size).
+const EVENTS_PER_PUMP: u32 = 256;
+
+/// Feeds one command's events to the publisher, pumping as it goes.
+struct FeedSink<'a, S: FnMut(&[u8]), O: FnMut(&FeedMessage)> {
     publisher: &'a mut Publisher,
+    send: &'a mut S,
+    observe: &'a mut O,
     seq: Seq,
     timestamp: TimestampNs,
+    events: u32,
 }
 
-impl EventSink for FeedSink<'_> {
+impl<S: FnMut(&[u8]), O: FnMut(&FeedMessage)> EventSink for FeedSink<'_, S, O> {
     fn emit(&mut self, event: Event) {
-        self.publisher.on_event(self.seq, self.timestamp, &event);
+        // A refusal is sticky in the builder: the command end reports it.
+        let _ = self.publisher.on_event(self.seq, self.timestamp, &event);
+        self.events += 1;
+        if self.events % EVENTS_PER_PUMP == 0 {
+            self.publisher.pump_observed(self.send, self.observe);
+        }
     }
 }
 
@@ -220,9 +248,8 @@ impl EventSink for FeedSink<'_> {
 pub struct MarketDataAgent {
     engine: Engine,
     tail: TailReader,
-    publisher: SharedPublisher,
-    /// The binary feed (`None`: FIX market data only).
-    feed: Option<UdpFeed>,
+    output: Output,
+    fix: Option<FixMarketData>,
     live_from: Sequence,
     recorder: StageRecorder,
     clock: WallClock,
@@ -252,30 +279,39 @@ impl MarketDataAgent {
                     decode_record(Seq(seq.0), TimestampNs(timestamp), record.payload())
                         .map_err(|e| format!("journal record {}: {e}", seq.0))?;
                 let live = seq >= self.live_from;
-                let engine = &mut self.engine;
+                let (engine, fix) = (&mut self.engine, &mut self.fix);
                 let mut sent = false;
-                let mut publish = |publisher: &mut Publisher, send: &mut dyn FnMut(&[u8])| {
+                let result = self.output.with(|publisher, send| {
+                    // Catching up: the window and the books fill, nothing goes out.
+                    let mut send = |packet: &[u8]| {
+                        if live {
+                            sent = true;
+                            send(packet);
+                        }
+                    };
+                    let mut observe = |message: &FeedMessage| {
+                        if let Some(fix) = fix.as_mut() {
+                            fix.on_feed_message(message);
+                        }
+                    };
                     engine.apply(
                         &command,
                         &mut FeedSink {
-                            publisher,
+                            publisher: &mut *publisher,
+                            send: &mut send,
+                            observe: &mut observe,
                             seq: command.seq,
                             timestamp: command.timestamp,
+                            events: 0,
                         },
                     );
-                    if live {
-                        publisher.on_command_end(command.seq, &mut |packet: &[u8]| {
-                            sent = true;
-                            send(packet);
-                        });
-                    } else {
-                        // Catching up: the window and the books fill, nothing goes out.
-                        publisher.on_command_end(command.seq, &mut |_: &[u8]| {});
-                    }
-                };
-                match self.feed.as_mut() {
-                    Some(feed) => feed.publish_with(publish),
-                    None => publish(&mut lock(&self.publisher), &mut |_: &[u8]| {}),
+                    publisher.on_command_end_observed(command.seq, &mut send, &mut observe)
+                });
+                if let Err(e) = result {
+                    return Err(format!(
+                        "journal record {}: the book builder refused: {e}",
+                        seq.0
+                    ));
                 }
                 if sent {
                     let now = self.clock.now_ns();
@@ -310,34 +346,48 @@ impl Agent for MarketDataAgent {
             return 0;
         }
         let mut work = 0;
-        while work < RECORDS_PER_CYCLE_MAX {
+        if let Some(fix) = self.fix.as_mut() {
+            fix.refresh_budgets();
+            work += fix.serve_requests();
+        }
+        let mut records = 0;
+        while records < RECORDS_PER_CYCLE_MAX {
             match self.apply() {
-                Ok(true) => work += 1,
+                Ok(true) => records += 1,
                 Ok(false) => break,
                 Err(why) => {
                     self.fail(&why);
-                    return work;
+                    return work + records;
                 }
             }
+        }
+        work += records;
+        if let Some(fix) = self.fix.as_mut() {
+            work += fix.poll();
         }
         if !self.status.live.load(Ordering::Relaxed) && self.tail.next_sequence() >= self.live_from
         {
             // Caught up: what the builder still holds (the directory of a new journal) goes out.
-            if let Some(feed) = self.feed.as_mut() {
-                feed.flush();
-            }
+            let fix = &mut self.fix;
+            self.output.with(|publisher, send| {
+                publisher.flush_observed(send, &mut |message: &FeedMessage| {
+                    if let Some(fix) = fix.as_mut() {
+                        fix.on_feed_message(message);
+                    }
+                });
+            });
             self.status.live.store(true, Ordering::Release);
         }
-        if let Some(feed) = self.feed.as_mut() {
-            if work == 0 && self.status.live.load(Ordering::Relaxed) {
+        if let Output::Udp(feed) = &mut self.output {
+            if records == 0 && self.status.live.load(Ordering::Relaxed) {
                 feed.heartbeat_if_idle(Instant::now());
             }
             self.status
                 .send_errors
                 .store(feed.send_errors(), Ordering::Relaxed);
         }
-        if work > 0 {
-            let publisher = lock(&self.publisher);
+        if records > 0 {
+            let publisher = self.output.publisher();
             self.status
                 .feed_next
                 .store(publisher.builder().next_seq().0, Ordering::Relaxed);

@@ -183,7 +183,8 @@ impl OrderTable {
         self.orders.get_mut(&order.0)
     }
 
-    /// Every live order, in no particular order (admin reports, not the order path).
+    /// Every order the table holds, in no particular order (admin reports, the replay
+    /// tool's read-outs; not the order path).
     pub fn iter(&self) -> impl Iterator<Item = (OrderId, &OrderRecord)> {
         self.orders
             .iter()

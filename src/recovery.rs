@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use arbiter_config::Config;
+use arbiter_config::{Config, JournalMismatch};
 use arbiter_engine::wire::{decode_record, RECORD_COMMAND, RECORD_CONFIG, RECORD_DIGEST};
 use arbiter_engine::{Command, Engine, Event, EventSink, Seq, TimestampNs};
 use arbiter_journal::{
@@ -127,24 +127,26 @@ pub fn recover(
                         problems.join("; ")
                     )
                 })?;
-                if journaled.registry() != venue.registry()
-                    || journaled.engine_config() != venue.engine_config()
-                {
-                    return Err(format!(
-                        "the configuration changes instruments or engine capacities against the one \
-                         journaled at record {}: replay would not rebuild the same state; start a new \
-                         journal (another journal directory) for the new instrument set",
-                        seq.0
-                    ));
-                }
-                if journaled.risk_config() != venue.risk_config() {
-                    return Err(format!(
-                        "the configuration changes the [risk] section or the operators against the \
-                         one journaled at record {}: start-up limits are part of the journal's \
-                         initial state; change limits at run time with `arbiter admin limit ...` \
-                         (journaled), or start a new journal",
-                        seq.0
-                    ));
+                match venue.journal_compatible(&journaled) {
+                    Ok(()) => {}
+                    Err(JournalMismatch::Engine) => {
+                        return Err(format!(
+                            "the configuration changes instruments or engine capacities against the \
+                             one journaled at record {}: replay would not rebuild the same state; \
+                             start a new journal (another journal directory) for the new instrument \
+                             set",
+                            seq.0
+                        ));
+                    }
+                    Err(JournalMismatch::Risk) => {
+                        return Err(format!(
+                            "the configuration changes the [risk] section or the operators against \
+                             the one journaled at record {}: start-up limits are part of the \
+                             journal's initial state; change limits at run time with `arbiter admin \
+                             limit ...` (journaled), or start a new journal",
+                            seq.0
+                        ));
+                    }
                 }
                 last_config = Some(text.to_owned());
             }

@@ -11,7 +11,6 @@ use arbiter_hardware::{spsc, AgentRunner, BackoffConfig, IdleConfig, RunnerConfi
 use arbiter_journal::{Durability as JournalDurability, JournalConfig};
 
 use crate::admin::AdminServer;
-use crate::fix_app::{FixApp, SessionMapping};
 use crate::gateway_agent::{DisconnectPolicy, GatewayAgent, GatewayTiming, Inbox};
 use crate::recovery::{open_journal, recover, JOURNAL_IDENTITY};
 use crate::sequencer::{Sequencer, SequencerRings, SequencerStatus, SequencerTiming};
@@ -86,47 +85,7 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         .map_err(|e| format!("data directory {}: {e}", data_dir.display()))?;
 
     let registry = config.registry();
-    let price_decimals: Vec<u32> = config
-        .instruments
-        .iter()
-        .map(|i| i.price_decimals)
-        .collect();
-    let account_id = |name: &str| {
-        config
-            .accounts
-            .iter()
-            .find(|a| a.name == name)
-            .map(|a| a.id)
-            .expect("checked")
-    };
-    let mappings: Vec<SessionMapping> = config
-        .fix
-        .sessions
-        .iter()
-        .map(|s| {
-            let accounts = config.session_accounts(s);
-            let mut entitled = Entitlement::new(config.engine.accounts_max);
-            for &(_, id) in &accounts {
-                entitled.grant(id);
-            }
-            SessionMapping {
-                default_account: account_id(&s.default_account),
-                accounts,
-                entitled,
-                drop_copy: s.drop_copy,
-                firm: config.session_firm(s),
-            }
-        })
-        .collect();
-    let new_app = || {
-        FixApp::new(
-            registry.clone(),
-            price_decimals.clone(),
-            mappings.clone(),
-            config.engine.orders_max as usize,
-            config.engine.accounts_max as usize,
-        )
-    };
+    let new_app = || crate::state::new_gateway(config);
     // Signed checkpoints (docs/security.md): the key is checked before anything is opened.
     let signing_key = match config.signing_key_path() {
         Some(path) => Some(
@@ -143,7 +102,7 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
     // Recovery: the newest valid snapshot (if any fits), then the journal after it, replayed
     // into the engine and the gateway's order table.
     let (mut engine, mut app, from, snapshot_config, snapshot_used) =
-        match crate::snapshot_agent::load_latest(config, journal.0.next_sequence(), new_app) {
+        match crate::snapshot_agent::load_latest(config, journal.0.next_sequence()) {
             Some(loaded) => (
                 loaded.engine,
                 loaded.app,

@@ -2,10 +2,11 @@
 //! replica (so it never stalls the sequencer) and writes "state at sequence N" files; and
 //! start-up's choice of the newest valid one.
 //!
-//! A snapshot file (`arbiter_journal::snapshot`) holds a container: a small header, the
-//! engine's bytes ([`Engine::snapshot_bytes`]), the gateway's ([`FixApp::snapshot_bytes`])
-//! and the last configuration text journaled, so that the configuration check of recovery
-//! still sees it. Its digest is the engine digest (u64 LE) padded to 32 bytes.
+//! A snapshot file (`arbiter_journal::snapshot`) holds the container of
+//! [`arbiter::state`]: the engine's bytes, the gateway's and the last configuration text
+//! journaled, so that the configuration check of recovery still sees it. The replica and
+//! the container are shared with the replay tool, which writes the same files from a
+//! journal alone.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,95 +15,18 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use arbiter_config::Config;
-use arbiter_engine::wire::{decode_record, RECORD_COMMAND, RECORD_CONFIG, RECORD_DIGEST};
-use arbiter_engine::{Command, Engine, Event, EventSink, Seq, TimestampNs};
-use arbiter_journal::snapshot::{latest_valid_snapshot, write_snapshot};
+use arbiter_engine::Engine;
+use arbiter_journal::snapshot::latest_valid_snapshot;
 use arbiter_journal::{Sequence, TailReader};
 
 use crate::fix_app::FixApp;
+use crate::state::{Replica, Step};
 
-const CONTAINER_MAGIC: [u8; 8] = *b"ARBSTATE";
-const CONTAINER_VERSION: u32 = 1;
-const CONTAINER_HEADER_LEN: usize = 8 + 4 + 8 + 8 + 8;
 /// Snapshots kept; older ones are deleted after each write.
 pub const SNAPSHOTS_KEPT: usize = 3;
 /// How long an admin `snapshot` waits for the agent.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const IDLE_SLEEP: Duration = Duration::from_millis(5);
-
-/// Builds the container: header, engine bytes, gateway bytes, last configuration text.
-#[must_use]
-pub fn encode_container(engine: &[u8], gateway: &[u8], last_config: Option<&str>) -> Vec<u8> {
-    let config = last_config.map_or(&[][..], str::as_bytes);
-    let mut out =
-        Vec::with_capacity(CONTAINER_HEADER_LEN + engine.len() + gateway.len() + config.len());
-    out.extend_from_slice(&CONTAINER_MAGIC);
-    out.extend_from_slice(&CONTAINER_VERSION.to_le_bytes());
-    out.extend_from_slice(&(engine.len() as u64).to_le_bytes());
-    out.extend_from_slice(&(gateway.len() as u64).to_le_bytes());
-    // u64::MAX: no configuration record journaled yet.
-    let config_len = last_config.map_or(u64::MAX, |c| c.len() as u64);
-    out.extend_from_slice(&config_len.to_le_bytes());
-    out.extend_from_slice(engine);
-    out.extend_from_slice(gateway);
-    out.extend_from_slice(config);
-    out
-}
-
-/// The parts of a container.
-pub struct Container<'a> {
-    /// Engine state.
-    pub engine: &'a [u8],
-    /// Gateway state.
-    pub gateway: &'a [u8],
-    /// The last configuration text journaled before the snapshot.
-    pub last_config: Option<&'a str>,
-}
-
-/// Splits a container.
-///
-/// # Errors
-/// A text when it is not one, or its lengths do not add up.
-pub fn decode_container(bytes: &[u8]) -> Result<Container<'_>, String> {
-    if bytes.len() < CONTAINER_HEADER_LEN || bytes[..8] != CONTAINER_MAGIC {
-        return Err("not an Arbiter state container".to_owned());
-    }
-    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
-    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-    if version != CONTAINER_VERSION {
-        return Err(format!(
-            "container version {version}, this build reads {CONTAINER_VERSION}"
-        ));
-    }
-    let (engine_len, gateway_len, config_len) = (word(12), word(20), word(28));
-    let config_bytes = if config_len == u64::MAX {
-        0
-    } else {
-        config_len
-    };
-    let total = (CONTAINER_HEADER_LEN as u64)
-        .checked_add(engine_len)
-        .and_then(|t| t.checked_add(gateway_len))
-        .and_then(|t| t.checked_add(config_bytes));
-    if total != Some(bytes.len() as u64) {
-        return Err("container lengths do not add up".to_owned());
-    }
-    let engine_end = CONTAINER_HEADER_LEN + engine_len as usize;
-    let gateway_end = engine_end + gateway_len as usize;
-    let last_config = if config_len == u64::MAX {
-        None
-    } else {
-        Some(
-            std::str::from_utf8(&bytes[gateway_end..])
-                .map_err(|_| "configuration text is not UTF-8".to_owned())?,
-        )
-    };
-    Ok(Container {
-        engine: &bytes[CONTAINER_HEADER_LEN..engine_end],
-        gateway: &bytes[engine_end..gateway_end],
-        last_config,
-    })
-}
 
 /// A snapshot loaded at start-up.
 pub struct Loaded {
@@ -120,11 +44,7 @@ pub struct Loaded {
 
 /// The newest valid snapshot that fits this configuration and journal (whose next
 /// sequence is `journal_next`), restored; `None` (with the reason logged) means full replay.
-pub fn load_latest(
-    config: &Config,
-    journal_next: Sequence,
-    new_app: impl FnOnce() -> FixApp,
-) -> Option<Loaded> {
+pub fn load_latest(config: &Config, journal_next: Sequence) -> Option<Loaded> {
     let dir = config.snapshot_dir();
     if !dir.exists() {
         return None;
@@ -162,37 +82,14 @@ pub fn load_latest(
         return None;
     }
     let started = Instant::now();
-    let container = match decode_container(&snapshot.state) {
-        Ok(container) => container,
+    let replica = match Replica::restore(config, &snapshot.state, &snapshot.digest) {
+        Ok(replica) => replica,
         Err(e) => {
             refuse(e);
             return None;
         }
     };
-    let engine = match Engine::from_snapshot(
-        config.engine_config(),
-        config.registry(),
-        &config.risk_config(),
-        container.engine,
-    ) {
-        Ok(engine) => engine,
-        Err(e) => {
-            refuse(e.to_string());
-            return None;
-        }
-    };
-    let digest = engine.digest();
-    if snapshot.digest[..8] != digest.to_le_bytes() || snapshot.digest[8..] != [0u8; 24] {
-        refuse(format!(
-            "the restored engine's digest {digest:016x} differs from the file's"
-        ));
-        return None;
-    }
-    let mut app = new_app();
-    if let Err(e) = app.restore(container.gateway) {
-        refuse(e);
-        return None;
-    }
+    let digest = replica.engine.digest();
     eprintln!(
         "arbiter: using snapshot {} (sequence {}, {} bytes, digest {digest:016x}, restored in {:?})",
         snapshot.path.display(),
@@ -201,11 +98,11 @@ pub fn load_latest(
         started.elapsed()
     );
     Some(Loaded {
-        engine,
-        app,
+        engine: replica.engine,
+        app: replica.app,
         sequence: snapshot.sequence,
         path: snapshot.path.clone(),
-        last_config: container.last_config.map(str::to_owned),
+        last_config: replica.last_config,
     })
 }
 
@@ -335,15 +232,17 @@ pub fn spawn(
         ..Shared::default()
     });
     let mut agent = Agent {
-        engine,
-        app,
+        replica: Replica {
+            engine,
+            app,
+            last_config,
+        },
         tail,
         dir: config.snapshot_dir(),
         interval: config.snapshot.interval_records,
         since: 0,
         written_at: None,
         any_state: from.0 > 0,
-        last_config,
         shared: Arc::clone(&shared),
     };
     let thread = std::thread::Builder::new()
@@ -354,8 +253,8 @@ pub fn spawn(
 }
 
 struct Agent {
-    engine: Engine,
-    app: FixApp,
+    /// The state, one record at a time behind the sequencer.
+    replica: Replica,
     tail: TailReader,
     dir: PathBuf,
     interval: u64,
@@ -365,7 +264,6 @@ struct Agent {
     written_at: Option<u64>,
     /// Whether the state covers any record at all.
     any_state: bool,
-    last_config: Option<String>,
     shared: Arc<Shared>,
 }
 
@@ -427,16 +325,6 @@ impl Agent {
 
     /// Applies what the journal has (a bounded batch); true if anything was applied.
     fn drain(&mut self) -> Result<bool, String> {
-        struct Replay<'a> {
-            command: Command,
-            annotation: &'a [u8],
-            app: &'a mut FixApp,
-        }
-        impl EventSink for Replay<'_> {
-            fn emit(&mut self, event: Event) {
-                self.app.on_replayed(&self.command, self.annotation, &event);
-            }
-        }
         let mut progressed = false;
         for _ in 0..4096 {
             let Some(record) = self.tail.poll().map_err(|e| format!("journal: {e}"))? else {
@@ -444,40 +332,14 @@ impl Agent {
             };
             progressed = true;
             self.any_state = true;
-            let seq = Seq(record.sequence().0);
-            match record.record_type().0 {
-                RECORD_COMMAND => {
-                    let (command, annotation) =
-                        decode_record(seq, TimestampNs(record.timestamp().0), record.payload())
-                            .map_err(|e| format!("journal record {}: {e}", seq.0))?;
-                    let mut sink = Replay {
-                        command,
-                        annotation,
-                        app: &mut self.app,
-                    };
-                    self.engine.apply(&command, &mut sink);
-                    self.since += 1;
+            let step = self.replica.apply(&record).map_err(|e| match e {
+                divergence @ crate::state::ReplicaError::Divergence { .. } => {
+                    format!("{divergence}; no more snapshots")
                 }
-                RECORD_DIGEST => {
-                    let bytes: [u8; 8] = record
-                        .payload()
-                        .try_into()
-                        .map_err(|_| format!("journal record {}: digest is not 8 bytes", seq.0))?;
-                    let actual = self.engine.digest();
-                    if u64::from_le_bytes(bytes) != actual {
-                        return Err(format!(
-                            "journal record {}: the replica's digest {actual:016x} differs from \
-                             the journal's; no more snapshots",
-                            seq.0
-                        ));
-                    }
-                }
-                RECORD_CONFIG => {
-                    self.last_config = std::str::from_utf8(record.payload())
-                        .ok()
-                        .map(str::to_owned);
-                }
-                _ => {}
+                other => other.to_string(),
+            })?;
+            if step == Step::Command {
+                self.since += 1;
             }
             if self.interval > 0 && self.since >= self.interval {
                 // The record is finished: the state includes it.
@@ -494,12 +356,9 @@ impl Agent {
             return Err("nothing journaled yet".to_owned());
         };
         let started = Instant::now();
-        let engine = self.engine.snapshot_bytes();
-        let gateway = self.app.snapshot_bytes();
-        let container = encode_container(&engine, &gateway, self.last_config.as_deref());
-        let mut digest = [0u8; 32];
-        digest[..8].copy_from_slice(&self.engine.digest().to_le_bytes());
-        let path = write_snapshot(&self.dir, Sequence(sequence), digest, &container)
+        let (path, container_len) = self
+            .replica
+            .write_snapshot(&self.dir, Sequence(sequence))
             .map_err(|e| format!("snapshot {}: {e}", self.dir.display()))?;
         self.since = 0;
         self.written_at = Some(sequence);
@@ -507,8 +366,8 @@ impl Agent {
         let line = format!(
             "snapshot at sequence {sequence}: {} ({} bytes, live orders {}, in {:?})",
             path.display(),
-            container.len(),
-            self.engine.live_orders(),
+            container_len,
+            self.replica.engine.live_orders(),
             started.elapsed()
         );
         eprintln!("arbiter: {line}");

@@ -1307,6 +1307,26 @@ impl Config {
         )
     }
 
+    /// Whether this configuration may continue a journal written under `journaled`: the
+    /// instruments, engine capacities, `[risk]` section and operators are the journal's
+    /// initial state (replay rebuilds the engine from them), so they must not change; names,
+    /// sessions, ports and the rest may. The daemon refuses a restart and the replay tool a
+    /// mid-journal CONFIG record that fails this check.
+    ///
+    /// # Errors
+    /// What differs, first the engine (instruments, capacities), then the risk configuration.
+    pub fn journal_compatible(&self, journaled: &Config) -> Result<(), JournalMismatch> {
+        if self.registry() != journaled.registry()
+            || self.engine_config() != journaled.engine_config()
+        {
+            return Err(JournalMismatch::Engine);
+        }
+        if self.risk_config() != journaled.risk_config() {
+            return Err(JournalMismatch::Risk);
+        }
+        Ok(())
+    }
+
     /// Where the journal lives.
     #[must_use]
     pub fn journal_dir(&self) -> PathBuf {
@@ -1340,6 +1360,26 @@ impl Config {
         self.venue.data_dir.join(&self.admin.socket)
     }
 }
+
+/// What makes a configuration unfit to continue a journal ([`Config::journal_compatible`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JournalMismatch {
+    /// The instruments or the engine capacities differ.
+    Engine,
+    /// The `[risk]` section or the operators (start-up risk configuration) differ.
+    Risk,
+}
+
+impl std::fmt::Display for JournalMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            JournalMismatch::Engine => "the instruments or engine capacities differ",
+            JournalMismatch::Risk => "the [risk] section or the operators differ",
+        })
+    }
+}
+
+impl std::error::Error for JournalMismatch {}
 
 /// Parses a decimal string into integer units with `decimals` places.
 ///
@@ -1520,6 +1560,32 @@ mod tests {
         assert_eq!(
             errors,
             ["admin.operators[0]: firm and accounts are for role \"trader\" only"]
+        );
+    }
+
+    #[test]
+    fn journal_compatibility_covers_engine_risk_and_operators() {
+        let base = Config::default_demo();
+        let changed = |from: &str, to: &str| {
+            let text = DEFAULT_CONFIG.replacen(from, to, 1);
+            assert_ne!(text, DEFAULT_CONFIG, "pattern {from:?} not found");
+            Config::parse(&text).expect("valid")
+        };
+        assert_eq!(base.journal_compatible(&base), Ok(()));
+        // Names and sessions may change.
+        let renamed = changed("name = \"sre\"", "name = \"sre-oncall\"");
+        assert_eq!(renamed.journal_compatible(&base), Ok(()));
+        let capacity = changed("orders_max = 262144", "orders_max = 1024");
+        assert_eq!(
+            capacity.journal_compatible(&base),
+            Err(JournalMismatch::Engine)
+        );
+        let risk = changed("approvals_required = 2", "approvals_required = 1");
+        assert_eq!(risk.journal_compatible(&base), Err(JournalMismatch::Risk));
+        let operator = changed("id = 4\nname = \"audit\"", "id = 9\nname = \"audit\"");
+        assert_eq!(
+            operator.journal_compatible(&base),
+            Err(JournalMismatch::Risk)
         );
     }
 

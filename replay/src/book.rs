@@ -1,20 +1,23 @@
 //! `book`: the engine state at a sequence or a time — L2 depth and L3 orders per
-//! instrument. The state is rebuilt by replaying from the journal's start (the engine has no
-//! snapshot serialization yet; when it has, start from the nearest snapshot at or before the
-//! point instead).
+//! instrument. The state is rebuilt from the nearest snapshot at or before the point when
+//! one is given or found beside the journal ([`crate::resume`]), else by replaying from the
+//! journal's start; both paths print the same.
 use std::io::Write;
+use std::path::Path;
 
 use arbiter_engine::{InstrumentId, Side};
-use arbiter_journal::Reader;
+use arbiter_journal::{Reader, Sequence};
 use serde_json::{json, Value};
 
 use crate::error::ReplayError;
 use crate::filter::Filter;
 use crate::names::word;
 use crate::replayer::Replayer;
+use crate::resume::{resume, Limit, Resumed};
+use crate::source::Item;
 use crate::time::format_iso_us;
 use crate::venue::Venue;
-use crate::walk::{walk, Flow};
+use crate::walk::{walk, walk_from, Flow};
 use crate::Outcome;
 
 /// Where to stop.
@@ -26,7 +29,94 @@ pub enum Point {
     Time(u64),
 }
 
-/// Prints the book at `point`.
+/// The rebuilt state at the point.
+struct AtPoint {
+    replayer: Replayer,
+    /// Sequence of the last record replayed (0 when none).
+    sequence: u64,
+    /// Its timestamp.
+    time_ns: u64,
+}
+
+/// Replays from the journal's start.
+fn from_start(
+    reader: &Reader,
+    venue: Venue,
+    follow_configs: bool,
+    filter: &Filter,
+) -> Result<AtPoint, ReplayError> {
+    let mut replayer = Replayer::new(venue, true);
+    let mut time_ns = 0;
+    let summary = walk(
+        reader,
+        &mut replayer,
+        filter,
+        follow_configs,
+        |_, view, _| {
+            time_ns = view.timestamp().0;
+            Ok(Flow::Continue)
+        },
+    )?;
+    Ok(AtPoint {
+        replayer,
+        sequence: summary.last_sequence,
+        time_ns,
+    })
+}
+
+/// Replays the records after a restored snapshot, checking every DIGEST record on the way;
+/// `Ok(Err(why))` when one differs (the snapshot does not hold this journal's state).
+fn from_snapshot(
+    reader: &Reader,
+    resumed: Resumed,
+    follow_configs: bool,
+    filter: &Filter,
+) -> Result<Result<AtPoint, String>, ReplayError> {
+    let Resumed {
+        mut replayer,
+        sequence,
+        timestamp_ns,
+        path,
+    } = resumed;
+    let mut time_ns = timestamp_ns;
+    let mut diverged = None;
+    let summary = walk_from(
+        reader,
+        &mut replayer,
+        Sequence(sequence + 1),
+        filter,
+        follow_configs,
+        |replayer, view, item| {
+            time_ns = view.timestamp().0;
+            if let Item::Digest(expected) = item {
+                let actual = replayer.engine.digest();
+                if *expected != Some(actual) {
+                    diverged = Some(view.sequence().0);
+                    return Ok(Flow::Stop);
+                }
+            }
+            Ok(Flow::Continue)
+        },
+    )?;
+    if let Some(at) = diverged {
+        return Ok(Err(format!(
+            "the state restored from snapshot {} differs from the journal's DIGEST record {at}",
+            path.display()
+        )));
+    }
+    Ok(Ok(AtPoint {
+        replayer,
+        sequence: if summary.records == 0 {
+            sequence
+        } else {
+            summary.last_sequence
+        },
+        time_ns,
+    }))
+}
+
+/// Prints the book at `point`, starting from the nearest usable snapshot in `snapshots`
+/// when given.
 ///
 /// # Errors
 /// Journal, decoding and output errors.
@@ -39,25 +129,43 @@ pub fn run(
     instrument: Option<InstrumentId>,
     levels_max: usize,
     json: bool,
+    snapshots: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<Outcome, ReplayError> {
     let mut filter = Filter::all();
-    match point {
-        Point::Sequence(sequence) => filter.to_seq = sequence,
-        Point::Time(time_ns) => filter.to_time_ns = time_ns,
+    let limit = match point {
+        Point::Sequence(sequence) => {
+            filter.to_seq = sequence;
+            Limit::Sequence(sequence)
+        }
+        Point::Time(time_ns) => {
+            filter.to_time_ns = time_ns;
+            Limit::Time(time_ns)
+        }
+    };
+    let mut state = None;
+    if let Some(dir) = snapshots {
+        match resume(reader, &venue, follow_configs, dir, limit, true) {
+            Some(resumed) => match from_snapshot(reader, resumed, follow_configs, &filter)? {
+                Ok(at) => state = Some(at),
+                Err(why) => eprintln!("arbiter-replay: {why}; replaying the whole journal"),
+            },
+            None => eprintln!(
+                "arbiter-replay: no usable snapshot at or before the point in {}; replaying the \
+                 whole journal",
+                dir.display()
+            ),
+        }
     }
-    let mut replayer = Replayer::new(venue, true);
-    let mut at_time_ns = 0;
-    let summary = walk(
-        reader,
-        &mut replayer,
-        &filter,
-        follow_configs,
-        |_, view, _| {
-            at_time_ns = view.timestamp().0;
-            Ok(Flow::Continue)
-        },
-    )?;
+    let at = match state {
+        Some(at) => at,
+        None => from_start(reader, venue, follow_configs, &filter)?,
+    };
+    let AtPoint {
+        replayer,
+        sequence: last_sequence,
+        time_ns: at_time_ns,
+    } = at;
     let instruments: Vec<InstrumentId> = (0..replayer.venue.instrument_count())
         .filter_map(|i| u32::try_from(i).ok().map(InstrumentId))
         .filter(|i| instrument.is_none_or(|only| only == *i))
@@ -69,7 +177,7 @@ pub fn run(
             .map(|&i| json_book(&replayer, i, levels_max))
             .collect();
         let value = json!({
-            "seq": summary.last_sequence,
+            "seq": last_sequence,
             "time": format_iso_us(at_time_ns),
             "venue": replayer.venue.name(),
             "digest": format!("{digest:016x}"),
@@ -81,7 +189,7 @@ pub fn run(
         writeln!(
             out,
             "book at seq {} ({}) venue={} live_orders={} digest={digest:016x}",
-            summary.last_sequence,
+            last_sequence,
             format_iso_us(at_time_ns),
             replayer.venue.name(),
             replayer.engine.live_orders()

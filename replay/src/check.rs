@@ -1,17 +1,21 @@
 //! `check`: the determinism check. Re-runs every command and compares the engine digest
 //! with every DIGEST record; the first mismatch is reported with the window of commands it
-//! lies in (after the previous matching digest).
+//! lies in (after the previous matching digest). With a snapshot ([`crate::resume`]) only
+//! the commands after it are re-run; a divergence found that way is checked again from the
+//! journal's start, so that a bad snapshot cannot be reported as the journal's divergence.
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
-use arbiter_journal::Reader;
+use arbiter_journal::{Reader, Sequence};
 
 use crate::error::ReplayError;
 use crate::filter::Filter;
 use crate::replayer::Replayer;
+use crate::resume::{resume, Limit};
 use crate::source::Item;
 use crate::time::format_iso_us;
 use crate::venue::Venue;
-use crate::walk::{walk, Flow};
+use crate::walk::{walk_from, Flow};
 use crate::Outcome;
 
 /// The first divergence found.
@@ -39,6 +43,8 @@ pub struct Checked {
     pub digests_matched: u64,
     /// The first mismatch, if any.
     pub divergence: Option<Divergence>,
+    /// The snapshot the check started from (file, sequence), if any.
+    pub snapshot: Option<(PathBuf, u64)>,
 }
 
 /// Replays up to `filter`'s end and compares digests; stops at the first divergence.
@@ -51,12 +57,77 @@ pub fn check(
     follow_configs: bool,
     filter: &Filter,
 ) -> Result<Checked, ReplayError> {
-    let mut replayer = Replayer::new(venue, false);
+    check_from(
+        reader,
+        Replayer::new(venue, false),
+        Sequence(0),
+        follow_configs,
+        filter,
+    )
+}
+
+/// As [`check`], from the nearest usable snapshot in `snapshots` at or before the filter's
+/// end when there is one.
+///
+/// # Errors
+/// Journal and decoding errors.
+pub fn check_with_snapshots(
+    reader: &Reader,
+    venue: Venue,
+    follow_configs: bool,
+    filter: &Filter,
+    snapshots: Option<&Path>,
+) -> Result<Checked, ReplayError> {
+    if let Some(dir) = snapshots {
+        let limit = if filter.to_seq == u64::MAX {
+            Limit::End
+        } else {
+            Limit::Sequence(filter.to_seq)
+        };
+        match resume(reader, &venue, follow_configs, dir, limit, false) {
+            Some(resumed) => {
+                let mut checked = check_from(
+                    reader,
+                    resumed.replayer,
+                    Sequence(resumed.sequence + 1),
+                    follow_configs,
+                    filter,
+                )?;
+                match &checked.divergence {
+                    None => {
+                        checked.snapshot = Some((resumed.path, resumed.sequence));
+                        return Ok(checked);
+                    }
+                    Some(d) => eprintln!(
+                        "arbiter-replay: the state restored from snapshot {} diverges at seq {}; \
+                         checking again from the journal's start",
+                        resumed.path.display(),
+                        d.sequence
+                    ),
+                }
+            }
+            None => eprintln!(
+                "arbiter-replay: no usable snapshot in {}; replaying the whole journal",
+                dir.display()
+            ),
+        }
+    }
+    check(reader, venue, follow_configs, filter)
+}
+
+fn check_from(
+    reader: &Reader,
+    mut replayer: Replayer,
+    start: Sequence,
+    follow_configs: bool,
+    filter: &Filter,
+) -> Result<Checked, ReplayError> {
     let mut checked = Checked::default();
     let mut first_suspect = 0u64;
-    walk(
+    walk_from(
         reader,
         &mut replayer,
+        start,
         filter,
         follow_configs,
         |replayer, view, item| {
@@ -104,21 +175,28 @@ pub fn run(
     venue: Venue,
     follow_configs: bool,
     filter: &Filter,
+    snapshots: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<Outcome, ReplayError> {
-    let checked = check(reader, venue, follow_configs, filter)?;
+    let checked = check_with_snapshots(reader, venue, follow_configs, filter, snapshots)?;
     match &checked.divergence {
         None => {
+            let from = checked
+                .snapshot
+                .as_ref()
+                .map_or_else(String::new, |(_, sequence)| {
+                    format!(" from the snapshot at seq {sequence}")
+                });
             if checked.digests_matched == 0 {
                 writeln!(
                     out,
-                    "OK: {} commands replayed, but no DIGEST record to compare against",
+                    "OK: {} commands replayed{from}, but no DIGEST record to compare against",
                     checked.commands
                 )?;
             } else {
                 writeln!(
                     out,
-                    "OK: {} commands replayed, {} digests match",
+                    "OK: {} commands replayed{from}, {} digests match",
                     checked.commands, checked.digests_matched
                 )?;
             }

@@ -9,12 +9,14 @@ use crate::book::Point;
 use crate::error::ReplayError;
 use crate::export::TableKind;
 use crate::filter::{Filter, FilterArgs};
+use crate::resume::{daemon_snapshot_dir, SnapshotArgs};
 use crate::table::Format;
 use crate::tail::TailLimits;
 use crate::time::parse_iso;
 use crate::venue::Venue;
 use crate::{
-    access, bench, book, check, dump, export, source, stats, tail, verify, whatif, Outcome,
+    access, bench, book, check, dump, export, snapshot, source, stats, tail, verify, whatif,
+    Outcome,
 };
 
 /// Arbiter's journal replay tool: verify, dump, filter, export, rebuild and check journals.
@@ -123,6 +125,9 @@ pub enum CommandLine {
         /// One JSON object.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        /// Where to look for a snapshot to start from.
+        snapshots: SnapshotArgs,
     },
     /// Re-run the commands and compare the engine digest with every DIGEST record; exit 1
     /// at the first divergence.
@@ -133,6 +138,29 @@ pub enum CommandLine {
         /// Stop after this sequence.
         #[arg(long, value_name = "N")]
         to_seq: Option<u64>,
+        #[command(flatten)]
+        /// Where to look for a snapshot to start from (only the commands after it are
+        /// checked).
+        snapshots: SnapshotArgs,
+    },
+    /// Write the daemon's state (engine and gateway order table) at a sequence or a time as
+    /// a snapshot file, from the journal alone: a restart of the daemon, `book` and `check`
+    /// start from it.
+    #[command(group(ArgGroup::new("point").args(["at_seq", "at_time"])))]
+    Snapshot {
+        #[command(flatten)]
+        /// Journal and configuration.
+        journal: JournalArgs,
+        /// State after this sequence (default: the journal's last record).
+        #[arg(long, value_name = "N")]
+        at_seq: Option<u64>,
+        /// State after the last record at or before this time (ISO 8601 UTC).
+        #[arg(long, value_name = "TIME")]
+        at_time: Option<String>,
+        /// Directory to write to (default: the daemon's snapshot directory beside the
+        /// journal, e.g. ./arbiter-data/snapshots).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
     /// Re-run with another configuration and print what changes.
     WhatIf {
@@ -265,8 +293,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, ReplayError> {
             instrument,
             depth,
             json,
+            snapshots,
         } => {
             let (reader, venue) = source::open(&journal.dir, journal.config.as_deref())?;
+            let snapshots = snapshots.directory(&journal.dir, &venue.config);
             let point = match (at_seq, at_time) {
                 (Some(sequence), _) => Point::Sequence(sequence),
                 (None, Some(time)) => Point::Time(parse_iso(&time).map_err(ReplayError::Usage)?),
@@ -279,13 +309,68 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, ReplayError> {
                 None => None,
             };
             let follow = journal.config.is_none();
-            book::run(&reader, venue, follow, point, instrument, depth, json, out)
+            book::run(
+                &reader,
+                venue,
+                follow,
+                point,
+                instrument,
+                depth,
+                json,
+                snapshots.as_deref(),
+                out,
+            )
         }
-        CommandLine::Check { journal, to_seq } => {
+        CommandLine::Check {
+            journal,
+            to_seq,
+            snapshots,
+        } => {
             let (reader, venue) = source::open(&journal.dir, journal.config.as_deref())?;
+            let snapshots = snapshots.directory(&journal.dir, &venue.config);
             let mut filter = Filter::all();
             filter.to_seq = to_seq.unwrap_or(u64::MAX);
-            check::run(&reader, venue, journal.config.is_none(), &filter, out)
+            check::run(
+                &reader,
+                venue,
+                journal.config.is_none(),
+                &filter,
+                snapshots.as_deref(),
+                out,
+            )
+        }
+        CommandLine::Snapshot {
+            journal,
+            at_seq,
+            at_time,
+            out: out_dir,
+        } => {
+            let (reader, venue) = source::open(&journal.dir, journal.config.as_deref())?;
+            let mut filter = Filter::all();
+            if let Some(sequence) = at_seq {
+                filter.to_seq = sequence;
+            }
+            if let Some(time) = at_time {
+                filter.to_time_ns = parse_iso(&time).map_err(ReplayError::Usage)?;
+            }
+            let out_dir = match out_dir {
+                Some(dir) => dir,
+                None => daemon_snapshot_dir(&journal.dir, &venue.config).ok_or_else(|| {
+                    ReplayError::Usage(format!(
+                        "{} is not laid out as the daemon's journal directory ({}): pass --out DIR",
+                        journal.dir.display(),
+                        venue.config.journal.dir.display()
+                    ))
+                })?,
+            };
+            snapshot::run(
+                &reader,
+                &venue,
+                journal.config.is_none(),
+                &filter,
+                &out_dir,
+                out,
+            )
         }
         CommandLine::WhatIf {
             dir,

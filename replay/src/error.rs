@@ -27,6 +27,8 @@ pub enum ReplayError {
     Usage(String),
     /// Writing a CSV or Parquet file failed.
     Export(String),
+    /// A snapshot could not be built or written.
+    Snapshot(String),
 }
 
 impl fmt::Display for ReplayError {
@@ -40,6 +42,7 @@ impl fmt::Display for ReplayError {
             ReplayError::Io(e) => write!(f, "{e}"),
             ReplayError::Usage(why) => write!(f, "{why}"),
             ReplayError::Export(why) => write!(f, "export: {why}"),
+            ReplayError::Snapshot(why) => write!(f, "snapshot: {why}"),
         }
     }
 }

@@ -1,10 +1,12 @@
 //! The quants' journal replay tool: verify, dump, filter, export, rebuild, determinism
-//! check, what-if, statistics, tail and bench, over an Arbiter journal directory.
+//! check, what-if, statistics, tail, bench and snapshot, over an Arbiter journal directory.
 //!
 //! Every command reads the journal through the journal crate's memory-mapped [`Reader`]
 //! (nothing is loaded whole) and rebuilds engine state by replaying commands from the
 //! journal's start into an engine built from the journal's first CONFIG record (or
-//! `--config FILE`), exactly as the daemon built it.
+//! `--config FILE`), exactly as the daemon built it. `book` and `check` start from the
+//! nearest daemon snapshot at or before their point instead when one is usable
+//! ([`resume`]); `snapshot` writes such a file from the journal alone ([`snapshot`]).
 //!
 //! # Usage
 //! ```text
@@ -13,6 +15,8 @@
 //! arbiter-replay export ./arbiter-data/journal --table lifecycle --format parquet --out orders.parquet
 //! arbiter-replay book ./arbiter-data/journal --at-seq 120000 --depth 5
 //! arbiter-replay check ./arbiter-data/journal
+//! arbiter-replay snapshot ./arbiter-data/journal --at-seq 120000   # into ./arbiter-data/snapshots
+//! arbiter-replay book ./arbiter-data/journal --at-seq 125000 --snapshots ./arbiter-data/snapshots
 //! arbiter-replay what-if ./arbiter-data/journal --config tighter-bands.toml
 //! ```
 //!
@@ -48,6 +52,8 @@ pub mod names;
 mod progress;
 pub mod render;
 pub mod replayer;
+pub mod resume;
+pub mod snapshot;
 pub mod source;
 pub mod stats;
 pub mod synthetic;

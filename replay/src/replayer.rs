@@ -175,6 +175,32 @@ impl Replayer {
         }
     }
 
+    /// A replayer on an engine restored from a snapshot, knowing `orders` (the live orders
+    /// with what the snapshot keeps of them, see [`crate::resume`]).
+    #[must_use]
+    pub fn resumed(
+        venue: Venue,
+        engine: Engine,
+        track: bool,
+        orders: impl IntoIterator<Item = OrderInfo>,
+    ) -> Replayer {
+        let orders = if track {
+            orders.into_iter().map(|o| (o.order_id, o)).collect()
+        } else {
+            HashMap::new()
+        };
+        Replayer {
+            engine,
+            venue,
+            events: Vec::with_capacity(64),
+            steps: Vec::with_capacity(64),
+            track,
+            orders,
+            refused: None,
+            finished: Vec::new(),
+        }
+    }
+
     /// What is known of an order: a live one, or one that finished in the last command.
     #[must_use]
     pub fn order(&self, order_id: OrderId) -> Option<&OrderInfo> {
@@ -193,6 +219,7 @@ impl Replayer {
         }
         self.steps.clear();
         self.refused = None;
+        let mut replaced_from = None;
         for id in self.finished.drain(..) {
             self.orders.remove(&id);
         }
@@ -221,6 +248,7 @@ impl Replayer {
             CommandKind::Replace(r) => {
                 if let Some(info) = self.orders.get_mut(&r.order_id) {
                     if !annotation.is_empty() {
+                        replaced_from = Some((r.order_id, info.client_order_id));
                         info.client_order_id = ClientOrderId::new(annotation);
                     }
                 }
@@ -230,6 +258,19 @@ impl Replayer {
         self.engine.apply(command, &mut self.events);
         for index in 0..self.events.len() {
             self.track_event(index, command);
+        }
+        // As the gateway: a refused replace leaves the order's ClOrdID as it was (the
+        // refusal's own step shows the one requested).
+        if let Some((order_id, before)) = replaced_from {
+            let replaced = self
+                .events
+                .iter()
+                .any(|e| matches!(e, Event::Replaced { order_id: id, .. } if *id == order_id));
+            if !replaced {
+                if let Some(info) = self.orders.get_mut(&order_id) {
+                    info.client_order_id = before;
+                }
+            }
         }
     }
 
@@ -352,5 +393,72 @@ impl Replayer {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arbiter_engine::{NewOrder, ReplaceOrder, Seq, SessionId, TimestampNs};
+
+    use super::*;
+
+    fn command(seq: u64, kind: CommandKind) -> Command {
+        Command {
+            seq: Seq(seq),
+            // 2024-03-01T10:00:00Z: inside the demo's trading hours.
+            timestamp: TimestampNs(1_709_287_200_000_000_000 + seq),
+            kind,
+        }
+    }
+
+    #[test]
+    fn a_refused_replace_keeps_the_client_order_id() {
+        let venue = Venue::parse(arbiter_config::DEFAULT_CONFIG).unwrap();
+        let mut replayer = Replayer::new(venue, true);
+        let new = CommandKind::NewOrder(NewOrder {
+            order_id: OrderId(1),
+            instrument: InstrumentId(0),
+            account: AccountId(1),
+            session: SessionId(1),
+            side: Side::Buy,
+            ord_type: OrdType::Limit,
+            tif: TimeInForce::Gtc,
+            price: Price(15_000),
+            qty: Qty(10),
+            client_ref: 1,
+            ..NewOrder::default()
+        });
+        replayer.apply(&command(1, new), b"A");
+        assert!(matches!(replayer.events[0], Event::Accepted { .. }));
+        let replace = |qty, client_ref| {
+            CommandKind::Replace(ReplaceOrder {
+                order_id: OrderId(1),
+                account: AccountId(1),
+                session: SessionId(1),
+                price: Price(15_001),
+                stop_price: Price(0),
+                qty: Qty(qty),
+                client_ref,
+            })
+        };
+        // Above the instrument's qty_max: refused; the refusal's step names the requested id, the order not.
+        replayer.apply(&command(2, replace(2_000_000, 2)), b"B");
+        assert!(
+            matches!(replayer.events[0], Event::Rejected { .. }),
+            "{:?}",
+            replayer.events
+        );
+        assert_eq!(replayer.steps[0].status, OrderStatus::ModifyRejected);
+        assert_eq!(replayer.steps[0].order.client_order_id.text(), "B");
+        assert_eq!(
+            replayer.order(OrderId(1)).unwrap().client_order_id.text(),
+            "A"
+        );
+        replayer.apply(&command(3, replace(8, 3)), b"C");
+        assert!(matches!(replayer.events[0], Event::Replaced { .. }));
+        assert_eq!(
+            replayer.order(OrderId(1)).unwrap().client_order_id.text(),
+            "C"
+        );
     }
 }

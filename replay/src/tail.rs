@@ -97,13 +97,8 @@ pub fn run(
             ) => r.apply(command, annotation),
             (Some((r, _)), Item::Config(bytes)) if follow_configs => {
                 let venue = Venue::parse(config_text(sequence, bytes)?)?;
-                if venue.same_engine(&r.venue) {
-                    r.venue = venue;
-                } else {
-                    return Err(ReplayError::Config(format!(
-                        "record {sequence}: the configuration changes the engine mid-journal"
-                    )));
-                }
+                venue.check_follows(&r.venue, sequence)?;
+                r.venue = venue;
             }
             _ => {}
         }

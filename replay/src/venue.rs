@@ -62,12 +62,22 @@ impl Venue {
         self.config.engine()
     }
 
-    /// Whether `other` builds the same engine (instruments and capacities); a journal may
-    /// change names and sessions between restarts but not these (the daemon refuses to).
-    #[must_use]
-    pub fn same_engine(&self, other: &Venue) -> bool {
-        self.config.registry() == other.config.registry()
-            && self.config.engine_config() == other.config.engine_config()
+    /// Whether this configuration may follow `journaled` in one journal: the same check the
+    /// daemon makes on restart ([`Config::journal_compatible`]: instruments, capacities,
+    /// `[risk]` and operators); names and sessions may change, these may not.
+    ///
+    /// # Errors
+    /// [`ReplayError::Config`] naming the record and what differs.
+    pub fn check_follows(&self, journaled: &Venue, sequence: u64) -> Result<(), ReplayError> {
+        self.config
+            .journal_compatible(&journaled.config)
+            .map_err(|mismatch| {
+                ReplayError::Config(format!(
+                    "record {sequence}: the configuration changes mid-journal ({mismatch}); \
+                     replay cannot rebuild one engine across it (the daemon refuses such a \
+                     restart)"
+                ))
+            })
     }
 
     /// The venue's name.

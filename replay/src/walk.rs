@@ -1,6 +1,7 @@
 //! The replay loop every reading command shares: records from the journal's start (the
-//! engine state at any point depends on every command before it), decoded, commands applied,
-//! then handed to the command's visitor, until the filter's end.
+//! engine state at any point depends on every command before it) or from just after a
+//! restored snapshot, decoded, commands applied, then handed to the command's visitor, until
+//! the filter's end.
 use arbiter_journal::{Reader, RecordView, Sequence};
 
 use crate::error::ReplayError;
@@ -43,11 +44,27 @@ pub fn walk(
     replayer: &mut Replayer,
     filter: &Filter,
     follow_configs: bool,
+    visit: impl FnMut(&mut Replayer, &RecordView<'_>, &Item<'_>) -> Result<Flow, ReplayError>,
+) -> Result<WalkSummary, ReplayError> {
+    walk_from(reader, replayer, Sequence(0), filter, follow_configs, visit)
+}
+
+/// As [`walk`], from the record `start` on: `replayer` must hold the state of every record
+/// before it (a restored snapshot's).
+///
+/// # Errors
+/// As [`walk`].
+pub fn walk_from(
+    reader: &Reader,
+    replayer: &mut Replayer,
+    start: Sequence,
+    filter: &Filter,
+    follow_configs: bool,
     mut visit: impl FnMut(&mut Replayer, &RecordView<'_>, &Item<'_>) -> Result<Flow, ReplayError>,
 ) -> Result<WalkSummary, ReplayError> {
     let mut summary = WalkSummary::default();
     let mut progress = Progress::new("replaying");
-    for record in reader.iter_from_seq(Sequence(0)) {
+    for record in reader.iter_from_seq(start) {
         let view = record?;
         if filter.past_end(view.sequence().0, view.timestamp().0) {
             break;
@@ -63,13 +80,7 @@ pub fn walk(
             }
             Item::Config(bytes) if follow_configs => {
                 let venue = Venue::parse(config_text(view.sequence().0, bytes)?)?;
-                if !venue.same_engine(&replayer.venue) {
-                    return Err(ReplayError::Config(format!(
-                        "record {}: the configuration changes instruments or engine capacities \
-                         mid-journal; replay cannot rebuild one engine across it",
-                        view.sequence().0
-                    )));
-                }
+                venue.check_follows(&replayer.venue, view.sequence().0)?;
                 replayer.venue = venue;
             }
             _ => {}
