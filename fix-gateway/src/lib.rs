@@ -11,6 +11,8 @@
 //! - [`Gateway`]: the mio acceptor driving many sessions from one thread.
 //! - [`edge`]: source ranges, connection rate and failed-logon backoff; [`tls`]: TLS 1.3;
 //!   [`credential`]: argon2id password hashes.
+//! - [`market_data`]: MarketDataRequest, SecurityList, SecurityStatus and
+//!   TradingSessionStatus requests in; W / X / Y / y / f / h out, with conflation.
 //!
 //! # Example
 //! ```
@@ -60,5 +62,6 @@ pub use gateway::{system_clock_ns, Gateway, GatewayConfig, GatewayCounters};
 
 pub mod credential;
 pub mod edge;
+pub mod market_data;
 pub mod tls;
 pub use edge::{Cidr, EdgeEvents, EdgePolicy, LogonOutcome, NoEdgeEvents};
