@@ -47,6 +47,8 @@
 //!   low (8) and volume (B: 271 = volume so far). Increments carry them as `279=0`; a
 //!   statistic's latest value replaces the previous one.
 //! - **MDUpdateType** 1 (or absent): W then X; 0: a new W after every change.
+//! - FIX.5.0SP2 W also carry RptSeq (83) and MDBookType (1021: 1 top of book, 2 price
+//!   depth, 3 order depth); MDStreamID (1500) is in the dictionary but not sent.
 //! - **SecurityStatus** (f) answers e, and with 263=1 comes on every phase change:
 //!   326 = 2 halted, 3 resumed after a halt, 17 open, 18 closed; TransactTime (60) is the
 //!   sequencer time of the change. **TradingSessionStatus** (h) answers g, and with

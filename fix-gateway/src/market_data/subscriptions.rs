@@ -1508,11 +1508,24 @@ impl MdSubscriptions {
         let per_message = self.entries_per_message;
         let (head, rest) = self.scratch.split_at(self.scratch.len().min(per_message));
         let rpt_seq = stream.rpt_seq + 1;
+        // MDBookType (1021): 1 top of book, 2 price depth, 3 order depth.
+        let book_type = match stream.kind {
+            StreamKind::Book {
+                view: BookView::Orders,
+                ..
+            } => 3,
+            StreamKind::Book {
+                view: BookView::Levels { depth: Some(1) },
+                ..
+            } => 1,
+            _ => 2,
+        };
         let sent = sink.send(stream.session, b"W", &mut |b: &mut MessageBuilder<'_>| {
             b.push_str(tag::MD_REQ_ID, stream.req_id.as_bytes());
             b.push_str(tag::SYMBOL, symbol);
             if version == FixVersion::Fixt11 {
                 b.push_u64(tag::RPT_SEQ, rpt_seq);
+                b.push_u64(tag::MD_BOOK_TYPE, book_type);
             }
             b.push_u64(tag::NO_MD_ENTRIES, head.len() as u64);
             for entry in head {

@@ -292,6 +292,14 @@ impl Client {
             (FixVersion::Fix44, Some(_)) => return Err("FIX.4.4 W with RptSeq".into()),
             (FixVersion::Fix44, None) => {}
         }
+        if self.version == FixVersion::Fixt11 {
+            let book_type = number(msg.get(tag::MD_BOOK_TYPE), "1021")?;
+            if !(1..=3).contains(&book_type) {
+                return Err(format!("MDBookType {book_type}"));
+            }
+        } else if msg.get(tag::MD_BOOK_TYPE).is_some() {
+            return Err("FIX.4.4 W with MDBookType".into());
+        }
         *book = ClientBook {
             rpt_seq,
             snapshots: book.snapshots + 1,
