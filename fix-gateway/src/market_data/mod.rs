@@ -93,6 +93,7 @@
 //! ([`MdCounters::answers_dropped`]), never queued.
 
 mod book;
+mod entries;
 mod request;
 mod subscriptions;
 

@@ -4,10 +4,11 @@
 
 use std::collections::HashMap;
 
-use arbiter_engine::{Instrument, InstrumentId, OrderId, Phase, Price, Qty, Side, TimestampNs};
+use arbiter_engine::{Instrument, InstrumentId, Phase, Price, Qty, Side, TimestampNs};
 use arbiter_market_data::FeedMessage;
 
 use super::book::{LevelChange, MdBookError, MdBooks, MdStats, OrderChange, Step};
+use super::entries::{stat_entry, write_increment, write_snapshot, Action, Entry, ENTRY_NONE};
 use super::request::{
     parse_market_data_request, parse_security_list_request, parse_security_status_request,
     parse_trading_session_status_request, BookView, EntryType, EntryTypes, MdReject,
@@ -155,33 +156,6 @@ pub struct MdCounters {
     /// Feed messages that did not fit the books (a bug or a capacity mismatch).
     pub book_errors: u64,
 }
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Action {
-    New = b'0' as isize,
-    Change = b'1' as isize,
-    Delete = b'2' as isize,
-}
-
-/// One market data entry waiting to be written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Entry {
-    action: Action,
-    entry_type: EntryType,
-    price: Option<Price>,
-    size: Option<Qty>,
-    orders: Option<u32>,
-    order_id: Option<OrderId>,
-}
-
-const ENTRY_NONE: Entry = Entry {
-    action: Action::New,
-    entry_type: EntryType::Bid,
-    price: None,
-    size: None,
-    orders: None,
-    order_id: None,
-};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum StreamKind {
@@ -1371,26 +1345,7 @@ impl MdSubscriptions {
         let entries = &stream.pending[..stream.pending_len];
         let first = stream.rpt_seq + 1;
         let sent = sink.send(stream.session, b"X", &mut |b: &mut MessageBuilder<'_>| {
-            b.push_str(tag::MD_REQ_ID, stream.req_id.as_bytes());
-            b.push_u64(tag::NO_MD_ENTRIES, entries.len() as u64);
-            for (i, entry) in entries.iter().enumerate() {
-                b.push_char(tag::MD_UPDATE_ACTION, entry.action as u8);
-                b.push_char(tag::MD_ENTRY_TYPE, entry.entry_type.fix());
-                if let Some(order_id) = entry.order_id {
-                    b.push_u64(tag::MD_ENTRY_ID, order_id.0);
-                }
-                b.push_str(tag::SYMBOL, symbol);
-                if let Some(price) = entry.price {
-                    b.push_decimal(tag::MD_ENTRY_PX, price.0, decimals);
-                }
-                if let Some(size) = entry.size {
-                    b.push_u64(tag::MD_ENTRY_SIZE, size.0);
-                }
-                if let Some(orders) = entry.orders {
-                    b.push_u64(tag::NUMBER_OF_ORDERS, u64::from(orders));
-                }
-                b.push_u64(tag::RPT_SEQ, first + i as u64);
-            }
+            write_increment(b, &stream.req_id, symbol, decimals, entries, first);
         });
         if sent {
             stream.rpt_seq += entries.len() as u64;
@@ -1521,31 +1476,8 @@ impl MdSubscriptions {
             _ => 2,
         };
         let sent = sink.send(stream.session, b"W", &mut |b: &mut MessageBuilder<'_>| {
-            b.push_str(tag::MD_REQ_ID, stream.req_id.as_bytes());
-            b.push_str(tag::SYMBOL, symbol);
-            if version == FixVersion::Fixt11 {
-                b.push_u64(tag::RPT_SEQ, rpt_seq);
-                b.push_u64(tag::MD_BOOK_TYPE, book_type);
-            }
-            b.push_u64(tag::NO_MD_ENTRIES, head.len() as u64);
-            for entry in head {
-                b.push_char(tag::MD_ENTRY_TYPE, entry.entry_type.fix());
-                if let (Some(order_id), FixVersion::Fixt11) = (entry.order_id, version) {
-                    b.push_u64(tag::MD_ENTRY_ID, order_id.0);
-                }
-                if let Some(price) = entry.price {
-                    b.push_decimal(tag::MD_ENTRY_PX, price.0, decimals);
-                }
-                if let Some(size) = entry.size {
-                    b.push_u64(tag::MD_ENTRY_SIZE, size.0);
-                }
-                if let (Some(order_id), FixVersion::Fix44) = (entry.order_id, version) {
-                    b.push_u64(tag::ORDER_ID, order_id.0);
-                }
-                if let Some(orders) = entry.orders {
-                    b.push_u64(tag::NUMBER_OF_ORDERS, u64::from(orders));
-                }
-            }
+            let fixt = (version == FixVersion::Fixt11).then_some((rpt_seq, book_type));
+            write_snapshot(b, &stream.req_id, symbol, decimals, fixt, head);
         });
         if !sent {
             return false;
@@ -1555,26 +1487,7 @@ impl MdSubscriptions {
         for chunk in rest.chunks(per_message) {
             let first = stream.rpt_seq + 1;
             let sent = sink.send(stream.session, b"X", &mut |b: &mut MessageBuilder<'_>| {
-                b.push_str(tag::MD_REQ_ID, stream.req_id.as_bytes());
-                b.push_u64(tag::NO_MD_ENTRIES, chunk.len() as u64);
-                for (i, entry) in chunk.iter().enumerate() {
-                    b.push_char(tag::MD_UPDATE_ACTION, entry.action as u8);
-                    b.push_char(tag::MD_ENTRY_TYPE, entry.entry_type.fix());
-                    if let Some(order_id) = entry.order_id {
-                        b.push_u64(tag::MD_ENTRY_ID, order_id.0);
-                    }
-                    b.push_str(tag::SYMBOL, symbol);
-                    if let Some(price) = entry.price {
-                        b.push_decimal(tag::MD_ENTRY_PX, price.0, decimals);
-                    }
-                    if let Some(size) = entry.size {
-                        b.push_u64(tag::MD_ENTRY_SIZE, size.0);
-                    }
-                    if let Some(orders) = entry.orders {
-                        b.push_u64(tag::NUMBER_OF_ORDERS, u64::from(orders));
-                    }
-                    b.push_u64(tag::RPT_SEQ, first + i as u64);
-                }
+                write_increment(b, &stream.req_id, symbol, decimals, chunk, first);
             });
             if !sent {
                 // The client holds a partial snapshot: the next W replaces it.
@@ -1639,18 +1552,6 @@ impl MdSubscriptions {
             }
         }
         sent
-    }
-}
-
-fn stat_entry(entry_type: EntryType, price: Price, qty: Qty) -> Entry {
-    let volume = entry_type == EntryType::Volume;
-    Entry {
-        action: Action::New,
-        entry_type,
-        price: (!volume).then_some(price),
-        size: (volume || entry_type == EntryType::Trade).then_some(qty),
-        orders: None,
-        order_id: None,
     }
 }
 
