@@ -1017,7 +1017,7 @@ pub static MD_ENTRY_TYPES: GroupDef = GroupDef {
 pub static RELATED_SYM: GroupDef = GroupDef {
     count_tag: tag::NO_RELATED_SYM,
     delimiter: tag::SYMBOL,
-    members: FieldSet::from_tags(&[55, 48, 22]),
+    members: FieldSet::from_tags(&[55, 48, 22, 207]),
     required: FieldSet::from_tags(&[55]),
 };
 
@@ -1085,7 +1085,7 @@ pub static SECURITY_LIST_REQUEST: MessageDef = msg(
     "SecurityListRequest",
     App,
     &[320, 559],
-    &[55, 48, 22, 263, 336, 58],
+    &[55, 48, 22, 207, 263, 336, 58],
     &[],
 );
 /// SecurityList (y). MinPriceIncrement (969) is a FIX.5.0SP2 Instrument field; FIX.4.4
@@ -1104,7 +1104,7 @@ pub static SECURITY_STATUS_REQUEST: MessageDef = msg(
     "SecurityStatusRequest",
     App,
     &[324, 55, 263],
-    &[48, 22, 336],
+    &[48, 22, 207, 336],
     &[],
 );
 /// SecurityStatus (f).

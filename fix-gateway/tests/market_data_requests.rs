@@ -356,6 +356,30 @@ fn closed_session_loses_its_subscriptions() {
     assert_eq!(only_reject(&received(&mut sink, ALLOWED)).1, Some(b'3'));
 }
 
+/// Requests as QuickFIX initiators send them pass the session layer's dictionary in
+/// both versions (so they reach the application).
+#[test]
+fn typical_requests_pass_the_dictionary() {
+    for version in [FixVersion::Fix44, FixVersion::Fixt11] {
+        for body in [
+            "35=V|262=R1|263=1|264=0|265=1|266=Y|267=3|269=0|269=1|269=2|146=2|55=SIM0|207=ARB|55=SIM1|",
+            "35=V|262=R1|263=2|264=0|267=1|269=0|146=1|55=SIM0|",
+            "35=x|320=L1|559=4|",
+            "35=x|320=L1|559=0|55=SIM0|",
+            "35=e|324=S1|55=SIM0|263=1|",
+            "35=g|335=T1|263=1|",
+        ] {
+            let bytes = raw(
+                version,
+                &format!("{}49=C|56=S|34=2|52=20240101-00:00:00|{}", &body[..5], &body[5..]),
+            );
+            let msg = decode(&bytes).unwrap();
+            let def = arbiter_fix::validate(&msg, version);
+            assert!(def.is_ok(), "{version:?} {body}: {def:?}");
+        }
+    }
+}
+
 fn field() -> impl Strategy<Value = String> {
     let tags = prop_oneof![
         Just(262u32),
