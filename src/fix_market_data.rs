@@ -104,7 +104,10 @@ impl FixMarketData {
                     .get(arbiter_engine::InstrumentId(i as u32))
                     .expect("the registry holds every configured instrument");
                 let mut instrument = MdInstrument::from_engine(engine, c.price_decimals);
-                instrument.currency = c.currency.as_deref().and_then(|s| s.as_bytes().try_into().ok());
+                instrument.currency = c
+                    .currency
+                    .as_deref()
+                    .and_then(|s| s.as_bytes().try_into().ok());
                 instrument.isin = c.isin.as_deref().and_then(|s| s.as_bytes().try_into().ok());
                 instrument
             })

@@ -3,6 +3,7 @@
 
 mod admin;
 mod demo;
+mod fix_market_data;
 mod gateway_agent;
 mod market_data_agent;
 mod market_data_link;

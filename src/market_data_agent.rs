@@ -370,11 +370,14 @@ impl Agent for MarketDataAgent {
             // Caught up: what the builder still holds (the directory of a new journal) goes out.
             let fix = &mut self.fix;
             self.output.with(|publisher, send| {
-                publisher.flush_observed(send, &mut |message: &FeedMessage| {
-                    if let Some(fix) = fix.as_mut() {
-                        fix.on_feed_message(message);
-                    }
-                });
+                publisher.flush_observed(
+                    &mut |packet: &[u8]| send(packet),
+                    &mut |message: &FeedMessage| {
+                        if let Some(fix) = fix.as_mut() {
+                            fix.on_feed_message(message);
+                        }
+                    },
+                );
             });
             self.status.live.store(true, Ordering::Release);
         }

@@ -15,7 +15,6 @@ use crate::gateway_agent::{DisconnectPolicy, GatewayAgent, GatewayTiming, Inbox}
 use crate::recovery::{open_journal, recover, JOURNAL_IDENTITY};
 use crate::sequencer::{Sequencer, SequencerRings, SequencerStatus, SequencerTiming};
 use arbiter_config::{AgentConfig, Config, Durability};
-use arbiter_fix::entitlement::Entitlement;
 use arbiter_perf::{
     stage_recorder, HlogConfig, MetricsLayout, MetricsServer, Reporter, ReporterConfig, Stage,
     Telemetry,
@@ -378,13 +377,22 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
     };
     // Market data follows the journal on its own thread; it goes live at the first record
     // this start did not recover.
+    let mut gateway_link = None;
     let market_data = match config.market_data.as_ref().filter(|m| m.enabled) {
-        Some(section) => Some(crate::market_data_agent::spawn(
-            config,
-            section,
-            agent_from,
-            market_data_recorder,
-        )?),
+        Some(section) => {
+            // FIX market data: the gateway forwards requests and sends the answers.
+            let (gateway_side, agent_side) =
+                crate::market_data_link::link(config.fix.sessions.len());
+            gateway_link = Some(gateway_side);
+            let fix = crate::fix_market_data::FixMarketData::new(config, section, agent_side);
+            Some(crate::market_data_agent::spawn(
+                config,
+                section,
+                agent_from,
+                market_data_recorder,
+                Some(fix),
+            )?)
+        }
         None => None,
     };
     let mut gateway_agent = GatewayAgent::new(
@@ -402,6 +410,9 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
     );
     let (control_tx, control_rx) = spsc::channel(ADMIN_RING_CAPACITY);
     gateway_agent.set_control(control_rx);
+    if let Some(link) = gateway_link {
+        gateway_agent.set_market_data(link);
+    }
     // Admin reports (orders, positions): a few at a time, answered by the gateway thread.
     let (reports_tx, reports_rx) = std::sync::mpsc::sync_channel(4);
     gateway_agent.set_reports(reports_rx);

@@ -21,9 +21,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use arbiter_config::Config;
-use arbiter_fix::entitlement::Entitlement;
 use arbiter_engine::wire::{decode_record, RECORD_COMMAND, RECORD_CONFIG, RECORD_DIGEST};
 use arbiter_engine::{Command, Engine, Event, EventSink, Seq, TimestampNs};
+use arbiter_fix::entitlement::Entitlement;
 use arbiter_journal::snapshot::write_snapshot;
 use arbiter_journal::{JournalError, RecordView, Sequence};
 

@@ -1,6 +1,15 @@
 //! Criterion benchmarks for the FIX codec: decode+validate a NewOrderSingle and
-//! encode an ExecutionReport into a preallocated buffer; the per-order entitlement check.
+//! encode an ExecutionReport into a preallocated buffer; the per-order entitlement check;
+//! FIX market data: one book change turned into a MarketDataIncrementalRefresh (X) per
+//! subscriber.
 use std::time::Duration;
+
+use arbiter_engine::{Instrument, InstrumentId, OrderId, Price, Qty, Side, TimestampNs};
+use arbiter_fix::market_data::{
+    MdConfig, MdInstrument, MdSessionConfig, MdSink, MdSubscriptions, RequestLimits,
+};
+use arbiter_fix::SessionId;
+use arbiter_market_data::FeedMessage;
 
 use arbiter_fix::{
     checksum, decode, frame, validate, FixVersion, FrameResult, Header, Message, MessageBuilder,
@@ -82,6 +91,134 @@ fn bench(c: &mut Criterion) {
     });
 }
 
+/// Frames each message with a header into one buffer (what a session does before
+/// queueing it) and drops it.
+struct FramingSink {
+    buf: Vec<u8>,
+    sent: u64,
+}
+
+impl MdSink for FramingSink {
+    fn room_bytes(&self, _session: SessionId) -> usize {
+        usize::MAX / 2
+    }
+
+    fn send(
+        &mut self,
+        _session: SessionId,
+        msg_type: &[u8],
+        body: &mut dyn FnMut(&mut MessageBuilder<'_>),
+    ) -> bool {
+        self.sent += 1;
+        let mut m = MessageBuilder::new(&mut self.buf, FixVersion::Fixt11, msg_type);
+        m.header(&Header {
+            sender_comp_id: b"ARBITER",
+            target_comp_id: b"CLIENT01",
+            msg_seq_num: self.sent,
+            sending_time_ns: 1_709_210_096_789_123_456,
+            precision: TimestampPrecision::Micros,
+            orig_sending_time_ns: None,
+        });
+        body(&mut m);
+        black_box(m.finish().map(<[u8]>::len)).is_ok()
+    }
+}
+
+fn add(order_id: u64, side: Side, price: i64) -> FeedMessage {
+    FeedMessage::AddOrder {
+        timestamp: TimestampNs(1),
+        instrument: InstrumentId(0),
+        order_id: OrderId(order_id),
+        side,
+        price: Price(price),
+        qty: Qty(5),
+    }
+}
+
+/// A book of 20 levels per side, `subscribers` sessions each subscribed to it (price
+/// levels at depth 10, or order by order).
+fn market_data_setup(subscribers: u32, orders: bool) -> (MdSubscriptions, FramingSink) {
+    let config = MdConfig {
+        sessions_max: subscribers as usize,
+        subscriptions_max: subscribers as usize,
+        orders_max: 1 << 12,
+        levels_per_side_max: 64,
+        limits: RequestLimits {
+            depth_max: 10,
+            full_depth: true,
+        },
+        ..MdConfig::default()
+    };
+    let instrument = MdInstrument::from_engine(&Instrument::simple(0, "XYZ"), 2);
+    let mut md = MdSubscriptions::new(config, vec![instrument]);
+    let mut sink = FramingSink {
+        buf: vec![0; 8192],
+        sent: 0,
+    };
+    for level in 0..20 {
+        md.on_feed_message(&add(1 + level, Side::Buy, 1000 - level as i64), &mut sink)
+            .unwrap();
+        md.on_feed_message(
+            &add(101 + level, Side::Sell, 1001 + level as i64),
+            &mut sink,
+        )
+        .unwrap();
+    }
+    let request = if orders {
+        "262=R|263=1|264=0|266=N|267=2|269=0|269=1|146=1|55=XYZ|"
+    } else {
+        "262=R|263=1|264=10|267=2|269=0|269=1|146=1|55=XYZ|"
+    };
+    let raw = format!(
+        "8=FIXT.1.1\x019=0\x0135=V\x01{}10=000\x01",
+        request.replace('|', "\x01")
+    );
+    for s in 0..subscribers {
+        let session = SessionId(s);
+        md.open_session(
+            session,
+            MdSessionConfig {
+                allowed: true,
+                subscriptions_max: 1,
+                version: FixVersion::Fixt11,
+            },
+        );
+        assert!(md.on_request(session, &decode(raw.as_bytes()).unwrap(), &mut sink));
+    }
+    (md, sink)
+}
+
+/// One book change per iteration (an order joins the third bid level, then leaves it):
+/// one X per subscriber.
+fn bench_market_data(c: &mut Criterion) {
+    for (name, subscribers, orders) in [
+        ("fix/md/increment/levels_subscribers_1", 1, false),
+        ("fix/md/increment/levels_subscribers_10", 10, false),
+        ("fix/md/increment/levels_subscribers_100", 100, false),
+        ("fix/md/increment/orders_subscribers_1", 1, true),
+    ] {
+        let (mut md, mut sink) = market_data_setup(subscribers, orders);
+        let mut next = 0u64;
+        let sent_before = sink.sent;
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                next += 1;
+                let message = if next % 2 == 1 {
+                    add(1000 + next, Side::Buy, 998)
+                } else {
+                    FeedMessage::Delete {
+                        timestamp: TimestampNs(2),
+                        instrument: InstrumentId(0),
+                        order_id: OrderId(1000 + next - 1),
+                    }
+                };
+                md.on_feed_message(black_box(&message), &mut sink).unwrap();
+            });
+        });
+        assert_eq!(sink.sent - sent_before, next * u64::from(subscribers));
+    }
+}
+
 /// The entitlement check every order passes (docs/security.md, "Entitlements"): the
 /// Account (1) name to an id, then the session's bit. 64 accounts of 8 firms; the session
 /// is entitled to 4 of them; names alternate between entitled, same-firm-not-entitled and
@@ -120,6 +257,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = bench, bench_entitlement
+    targets = bench, bench_entitlement, bench_market_data
 }
 criterion_main!(benches);

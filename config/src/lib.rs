@@ -713,7 +713,7 @@ impl OperatorConfig {
     pub fn verify(&self, secret: &str) -> bool {
         self.password_hash
             .as_deref()
-            .is_some_and(|phc| arbiter_fix::credential::verify_password(phc, secret.as_bytes()))
+            .is_some_and(|phc| arbiter_access::credential::verify_password(phc, secret.as_bytes()))
     }
 }
 
@@ -866,12 +866,12 @@ impl Config {
                 ));
             }
             if let Some(phc) = &session.password_hash {
-                if let Err(problem) = arbiter_fix::credential::check_password_hash(phc) {
+                if let Err(problem) = arbiter_access::credential::check_password_hash(phc) {
                     out.push(format!("{path}.password_hash: {problem}"));
                 }
             }
             for (j, source) in session.allowed_sources.iter().enumerate() {
-                if let Err(problem) = source.parse::<arbiter_fix::Cidr>() {
+                if let Err(problem) = source.parse::<arbiter_access::Cidr>() {
                     out.push(format!("{path}.allowed_sources[{j}]: {problem}"));
                 }
             }
@@ -946,7 +946,7 @@ impl Config {
                     "{path}.password_hash: required; {HASH_PASSWORD_HINT}"
                 )),
                 Some(phc) => {
-                    if let Err(problem) = arbiter_fix::credential::check_password_hash(phc) {
+                    if let Err(problem) = arbiter_access::credential::check_password_hash(phc) {
                         out.push(format!("{path}.password_hash: {problem}"));
                     }
                 }

@@ -45,6 +45,7 @@ pub mod tag {
     pub const TEXT: u32 = 58;
     pub const TIME_IN_FORCE: u32 = 59;
     pub const TRANSACT_TIME: u32 = 60;
+    pub const RPT_SEQ: u32 = 83;
     pub const POSS_RESEND: u32 = 97;
     pub const ENCRYPT_METHOD: u32 = 98;
     pub const STOP_PX: u32 = 99;
@@ -62,10 +63,33 @@ pub mod tag {
     pub const RESET_SEQ_NUM_FLAG: u32 = 141;
     pub const SENDER_LOCATION_ID: u32 = 142;
     pub const TARGET_LOCATION_ID: u32 = 143;
+    pub const NO_RELATED_SYM: u32 = 146;
     pub const EXEC_TYPE: u32 = 150;
     pub const LEAVES_QTY: u32 = 151;
     pub const SECURITY_EXCHANGE: u32 = 207;
+    pub const MD_REQ_ID: u32 = 262;
     pub const SUBSCRIPTION_REQUEST_TYPE: u32 = 263;
+    pub const MARKET_DEPTH: u32 = 264;
+    pub const MD_UPDATE_TYPE: u32 = 265;
+    pub const AGGREGATED_BOOK: u32 = 266;
+    pub const NO_MD_ENTRY_TYPES: u32 = 267;
+    pub const NO_MD_ENTRIES: u32 = 268;
+    pub const MD_ENTRY_TYPE: u32 = 269;
+    pub const MD_ENTRY_PX: u32 = 270;
+    pub const MD_ENTRY_SIZE: u32 = 271;
+    pub const MD_ENTRY_ID: u32 = 278;
+    pub const MD_UPDATE_ACTION: u32 = 279;
+    pub const MD_REQ_REJ_REASON: u32 = 281;
+    pub const MD_ENTRY_POSITION_NO: u32 = 290;
+    pub const SECURITY_REQ_ID: u32 = 320;
+    pub const SECURITY_RESPONSE_ID: u32 = 322;
+    pub const SECURITY_STATUS_REQ_ID: u32 = 324;
+    pub const UNSOLICITED_INDICATOR: u32 = 325;
+    pub const SECURITY_TRADING_STATUS: u32 = 326;
+    pub const TRAD_SES_REQ_ID: u32 = 335;
+    pub const TRADING_SESSION_ID: u32 = 336;
+    pub const TRAD_SES_STATUS: u32 = 340;
+    pub const NUMBER_OF_ORDERS: u32 = 346;
     pub const REF_TAG_ID: u32 = 371;
     pub const REF_MSG_TYPE: u32 = 372;
     pub const SESSION_REJECT_REASON: u32 = 373;
@@ -73,6 +97,7 @@ pub mod tag {
     pub const BUSINESS_REJECT_REF_ID: u32 = 379;
     pub const BUSINESS_REJECT_REASON: u32 = 380;
     pub const MAX_MESSAGE_SIZE: u32 = 383;
+    pub const TOT_NO_RELATED_SYM: u32 = 393;
     pub const EXPIRE_DATE: u32 = 432;
     pub const CXL_REJ_RESPONSE_TO: u32 = 434;
     pub const PARTY_ID_SOURCE: u32 = 447;
@@ -88,6 +113,10 @@ pub mod tag {
     pub const TOTAL_AFFECTED_ORDERS: u32 = 533;
     pub const USERNAME: u32 = 553;
     pub const PASSWORD: u32 = 554;
+    pub const SECURITY_LIST_REQUEST_TYPE: u32 = 559;
+    pub const SECURITY_REQUEST_RESULT: u32 = 560;
+    pub const ROUND_LOT: u32 = 561;
+    pub const MIN_TRADE_VOL: u32 = 562;
     pub const ACCOUNT_TYPE: u32 = 581;
     pub const NO_POSITIONS: u32 = 702;
     pub const POS_TYPE: u32 = 703;
@@ -104,10 +133,14 @@ pub mod tag {
     pub const PRIOR_SETTL_PRICE: u32 = 734;
     pub const NEXT_EXPECTED_MSG_SEQ_NUM: u32 = 789;
     pub const ORD_STATUS_REQ_ID: u32 = 790;
+    pub const LAST_FRAGMENT: u32 = 893;
     /// NewPassword (925).
     pub const NEW_PASSWORD: u32 = 925;
+    pub const MIN_PRICE_INCREMENT: u32 = 969;
+    pub const MD_BOOK_TYPE: u32 = 1021;
     pub const APPL_VER_ID: u32 = 1128;
     pub const DEFAULT_APPL_VER_ID: u32 = 1137;
+    pub const MD_STREAM_ID: u32 = 1500;
 }
 
 /// The FIX data type of a field, as far as validation cares.
@@ -250,6 +283,7 @@ const FIELD_DEFS: [FieldDef; FIELD_COUNT] = [
         &["0", "1", "2", "3", "4", "5", "6", "7"],
     ),
     f(60, "TransactTime", T::UtcTimestamp),
+    f(83, "RptSeq", T::Int),
     f(97, "PossResend", T::Boolean),
     e(
         98,
@@ -277,6 +311,7 @@ const FIELD_DEFS: [FieldDef; FIELD_COUNT] = [
     f(141, "ResetSeqNumFlag", T::Boolean),
     f(142, "SenderLocationID", T::String),
     f(143, "TargetLocationID", T::String),
+    f(146, "NoRelatedSym", T::NumInGroup),
     e(
         150,
         "ExecType",
@@ -288,7 +323,46 @@ const FIELD_DEFS: [FieldDef; FIELD_COUNT] = [
     ),
     f(151, "LeavesQty", T::Decimal),
     f(207, "SecurityExchange", T::String),
+    f(262, "MDReqID", T::String),
     e(263, "SubscriptionRequestType", T::Char, &["0", "1", "2"]),
+    f(264, "MarketDepth", T::Int),
+    e(265, "MDUpdateType", T::Int, &["0", "1"]),
+    f(266, "AggregatedBook", T::Boolean),
+    f(267, "NoMDEntryTypes", T::NumInGroup),
+    f(268, "NoMDEntries", T::NumInGroup),
+    f(269, "MDEntryType", T::Char),
+    f(270, "MDEntryPx", T::Decimal),
+    f(271, "MDEntrySize", T::Decimal),
+    f(278, "MDEntryID", T::String),
+    e(
+        279,
+        "MDUpdateAction",
+        T::Char,
+        &["0", "1", "2", "3", "4", "5"],
+    ),
+    e(
+        281,
+        "MDReqRejReason",
+        T::Char,
+        &[
+            "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "A", "B", "C", "D",
+        ],
+    ),
+    f(290, "MDEntryPositionNo", T::Int),
+    f(320, "SecurityReqID", T::String),
+    f(322, "SecurityResponseID", T::String),
+    f(324, "SecurityStatusReqID", T::String),
+    f(325, "UnsolicitedIndicator", T::Boolean),
+    f(326, "SecurityTradingStatus", T::Int),
+    f(335, "TradSesReqID", T::String),
+    f(336, "TradingSessionID", T::String),
+    e(
+        340,
+        "TradSesStatus",
+        T::Int,
+        &["0", "1", "2", "3", "4", "5", "6"],
+    ),
+    f(346, "NumberOfOrders", T::Int),
     f(371, "RefTagID", T::Int),
     f(372, "RefMsgType", T::String),
     f(373, "SessionRejectReason", T::Int),
@@ -301,6 +375,7 @@ const FIELD_DEFS: [FieldDef; FIELD_COUNT] = [
         &["0", "1", "2", "3", "4", "5", "6", "7", "8", "18"],
     ),
     f(383, "MaxMessageSize", T::Length),
+    f(393, "TotNoRelatedSym", T::Int),
     f(432, "ExpireDate", T::Date),
     e(434, "CxlRejResponseTo", T::Char, &["1", "2"]),
     f(447, "PartyIDSource", T::Char),
@@ -332,6 +407,20 @@ const FIELD_DEFS: [FieldDef; FIELD_COUNT] = [
     f(553, "Username", T::String),
     f(554, "Password", T::String),
     e(
+        559,
+        "SecurityListRequestType",
+        T::Int,
+        &["0", "1", "2", "3", "4", "5"],
+    ),
+    e(
+        560,
+        "SecurityRequestResult",
+        T::Int,
+        &["0", "1", "2", "3", "4", "5"],
+    ),
+    f(561, "RoundLot", T::Decimal),
+    f(562, "MinTradeVol", T::Decimal),
+    e(
         581,
         "AccountType",
         T::Int,
@@ -357,7 +446,10 @@ const FIELD_DEFS: [FieldDef; FIELD_COUNT] = [
     f(734, "PriorSettlPrice", T::Decimal),
     f(789, "NextExpectedMsgSeqNum", T::SeqNum),
     f(790, "OrdStatusReqID", T::String),
+    f(893, "LastFragment", T::Boolean),
     f(925, "NewPassword", T::String),
+    f(969, "MinPriceIncrement", T::Decimal),
+    e(1021, "MDBookType", T::Int, &["1", "2", "3"]),
     f(1128, "ApplVerID", T::String),
     e(
         1137,
@@ -365,6 +457,7 @@ const FIELD_DEFS: [FieldDef; FIELD_COUNT] = [
         T::String,
         &["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"],
     ),
+    f(1500, "MDStreamID", T::String),
 ];
 
 /// All fields of the dictionary. Order defines the dense field index.
@@ -529,13 +622,13 @@ const fn build_tag_info() -> [u16; TAG_TABLE_LEN] {
 }
 
 /// Number of fields in [`FIELDS`].
-pub const FIELD_COUNT: usize = 100;
+pub const FIELD_COUNT: usize = 133;
 const _: () = assert!(FIELD_COUNT <= 256, "FieldSet holds 256 fields");
 // TagInfo keeps the dense index in 8 bits.
 const _: () = assert!(FIELD_COUNT <= 255, "TagInfo holds 8-bit indexes");
 
 /// Tags at or above this value are never in the dictionary.
-pub const TAG_TABLE_LEN: usize = 1200;
+pub const TAG_TABLE_LEN: usize = 1536;
 const NO_INDEX: u8 = u8::MAX;
 
 static TAG_INDEX: [u8; TAG_TABLE_LEN] = build_tag_index();
@@ -564,10 +657,12 @@ const fn build_tag_index() -> [u8; TAG_TABLE_LEN] {
 // `&str` slices cannot be read in const context); a test checks both agree.
 const FIELD_TAGS: [u32; FIELD_COUNT] = [
     1, 6, 7, 8, 9, 10, 11, 14, 15, 16, 17, 18, 21, 22, 31, 32, 34, 35, 36, 37, 38, 39, 40, 41, 43,
-    44, 45, 48, 49, 50, 52, 54, 55, 56, 57, 58, 59, 60, 97, 98, 99, 102, 103, 108, 110, 111, 112,
-    115, 122, 123, 126, 128, 141, 142, 143, 150, 151, 207, 263, 371, 372, 373, 378, 379, 380, 383,
-    432, 434, 447, 448, 452, 453, 464, 526, 528, 530, 531, 532, 533, 553, 554, 581, 702, 703, 704,
-    705, 710, 715, 721, 724, 727, 728, 730, 731, 734, 789, 790, 925, 1128, 1137,
+    44, 45, 48, 49, 50, 52, 54, 55, 56, 57, 58, 59, 60, 83, 97, 98, 99, 102, 103, 108, 110, 111,
+    112, 115, 122, 123, 126, 128, 141, 142, 143, 146, 150, 151, 207, 262, 263, 264, 265, 266, 267,
+    268, 269, 270, 271, 278, 279, 281, 290, 320, 322, 324, 325, 326, 335, 336, 340, 346, 371, 372,
+    373, 378, 379, 380, 383, 393, 432, 434, 447, 448, 452, 453, 464, 526, 528, 530, 531, 532, 533,
+    553, 554, 559, 560, 561, 562, 581, 702, 703, 704, 705, 710, 715, 721, 724, 727, 728, 730, 731,
+    734, 789, 790, 893, 925, 969, 1021, 1128, 1137, 1500,
 ];
 
 /// Dense index of `tag`, or `None` if the tag is not in the dictionary.
@@ -910,6 +1005,136 @@ pub static BUSINESS_MESSAGE_REJECT: MessageDef = msg(
     &[],
 );
 
+/// MDEntryTypes of a MarketDataRequest (NoMDEntryTypes 267).
+pub static MD_ENTRY_TYPES: GroupDef = GroupDef {
+    count_tag: tag::NO_MD_ENTRY_TYPES,
+    delimiter: tag::MD_ENTRY_TYPE,
+    members: FieldSet::from_tags(&[269]),
+    required: FieldSet::from_tags(&[269]),
+};
+
+/// Instruments of a request (NoRelatedSym 146 with the Instrument block's identifiers).
+pub static RELATED_SYM: GroupDef = GroupDef {
+    count_tag: tag::NO_RELATED_SYM,
+    delimiter: tag::SYMBOL,
+    members: FieldSet::from_tags(&[55, 48, 22, 207]),
+    required: FieldSet::from_tags(&[55]),
+};
+
+/// Entries of a MarketDataSnapshotFullRefresh (NoMDEntries 268). FIX.4.4 has no
+/// MDEntryID (278) here, so an order-by-order snapshot names orders by OrderID (37);
+/// FIX.5.0SP2 has MDEntryID.
+pub static MD_FULL_ENTRIES: GroupDef = GroupDef {
+    count_tag: tag::NO_MD_ENTRIES,
+    delimiter: tag::MD_ENTRY_TYPE,
+    members: FieldSet::from_tags(&[269, 278, 270, 15, 271, 37, 346, 290]),
+    required: FieldSet::from_tags(&[269]),
+};
+
+/// Entries of a MarketDataIncrementalRefresh (NoMDEntries 268), each with its
+/// instrument and RptSeq.
+pub static MD_INC_ENTRIES: GroupDef = GroupDef {
+    count_tag: tag::NO_MD_ENTRIES,
+    delimiter: tag::MD_UPDATE_ACTION,
+    members: FieldSet::from_tags(&[279, 269, 278, 55, 48, 22, 270, 15, 271, 346, 290, 83]),
+    required: FieldSet::from_tags(&[279]),
+};
+
+/// Instruments of a SecurityList (NoRelatedSym 146) with their trading rules.
+pub static SECURITY_LIST_SYM: GroupDef = GroupDef {
+    count_tag: tag::NO_RELATED_SYM,
+    delimiter: tag::SYMBOL,
+    members: FieldSet::from_tags(&[55, 48, 22, 969, 15, 561, 562]),
+    required: FieldSet::from_tags(&[55]),
+};
+
+/// MarketDataRequest (V).
+pub static MARKET_DATA_REQUEST: MessageDef = msg(
+    "V",
+    "MarketDataRequest",
+    App,
+    &[262, 263, 264, 267, 146],
+    &[265, 266, 1021],
+    &[&MD_ENTRY_TYPES, &RELATED_SYM],
+);
+/// MarketDataSnapshotFullRefresh (W). RptSeq (83), MDBookType (1021) and MDStreamID
+/// (1500) are FIX.5.0SP2 fields, optional.
+pub static MARKET_DATA_SNAPSHOT_FULL_REFRESH: MessageDef = msg(
+    "W",
+    "MarketDataSnapshotFullRefresh",
+    App,
+    &[268],
+    &[262, 55, 48, 22, 83, 1021, 1500],
+    &[&MD_FULL_ENTRIES],
+);
+/// MarketDataIncrementalRefresh (X).
+pub static MARKET_DATA_INCREMENTAL_REFRESH: MessageDef = msg(
+    "X",
+    "MarketDataIncrementalRefresh",
+    App,
+    &[268],
+    &[262, 1021, 1500],
+    &[&MD_INC_ENTRIES],
+);
+/// MarketDataRequestReject (Y).
+pub static MARKET_DATA_REQUEST_REJECT: MessageDef =
+    msg("Y", "MarketDataRequestReject", App, &[262], &[281, 58], &[]);
+/// SecurityListRequest (x).
+pub static SECURITY_LIST_REQUEST: MessageDef = msg(
+    "x",
+    "SecurityListRequest",
+    App,
+    &[320, 559],
+    &[55, 48, 22, 207, 263, 336, 58],
+    &[],
+);
+/// SecurityList (y). MinPriceIncrement (969) is a FIX.5.0SP2 Instrument field; FIX.4.4
+/// clients need it in their dictionary (it is how they learn the tick size).
+pub static SECURITY_LIST: MessageDef = msg(
+    "y",
+    "SecurityList",
+    App,
+    &[320, 322, 560],
+    &[393, 893, 146, 58],
+    &[&SECURITY_LIST_SYM],
+);
+/// SecurityStatusRequest (e).
+pub static SECURITY_STATUS_REQUEST: MessageDef = msg(
+    "e",
+    "SecurityStatusRequest",
+    App,
+    &[324, 55, 263],
+    &[48, 22, 207, 336],
+    &[],
+);
+/// SecurityStatus (f).
+pub static SECURITY_STATUS: MessageDef = msg(
+    "f",
+    "SecurityStatus",
+    App,
+    &[55],
+    &[324, 48, 22, 325, 326, 336, 60, 58],
+    &[],
+);
+/// TradingSessionStatusRequest (g).
+pub static TRADING_SESSION_STATUS_REQUEST: MessageDef = msg(
+    "g",
+    "TradingSessionStatusRequest",
+    App,
+    &[335, 263],
+    &[336],
+    &[],
+);
+/// TradingSessionStatus (h).
+pub static TRADING_SESSION_STATUS: MessageDef = msg(
+    "h",
+    "TradingSessionStatus",
+    App,
+    &[336, 340],
+    &[335, 325, 58],
+    &[],
+);
+
 /// The protocol version of a session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FixVersion {
@@ -954,6 +1179,16 @@ impl FixVersion {
             b"r" => &ORDER_MASS_CANCEL_REPORT,
             b"AP" => &POSITION_REPORT,
             b"j" => &BUSINESS_MESSAGE_REJECT,
+            b"V" => &MARKET_DATA_REQUEST,
+            b"W" => &MARKET_DATA_SNAPSHOT_FULL_REFRESH,
+            b"X" => &MARKET_DATA_INCREMENTAL_REFRESH,
+            b"Y" => &MARKET_DATA_REQUEST_REJECT,
+            b"x" => &SECURITY_LIST_REQUEST,
+            b"y" => &SECURITY_LIST,
+            b"e" => &SECURITY_STATUS_REQUEST,
+            b"f" => &SECURITY_STATUS,
+            b"g" => &TRADING_SESSION_STATUS_REQUEST,
+            b"h" => &TRADING_SESSION_STATUS,
             _ => return None,
         })
     }

@@ -12,6 +12,8 @@
 //! - [`edge`]: source ranges, connection rate and failed-logon backoff; [`tls`]: TLS 1.3;
 //!   [`credential`]: argon2id password hashes; [`entitlement`]: the accounts a session may
 //!   act for.
+//! - [`market_data`]: MarketDataRequest, SecurityList, SecurityStatus and
+//!   TradingSessionStatus requests in; W / X / Y / y / f / h out, with conflation.
 //!
 //! # Example
 //! ```
@@ -59,9 +61,10 @@ pub use store::{FileStore, MemoryStore, MessageStore, StoreError};
 mod gateway;
 pub use gateway::{system_clock_ns, Gateway, GatewayConfig, GatewayCounters};
 
-pub mod credential;
+pub use arbiter_access::credential;
 pub mod credential_check;
 pub mod edge;
 pub mod entitlement;
+pub mod market_data;
 pub mod tls;
 pub use edge::{Cidr, EdgeEvents, EdgePolicy, LogonOutcome, NoEdgeEvents};
