@@ -744,6 +744,78 @@ fn heartbeats(version: Version) {
     venue.shutdown();
 }
 
+/// One side of a `mdbook` line ("100.25:60,100.2:10") as (price, size) numbers.
+fn book_side(text: &str) -> Vec<(f64, f64)> {
+    text.split(',')
+        .filter(|level| !level.is_empty())
+        .map(|level| {
+            let (price, size) = level.split_once(':').unwrap();
+            (price.parse().unwrap(), size.parse().unwrap())
+        })
+        .collect()
+}
+
+/// Market data: a QuickFIX subscriber's price-level book, built from the W and X it
+/// receives, equals the book another QuickFIX session's orders made; RptSeq has no gaps;
+/// an unknown symbol is refused with MDReqRejReason 0.
+fn market_data(version: Version) {
+    let Some(venue) = Venue::start() else { return };
+    let (subscriber_name, trader_name) = version.clients();
+    let mut subscriber = venue.client(subscriber_name, version);
+    let mut trader = venue.client(trader_name, version);
+    subscriber.run("logon");
+    trader.run("logon");
+    subscriber.run("mdsub md1 AAPL 5 Y 01");
+    subscriber.expect("35=W 262=md1 55=AAPL");
+    trader.run("new b1 AAPL buy 100 100.25");
+    trader.expect_report("b1", "0");
+    trader.run("new b2 AAPL buy 10 100.20");
+    trader.expect_report("b2", "0");
+    trader.run("new s1 AAPL sell 50 101.00");
+    trader.expect_report("s1", "0");
+    trader.run("new s2 AAPL sell 40 100.25");
+    trader.expect_report("s2", "F");
+    let want_bids = vec![(100.25, 60.0), (100.2, 10.0)];
+    let want_asks = vec![(101.0, 50.0)];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let lines = subscriber.run("mdbook AAPL");
+        let line = lines
+            .iter()
+            .find_map(|l| l.strip_prefix("book AAPL "))
+            .unwrap_or_else(|| subscriber.fail("no book line"))
+            .to_owned();
+        let mut parts = line.split(' ');
+        let bids = book_side(parts.next().unwrap().trim_start_matches("bids="));
+        let asks = book_side(parts.next().unwrap().trim_start_matches("asks="));
+        let gaps = parts.next().unwrap();
+        assert_eq!(gaps, "gaps=0", "RptSeq jumped: {line}");
+        if bids == want_bids && asks == want_asks {
+            break;
+        }
+        if Instant::now() > deadline {
+            subscriber.fail(&format!("the book never matched: {line}"));
+        }
+        subscriber.run("pump 100");
+    }
+    subscriber.run("mdsub bad NOPE 5 Y 0");
+    subscriber.expect("35=Y 262=bad 281=0");
+    subscriber.run("mdunsub md1 AAPL");
+    subscriber.finish();
+    trader.finish();
+    venue.shutdown();
+}
+
+#[test]
+fn fix44_market_data() {
+    market_data(Version::Fix44);
+}
+
+#[test]
+fn fixt11_market_data() {
+    market_data(Version::Fixt11);
+}
+
 #[test]
 fn fix44_logon_logout() {
     logon_logout(Version::Fix44);

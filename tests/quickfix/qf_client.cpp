@@ -45,6 +45,7 @@
 
 #include <quickfix/Application.h>
 #include <quickfix/Group.h>
+#include <quickfix/Log.h>
 #include <quickfix/FileLog.h>
 #include <quickfix/FileStore.h>
 #include <quickfix/Message.h>
@@ -82,10 +83,6 @@ struct MdBook {
   int gaps;
   MdBook() : next_rpt_seq(0), gaps(0) {}
 };
-
-std::string field_or(const FIX::FieldMap& map, int tag, const std::string& fallback) {
-  return map.isSetField(tag) ? map.getField(tag) : fallback;
-}
 
 struct Recorded {
   std::string text;
@@ -149,9 +146,6 @@ class Client : public FIX::Application {
       FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue,
       FIX::UnsupportedMessageType) {
     record(received, "in ", message);
-    std::string type = message.getHeader().getField(35);
-    if (type == "W") on_snapshot(message);
-    if (type == "X") on_increment(message);
   }
 
  private:
@@ -159,48 +153,74 @@ class Client : public FIX::Application {
     return entry_type == "0" ? book.bids : book.asks;
   }
 
-  void check_rpt_seq(MdBook& book, const FIX::FieldMap& entry) {
-    if (!entry.isSetField(83)) return;
-    long seq = std::atol(entry.getField(83).c_str());
-    if (book.next_rpt_seq != 0 && seq != book.next_rpt_seq) ++book.gaps;
-    book.next_rpt_seq = seq + 1;
+  // Entries of NoMDEntries (268) in wire order, each starting at `delimiter`. Read from the
+  // raw message (see TapLog): without a data dictionary QuickFIX keeps no group order.
+  static std::vector<std::map<int, std::string> > entries(const Fields& fields, int delimiter) {
+    std::vector<std::map<int, std::string> > out;
+    bool inside = false;
+    for (size_t i = 0; i < fields.size(); ++i) {
+      int tag = fields[i].first;
+      if (tag == 268) {
+        inside = true;
+        continue;
+      }
+      if (!inside || tag == 10) continue;
+      if (tag == delimiter) out.push_back(std::map<int, std::string>());
+      if (!out.empty()) out.back()[tag] = fields[i].second;
+    }
+    return out;
   }
 
-  void on_snapshot(const FIX::Message& message) {
-    MdBook& book = books[message.getField(55)];
-    book.bids.clear();
-    book.asks.clear();
-    book.next_rpt_seq = message.isSetField(83) ? std::atol(message.getField(83).c_str()) + 1 : 0;
-    int count = std::atoi(field_or(message, 268, "0").c_str());
-    for (int i = 1; i <= count; ++i) {
-      FIX::Group entry(268, 269);
-      message.getGroup(i, entry);
-      std::string type = entry.getField(269);
-      if (type != "0" && type != "1") continue;
-      std::string px = entry.getField(270);
-      side_of(book, type)[std::atof(px.c_str())] = std::make_pair(px, entry.getField(271));
+  static std::string get(const Fields& fields, int tag) {
+    for (size_t i = 0; i < fields.size(); ++i)
+      if (fields[i].first == tag) return fields[i].second;
+    return "";
+  }
+
+ public:
+  // A raw incoming message, as it came off the wire.
+  void on_wire(const std::string& raw) {
+    std::string text = raw;
+    for (size_t i = 0; i < text.size(); ++i)
+      if (text[i] == '\x01') text[i] = '|';
+    Fields fields = parse_fields(text);
+    std::string type = get(fields, 35);
+    if (type == "W") {
+      MdBook& book = books[get(fields, 55)];
+      book.bids.clear();
+      book.asks.clear();
+      std::string rpt = get(fields, 83);
+      book.next_rpt_seq = rpt.empty() ? 0 : std::atol(rpt.c_str()) + 1;
+      std::vector<std::map<int, std::string> > list = entries(fields, 269);
+      for (size_t i = 0; i < list.size(); ++i) {
+        std::string entry_type = list[i][269];
+        if (entry_type != "0" && entry_type != "1") continue;
+        std::string px = list[i][270];
+        side_of(book, entry_type)[std::atof(px.c_str())] = std::make_pair(px, list[i][271]);
+      }
+    } else if (type == "X") {
+      std::vector<std::map<int, std::string> > list = entries(fields, 279);
+      for (size_t i = 0; i < list.size(); ++i) {
+        std::map<int, std::string>& entry = list[i];
+        MdBook& book = books[entry.count(55) ? entry[55] : std::string("?")];
+        if (entry.count(83)) {
+          long seq = std::atol(entry[83].c_str());
+          if (book.next_rpt_seq != 0 && seq != book.next_rpt_seq) ++book.gaps;
+          book.next_rpt_seq = seq + 1;
+        }
+        std::string entry_type = entry[269];
+        if (entry_type != "0" && entry_type != "1") continue;
+        std::string px = entry[270];
+        Side& side = side_of(book, entry_type);
+        if (entry[279] == "2")
+          side.erase(std::atof(px.c_str()));
+        else
+          side[std::atof(px.c_str())] = std::make_pair(px, entry[271]);
+      }
     }
   }
 
-  void on_increment(const FIX::Message& message) {
-    int count = std::atoi(field_or(message, 268, "0").c_str());
-    for (int i = 1; i <= count; ++i) {
-      FIX::Group entry(268, 279);
-      message.getGroup(i, entry);
-      MdBook& book = books[field_or(entry, 55, "?")];
-      check_rpt_seq(book, entry);
-      std::string type = entry.getField(269);
-      if (type != "0" && type != "1") continue;
-      std::string action = entry.getField(279);
-      std::string px = entry.getField(270);
-      Side& side = side_of(book, type);
-      if (action == "2")
-        side.erase(std::atof(px.c_str()));
-      else
-        side[std::atof(px.c_str())] = std::make_pair(px, field_or(entry, 271, "0"));
-    }
-  }
-
+ private:
   void record(std::deque<Recorded>& into, const char* prefix, const FIX::Message& message) {
     Recorded r;
     r.text = render(message);
@@ -209,6 +229,44 @@ class Client : public FIX::Application {
     emit(prefix + r.text);
     into.push_back(r);
   }
+};
+
+// A log that also hands every raw incoming message to the client (market data keeps its
+// repeating groups in wire order only there), and writes QuickFIX's usual file log.
+class TapLog : public FIX::Log {
+ public:
+  TapLog(FIX::Log* inner, Client* client) : inner_(inner), client_(client) {}
+  ~TapLog() {}
+  void clear() { inner_->clear(); }
+  void backup() { inner_->backup(); }
+  void onIncoming(const std::string& value) {
+    inner_->onIncoming(value);
+    client_->on_wire(value);
+  }
+  void onOutgoing(const std::string& value) { inner_->onOutgoing(value); }
+  void onEvent(const std::string& value) { inner_->onEvent(value); }
+  FIX::Log* inner() { return inner_; }
+
+ private:
+  FIX::Log* inner_;
+  Client* client_;
+};
+
+class TapLogFactory : public FIX::LogFactory {
+ public:
+  TapLogFactory(const FIX::SessionSettings& settings, Client* client)
+      : files_(settings), client_(client) {}
+  FIX::Log* create() { return new TapLog(files_.create(), client_); }
+  FIX::Log* create(const FIX::SessionID& id) { return new TapLog(files_.create(id), client_); }
+  void destroy(FIX::Log* log) {
+    TapLog* tap = static_cast<TapLog*>(log);
+    files_.destroy(tap->inner());
+    delete tap;
+  }
+
+ private:
+  FIX::FileLogFactory files_;
+  Client* client_;
 };
 
 struct OrderInfo {
@@ -482,13 +540,13 @@ class Driver {
   FIX::SessionID session_id;
   Client app_;
   std::unique_ptr<FIX::FileStoreFactory> store;
-  std::unique_ptr<FIX::FileLogFactory> log;
+  std::unique_ptr<TapLogFactory> log;
   std::unique_ptr<FIX::SocketInitiator> initiator;
   std::map<std::string, OrderInfo> orders;
 
   void build() {
     store.reset(new FIX::FileStoreFactory(settings));
-    log.reset(new FIX::FileLogFactory(settings));
+    log.reset(new TapLogFactory(settings, &app_));
     initiator.reset(new FIX::SocketInitiator(app_, *store, settings, *log));
   }
 
