@@ -13,7 +13,7 @@ use arbiter_engine::wire::{decode_record, RECORD_COMMAND};
 use arbiter_engine::{Event, Seq, TimestampNs};
 use arbiter_journal::{Sequence, TailReader};
 use arbiter_market_data::net::{fetch_snapshot, FeedClient};
-use arbiter_market_data::{Publisher, Receiver, Recovery, SessionName};
+use arbiter_market_data::{BookCapacity, Publisher, Receiver, Recovery, SessionName};
 use common::{write_config, Client, Daemon};
 
 const SESSION: &str = "ARBTEST";
@@ -48,10 +48,10 @@ fn announced(daemon: &Daemon, prefix: &str) -> SocketAddr {
 fn books_from_journal(config: &Path) -> Publisher {
     let config = arbiter_config::Config::load(config).unwrap();
     let mut engine = config.engine();
-    let mut publisher = Publisher::new(
+    let mut publisher = Publisher::with_capacities(
         SessionName::from_text(SESSION),
         &config.registry(),
-        config.engine.orders_max as usize,
+        BookCapacity::from_engine(&config.engine_config()),
         1 << 16,
     );
     let mut tail = TailReader::open(config.journal_dir(), Sequence(0)).unwrap();
@@ -68,7 +68,9 @@ fn books_from_journal(config: &Path) -> Publisher {
         .unwrap();
         events.clear();
         engine.apply(&command, &mut events);
-        publisher.publish_command(command.seq, command.timestamp, &events, &mut |_: &[u8]| {});
+        publisher
+            .publish_command(command.seq, command.timestamp, &events, &mut |_: &[u8]| {})
+            .unwrap();
     }
     publisher
 }

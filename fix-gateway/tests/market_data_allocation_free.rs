@@ -107,8 +107,10 @@ impl MdSink for CountingSink {
 fn record_feed(seed: u64, commands: usize) -> Vec<FeedMessage> {
     let config = FlowConfig::default();
     let mut engine = sim::engine(&config);
-    let mut builder =
-        BookBuilder::new(&sim::registry(&config), engine.config().orders_max as usize);
+    let mut builder = BookBuilder::with_capacities(
+        &sim::registry(&config),
+        arbiter_market_data::BookCapacity::from_engine(engine.config()),
+    );
     let mut rng = SplitMix64(seed);
     let mut flow = Flow::new(config, move || rng.next_u64());
     let mut feed: Vec<FeedMessage> = builder.drain().map(|s| s.message).collect();
@@ -118,14 +120,16 @@ fn record_feed(seed: u64, commands: usize) -> Vec<FeedMessage> {
         events.clear();
         engine.apply(&sim.command, &mut events);
         for event in &events {
-            builder.on_event(sim.command.seq, sim.command.timestamp, event);
+            builder
+                .on_event(sim.command.seq, sim.command.timestamp, event)
+                .unwrap();
             if let Event::Accepted { order_id, .. } = *event {
                 if sim.display_qty.0 > 0 {
                     builder.set_display_qty(order_id, sim.display_qty);
                 }
             }
         }
-        builder.on_command_end(sim.command.seq);
+        builder.on_command_end(sim.command.seq).unwrap();
         feed.extend(builder.drain().map(|s| s.message));
     }
     feed

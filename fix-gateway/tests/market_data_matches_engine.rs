@@ -120,8 +120,10 @@ impl Run {
     fn new(seed: u64) -> Self {
         let config = FlowConfig::default();
         let engine = sim::engine(&config);
-        let builder =
-            BookBuilder::new(&sim::registry(&config), engine.config().orders_max as usize);
+        let builder = BookBuilder::with_capacities(
+            &sim::registry(&config),
+            arbiter_market_data::BookCapacity::from_engine(engine.config()),
+        );
         let md_config = md_config(SUBSCRIBERS.len());
         let md = MdSubscriptions::new(md_config, md_instruments(config.instruments));
         let sink = TestSink::new(
@@ -201,14 +203,14 @@ impl Run {
         self.engine.apply(&sim.command, &mut self.events);
         let (seq, timestamp) = (sim.command.seq, sim.command.timestamp);
         for event in &self.events {
-            self.builder.on_event(seq, timestamp, event);
+            self.builder.on_event(seq, timestamp, event).unwrap();
             if let Event::Accepted { order_id, .. } = *event {
                 if sim.display_qty.0 > 0 {
                     self.builder.set_display_qty(order_id, sim.display_qty);
                 }
             }
         }
-        self.builder.on_command_end(seq);
+        self.builder.on_command_end(seq).unwrap();
         self.feed()?;
         Ok(format!("{:?}", sim.command.kind))
     }
