@@ -57,6 +57,8 @@ pub struct AdminServer {
     pub signing: bool,
     /// The snapshot agent (`None`: snapshots disabled).
     pub snapshots: Option<crate::snapshot_agent::SnapshotRequester>,
+    /// Clustered: replication and lease state for `status` (`None`: a single node).
+    pub cluster: Option<Arc<crate::cluster_agent::ClusterStatus>>,
 }
 
 /// The operator a request was authenticated as.
@@ -248,7 +250,7 @@ impl AdminServer {
                 self.verifier.line(),
                 self.status.kill_switches_active.load(Ordering::Relaxed),
                 self.sessions_line(),
-            ),
+            ) + &self.cluster.as_ref().map_or_else(String::new, |c| format!(" {}", c.line())),
             ["halt", symbol, reason @ ..] => {
                 self.set_phase(symbol, Phase::Halted, caller, reason, next_id)
             }

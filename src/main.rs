@@ -3,6 +3,7 @@
 
 mod access_trail;
 mod admin;
+mod cluster_agent;
 mod demo;
 mod fix_app;
 mod gateway_agent;
@@ -10,9 +11,11 @@ mod messages;
 mod net_edge;
 mod order_table;
 mod recovery;
+mod release;
 mod runtime;
 mod sequencer;
 mod snapshot_agent;
+mod standby;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +39,9 @@ enum Command {
         /// Configuration file.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Start as the shard's hot standby (overrides `cluster.role`).
+        #[arg(long)]
+        standby: bool,
     },
     /// Send a request to a running daemon's admin socket (status, halt SYMBOL, resume SYMBOL,
     /// shutdown).
@@ -194,8 +200,8 @@ fn main() -> ExitCode {
             }
             Err(code) => code,
         },
-        Command::Run { config } => match load_with_text(config.as_ref()) {
-            Ok((config, text)) => match runtime::run(&config, &text) {
+        Command::Run { config, standby } => match load_with_text(config.as_ref()) {
+            Ok((config, text)) => match runtime::run(&config, &text, standby) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(message) => {
                     eprintln!("arbiter: {message}");

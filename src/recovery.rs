@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use crate::fix_app::{FixApp, SessionMapping};
 use arbiter_config::Config;
 use arbiter_engine::wire::{decode_record, RECORD_COMMAND, RECORD_CONFIG, RECORD_DIGEST};
 use arbiter_engine::{Command, Engine, Event, EventSink, Seq, TimestampNs};
@@ -32,6 +33,56 @@ pub struct Recovered {
 /// Every Arbiter journal carries this identity.
 pub const JOURNAL_IDENTITY: JournalId = JournalId(*b"ARBITER-JOURNAL1");
 
+/// The gateway's FIX mapping for `config`, empty (recovery and the standby fill it).
+#[must_use]
+pub fn new_fix_app(config: &Config) -> FixApp {
+    let price_decimals: Vec<u32> = config
+        .instruments
+        .iter()
+        .map(|i| i.price_decimals)
+        .collect();
+    let account_id = |name: &str| {
+        config
+            .accounts
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.id)
+            .expect("checked")
+    };
+    let mappings: Vec<SessionMapping> = config
+        .fix
+        .sessions
+        .iter()
+        .map(|s| {
+            let default_account = account_id(&s.default_account);
+            let firm = config
+                .accounts
+                .iter()
+                .find(|a| a.id == default_account)
+                .map(|a| a.firm);
+            SessionMapping {
+                default_account,
+                // A session may trade for the accounts of its own firm.
+                accounts: config
+                    .accounts
+                    .iter()
+                    .filter(|a| Some(a.firm) == firm)
+                    .map(|a| (a.name.clone(), a.id))
+                    .collect(),
+                drop_copy: s.drop_copy,
+                firm: firm.unwrap_or(0),
+            }
+        })
+        .collect();
+    FixApp::new(
+        config.registry(),
+        price_decimals,
+        mappings,
+        config.engine.orders_max as usize,
+        config.engine.accounts_max as usize,
+    )
+}
+
 /// Opens (or creates) the journal, cutting a torn tail.
 ///
 /// # Errors
@@ -57,46 +108,97 @@ pub fn recover(
     engine: &mut Engine,
     from: Sequence,
     last_config: Option<String>,
-    mut on_event: impl FnMut(&Command, &[u8], &Event),
+    on_event: impl FnMut(&Command, &[u8], &Event),
 ) -> Result<Recovered, String> {
     let started = Instant::now();
     let reader = Reader::open(dir).map_err(|e| format!("journal {}: {e}", dir.display()))?;
-    let mut commands = 0u64;
-    let mut digests_checked = 0u64;
-    let mut last_config = last_config;
-    struct Collect<'a, F: FnMut(&Command, &[u8], &Event)> {
-        command: Command,
-        annotation: &'a [u8],
-        callback: &'a mut F,
-    }
-    impl<F: FnMut(&Command, &[u8], &Event)> EventSink for Collect<'_, F> {
-        fn emit(&mut self, event: Event) {
-            (self.callback)(&self.command, self.annotation, &event);
-        }
-    }
+    let mut replayer = Replayer {
+        venue,
+        engine,
+        on_event,
+        commands: 0,
+        digests_checked: 0,
+        last_config,
+    };
     for record in reader.iter_from_seq(from) {
         let record = record.map_err(|e| format!("journal {}: {e}", dir.display()))?;
-        let seq = Seq(record.sequence().0);
-        match record.record_type().0 {
+        replayer.apply(
+            record.record_type().0,
+            record.sequence().0,
+            record.timestamp().0,
+            record.payload(),
+        )?;
+    }
+    Ok(Recovered {
+        writer,
+        journal: report,
+        commands: replayer.commands,
+        digests_checked: replayer.digests_checked,
+        elapsed: started.elapsed(),
+        last_config: replayer.last_config,
+    })
+}
+
+/// Applies journal records to an engine, one at a time: commands (events go to
+/// `on_event`), digest checks, configuration checks. Start-up replay and the standby's
+/// follower share it, so both rebuild state exactly the same way.
+pub struct Replayer<'a, F: FnMut(&Command, &[u8], &Event)> {
+    /// The running configuration (journaled ones must keep its instruments and limits).
+    pub venue: &'a Config,
+    /// The engine being rebuilt.
+    pub engine: &'a mut Engine,
+    /// Sees every event with its command and annotation (the gateway's order table).
+    pub on_event: F,
+    /// Commands applied.
+    pub commands: u64,
+    /// Digest records checked.
+    pub digests_checked: u64,
+    /// The last configuration text applied.
+    pub last_config: Option<String>,
+}
+
+impl<F: FnMut(&Command, &[u8], &Event)> Replayer<'_, F> {
+    /// Applies one record (other record types, seals and epoch changes, are skipped).
+    ///
+    /// # Errors
+    /// A record that does not decode, a digest that does not match, or a journaled
+    /// configuration that changes instruments, capacities or start-up limits.
+    pub fn apply(
+        &mut self,
+        record_type: u16,
+        sequence: u64,
+        timestamp_ns: u64,
+        payload: &[u8],
+    ) -> Result<(), String> {
+        struct Collect<'a, F: FnMut(&Command, &[u8], &Event)> {
+            command: Command,
+            annotation: &'a [u8],
+            callback: &'a mut F,
+        }
+        impl<F: FnMut(&Command, &[u8], &Event)> EventSink for Collect<'_, F> {
+            fn emit(&mut self, event: Event) {
+                (self.callback)(&self.command, self.annotation, &event);
+            }
+        }
+        let seq = Seq(sequence);
+        match record_type {
             RECORD_COMMAND => {
-                let (command, annotation) =
-                    decode_record(seq, TimestampNs(record.timestamp().0), record.payload())
-                        .map_err(|e| format!("journal record {}: {e}", seq.0))?;
+                let (command, annotation) = decode_record(seq, TimestampNs(timestamp_ns), payload)
+                    .map_err(|e| format!("journal record {}: {e}", seq.0))?;
                 let mut sink = Collect {
                     command,
                     annotation,
-                    callback: &mut on_event,
+                    callback: &mut self.on_event,
                 };
-                engine.apply(&command, &mut sink);
-                commands += 1;
+                self.engine.apply(&command, &mut sink);
+                self.commands += 1;
             }
             RECORD_DIGEST => {
-                let bytes: [u8; 8] = record
-                    .payload()
+                let bytes: [u8; 8] = payload
                     .try_into()
                     .map_err(|_| format!("journal record {}: digest is not 8 bytes", seq.0))?;
                 let expected = u64::from_le_bytes(bytes);
-                let actual = engine.digest();
+                let actual = self.engine.digest();
                 if expected != actual {
                     return Err(format!(
                         "journal record {}: replayed state digest {actual:016x} differs from \
@@ -104,48 +206,43 @@ pub fn recover(
                         seq.0
                     ));
                 }
-                digests_checked += 1;
+                self.digests_checked += 1;
             }
             RECORD_CONFIG => {
-                let text = std::str::from_utf8(record.payload())
+                let text = std::str::from_utf8(payload)
                     .map_err(|_| format!("journal record {}: configuration is not UTF-8", seq.0))?;
-                let journaled = Config::parse(text).map_err(|problems| {
-                    format!(
-                        "journal record {}: journaled configuration: {}",
-                        seq.0,
-                        problems.join("; ")
-                    )
-                })?;
-                if journaled.registry() != venue.registry()
-                    || journaled.engine_config() != venue.engine_config()
-                {
-                    return Err(format!(
-                        "the configuration changes instruments or engine capacities against the one \
-                         journaled at record {}: replay would not rebuild the same state; start a new \
-                         journal (another journal directory) for the new instrument set",
-                        seq.0
-                    ));
-                }
-                if journaled.risk_config() != venue.risk_config() {
-                    return Err(format!(
-                        "the configuration changes the [risk] section or the operators against the \
-                         one journaled at record {}: start-up limits are part of the journal's \
-                         initial state; change limits at run time with `arbiter admin limit ...` \
-                         (journaled), or start a new journal",
-                        seq.0
-                    ));
-                }
-                last_config = Some(text.to_owned());
+                check_journaled_config(self.venue, seq.0, text)?;
+                self.last_config = Some(text.to_owned());
             }
-            _ => {} // other record types (seals) are the journal's own
+            _ => {} // other record types (seals, epoch changes) are not engine state
         }
+        Ok(())
     }
-    Ok(Recovered {
-        writer,
-        journal: report,
-        commands,
-        digests_checked,
-        elapsed: started.elapsed(),
-        last_config,
-    })
+}
+
+fn check_journaled_config(venue: &Config, sequence: u64, text: &str) -> Result<(), String> {
+    let journaled = Config::parse(text).map_err(|problems| {
+        format!(
+            "journal record {sequence}: journaled configuration: {}",
+            problems.join("; ")
+        )
+    })?;
+    if journaled.registry() != venue.registry()
+        || journaled.engine_config() != venue.engine_config()
+    {
+        return Err(format!(
+            "the configuration changes instruments or engine capacities against the one \
+             journaled at record {sequence}: replay would not rebuild the same state; start a new \
+             journal (another journal directory) for the new instrument set"
+        ));
+    }
+    if journaled.risk_config() != venue.risk_config() {
+        return Err(format!(
+            "the configuration changes the [risk] section or the operators against the \
+             one journaled at record {sequence}: start-up limits are part of the journal's \
+             initial state; change limits at run time with `arbiter admin limit ...` \
+             (journaled), or start a new journal"
+        ));
+    }
+    Ok(())
 }

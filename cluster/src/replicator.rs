@@ -41,6 +41,9 @@ pub struct ReplicatorConfig {
     pub retries_max: u32,
     /// Sleep when there is nothing to read and nothing in flight.
     pub idle_sleep: Duration,
+    /// The lease's held flag ([`crate::Lease::held_flag`]): once it is false, nothing more
+    /// is published (the replicator stops with [`ClusterError::LeaseLost`]).
+    pub lease_held: Option<Arc<AtomicBool>>,
 }
 
 impl ReplicatorConfig {
@@ -65,6 +68,7 @@ impl ReplicatorConfig {
             ack_timeout: Duration::from_secs(5),
             retries_max: 5,
             idle_sleep: Duration::from_micros(500),
+            lease_held: None,
         }
     }
 }
@@ -170,8 +174,21 @@ impl Replicator {
         config: ReplicatorConfig,
         written: Option<DurableCursor>,
     ) -> Result<Replicator, ClusterError> {
+        Self::spawn_with_cursor(config, written, ReplicatedCursor::default())
+    }
+
+    /// As [`Replicator::spawn`], advancing an existing cursor (a replicator restarted after
+    /// NATS came back keeps the cursor the gateway waits on); its failed mark is cleared.
+    ///
+    /// # Errors
+    /// As [`Replicator::spawn`].
+    pub fn spawn_with_cursor(
+        config: ReplicatorConfig,
+        written: Option<DurableCursor>,
+        cursor: ReplicatedCursor,
+    ) -> Result<Replicator, ClusterError> {
         let stop = Arc::new(AtomicBool::new(false));
-        let cursor = ReplicatedCursor::default();
+        cursor.failed.store(false, Ordering::Release);
         let stats = Arc::new(ReplicationStats::default());
         let thread = {
             let (stop, cursor, stats) = (Arc::clone(&stop), cursor.clone(), Arc::clone(&stats));
@@ -452,6 +469,13 @@ async fn publish_next(
 ) -> Result<(), ClusterError> {
     while in_flight.len() >= config.in_flight_max {
         settle_front(config, context, subject, in_flight, cursor, stats).await?;
+    }
+    if let Some(held) = &config.lease_held {
+        if !held.load(Ordering::Acquire) {
+            return Err(ClusterError::LeaseLost(
+                "the lease is no longer held: publishing stopped".into(),
+            ));
+        }
     }
     // Each publish adds exactly one message, so the expected last sequence is predicted.
     let expected_last = *last_stream_sequence;

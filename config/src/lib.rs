@@ -14,6 +14,9 @@ use arbiter_engine::{
 };
 use serde::Deserialize;
 
+mod cluster;
+pub use cluster::{ClusterDurability, ClusterRole, ClusterSection, ReplicationLoss};
+
 /// The configuration `arbiter run` uses when no file is given.
 pub const DEFAULT_CONFIG: &str = include_str!("../default-config.toml");
 
@@ -53,6 +56,9 @@ pub struct Config {
     /// State snapshots (restart = newest valid snapshot + replay of later records).
     #[serde(default)]
     pub snapshot: SnapshotSection,
+    /// Journal replication and failover (absent: a single node).
+    #[serde(default)]
+    pub cluster: Option<ClusterSection>,
 }
 
 /// State snapshots taken by a thread that follows the journal.
@@ -666,6 +672,9 @@ impl Config {
 
     fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if let Some(cluster) = &self.cluster {
+            out.extend(cluster.problems());
+        }
         if let Some(text) = &self.venue.end_of_day {
             if parse_hhmm(text).is_none_or(|minutes| minutes >= 24 * 60) {
                 out.push(format!(
