@@ -13,8 +13,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use arbiter_cluster::{
-    ClusterError, Lease, LeaseConfig, ReplicatedCursor, ReplicationStats, Replicator,
-    ReplicatorConfig, StreamSettings,
+    ClusterError, Lease, LeaseConfig, LeaseValidity, ReplicatedCursor, ReplicationStats,
+    Replicator, ReplicatorConfig, StreamSettings,
 };
 use arbiter_config::{ClusterSection, Config, ReplicationLoss};
 use arbiter_journal::{DurableCursor, FramePosition, FrameTail, Sequence};
@@ -138,15 +138,25 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("tokio runtime: {e}"))
 }
 
-/// The held lease, renewed on its own thread at the configured interval. A failed renew
-/// drops [`LeaseKeeper::held_flag`] and ends the thread: the holder must fence itself.
+/// The held lease, renewed on its own thread at the configured interval. A renew that
+/// NATS does not answer marks the lease unconfirmed (its validity lapses on its own; the
+/// `on_replication_loss` policy applies); a renew refused because the entry moved, with the
+/// entry then held by another node, marks it lost: the holder must fence itself.
 #[derive(Debug)]
 pub struct LeaseKeeper {
     thread: Option<JoinHandle<()>>,
     stop: Arc<AtomicBool>,
-    held: Arc<AtomicBool>,
-    epoch: u64,
-    lost: Arc<Mutex<String>>,
+    validity: Arc<LeaseValidity>,
+    shared: KeeperShared,
+}
+
+/// What the keeper thread shares with its handle.
+#[derive(Clone, Debug, Default)]
+struct KeeperShared {
+    epoch: Arc<AtomicU64>,
+    unconfirmed: Arc<AtomicBool>,
+    lost: Arc<AtomicBool>,
+    lost_reason: Arc<Mutex<String>>,
 }
 
 enum Acquire {
@@ -156,7 +166,7 @@ enum Acquire {
     Wait(Arc<AtomicBool>),
 }
 
-type Acquired = Result<Option<(Arc<AtomicBool>, u64)>, String>;
+type Acquired = Result<Option<Arc<LeaseValidity>>, String>;
 
 impl LeaseKeeper {
     /// Takes the shard's lease now, or explains who holds it.
@@ -183,11 +193,11 @@ impl LeaseKeeper {
     fn spawn(cluster: &ClusterSection, mode: Acquire) -> Result<Option<LeaseKeeper>, String> {
         let (tx, rx) = mpsc::channel::<Acquired>();
         let stop = Arc::new(AtomicBool::new(false));
-        let lost = Arc::new(Mutex::new(String::new()));
+        let shared = KeeperShared::default();
         let url = cluster.url();
         let config = lease_config(cluster);
         let thread = {
-            let (stop, lost) = (Arc::clone(&stop), Arc::clone(&lost));
+            let (stop, shared) = (Arc::clone(&stop), shared.clone());
             std::thread::Builder::new()
                 .name("arb-lease".into())
                 .spawn(move || {
@@ -198,17 +208,16 @@ impl LeaseKeeper {
                             return;
                         }
                     };
-                    runtime.block_on(keep_lease(url, config, mode, tx, &stop, &lost));
+                    runtime.block_on(keep_lease(url, config, mode, tx, &stop, &shared));
                 })
                 .map_err(|e| format!("lease thread: {e}"))?
         };
         match rx.recv() {
-            Ok(Ok(Some((held, epoch)))) => Ok(Some(LeaseKeeper {
+            Ok(Ok(Some(validity))) => Ok(Some(LeaseKeeper {
                 thread: Some(thread),
                 stop,
-                held,
-                epoch,
-                lost,
+                validity,
+                shared,
             })),
             Ok(Ok(None)) => {
                 let _ = thread.join();
@@ -225,22 +234,38 @@ impl LeaseKeeper {
         }
     }
 
-    /// The fencing flag: true while the last renew succeeded.
+    /// The validity window the replicator publishes within.
     #[must_use]
-    pub fn held_flag(&self) -> Arc<AtomicBool> {
-        Arc::clone(&self.held)
+    pub fn validity(&self) -> Arc<LeaseValidity> {
+        Arc::clone(&self.validity)
     }
 
-    /// The epoch of this holding.
+    /// The epoch of this holding (changes if the lease expired and was taken again).
     #[must_use]
     pub fn epoch(&self) -> u64 {
-        self.epoch
+        self.shared.epoch.load(Ordering::Acquire)
+    }
+
+    /// Whether the lease is known lost (taken by another node): fence.
+    #[must_use]
+    pub fn is_lost(&self) -> bool {
+        self.shared.lost.load(Ordering::Acquire)
+    }
+
+    /// Whether the last renew went unanswered (NATS unreachable or slow).
+    #[must_use]
+    pub fn is_unconfirmed(&self) -> bool {
+        self.shared.unconfirmed.load(Ordering::Acquire)
     }
 
     /// Why the lease was lost (empty while held).
     #[must_use]
     pub fn lost_reason(&self) -> String {
-        self.lost.lock().map(|r| r.clone()).unwrap_or_default()
+        self.shared
+            .lost_reason
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -269,7 +294,7 @@ async fn keep_lease(
     mode: Acquire,
     tx: mpsc::Sender<Acquired>,
     stop: &AtomicBool,
-    lost: &Mutex<String>,
+    shared: &KeeperShared,
 ) {
     let renew_interval = config.renew_interval;
     let shard = config.shard.clone();
@@ -339,11 +364,9 @@ async fn keep_lease(
     let Some(mut lease) = lease else {
         return;
     };
-    let held = lease.held_flag();
-    if tx
-        .send(Ok(Some((Arc::clone(&held), lease.epoch()))))
-        .is_err()
-    {
+    shared.epoch.store(lease.epoch(), Ordering::Release);
+    let validity = lease.validity();
+    if tx.send(Ok(Some(Arc::clone(&validity)))).is_err() {
         return;
     }
     let mut next = Instant::now() + renew_interval;
@@ -353,14 +376,50 @@ async fn keep_lease(
             tokio::time::sleep((next - now).min(Duration::from_millis(50))).await;
             continue;
         }
-        next += renew_interval;
-        if let Err(e) = lease.renew().await {
-            let reason = format!("lease of shard {shard:?} lost: {e}");
-            eprintln!("arbiter: FENCED: {reason}");
-            if let Ok(mut slot) = lost.lock() {
-                slot.clone_from(&reason);
+        next = now + renew_interval;
+        let outcome = match lease.renew().await {
+            Ok(()) => Ok(()),
+            // The entry moved: expired while NATS was away (take it again if still free)
+            // or taken by another node.
+            Err(ClusterError::LeaseLost(why)) => match lease.try_acquire().await {
+                Ok(true) => {
+                    eprintln!(
+                        "arbiter: the lease of shard {shard:?} had expired ({why}); taken \
+                         again (epoch {})",
+                        lease.epoch()
+                    );
+                    shared.epoch.store(lease.epoch(), Ordering::Release);
+                    Ok(())
+                }
+                Ok(false) => {
+                    let reason =
+                        format!("lease of shard {shard:?} lost: {why}; held by another node");
+                    eprintln!("arbiter: FENCED: {reason}");
+                    if let Ok(mut slot) = shared.lost_reason.lock() {
+                        slot.clone_from(&reason);
+                    }
+                    validity.revoke();
+                    shared.lost.store(true, Ordering::Release);
+                    return;
+                }
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(()) => {
+                if shared.unconfirmed.swap(false, Ordering::AcqRel) {
+                    eprintln!("arbiter: the lease of shard {shard:?} is confirmed again");
+                }
             }
-            return;
+            Err(e) => {
+                if !shared.unconfirmed.swap(true, Ordering::AcqRel) {
+                    eprintln!(
+                        "arbiter: ALARM: the lease of shard {shard:?} could not be renewed: {e}; \
+                         publishing pauses when it lapses"
+                    );
+                }
+            }
         }
     }
 }
@@ -408,7 +467,7 @@ impl ReplicationSupervisor {
         );
         replicator_config.epoch = wiring.lease.epoch();
         replicator_config.batch_bytes_max = cluster.batch_bytes;
-        replicator_config.lease_held = Some(wiring.lease.held_flag());
+        replicator_config.lease = Some(wiring.lease.validity());
         replicator_config.ack_timeout = Duration::from_secs(2);
         replicator_config.retries_max = 3;
         let cursor = ReplicatedCursor::default();
@@ -504,6 +563,7 @@ fn publish_stats(stats: &ReplicationStats, cursor: &ReplicatedCursor, wiring: &S
 }
 
 fn fence(wiring: &SupervisorWiring, reason: &str) {
+    wiring.lease.validity().revoke();
     if !wiring.fence.is_tripped() {
         eprintln!("arbiter: FENCED: {reason}; this node acknowledges nothing more and steps down");
     }
@@ -515,7 +575,7 @@ fn fence(wiring: &SupervisorWiring, reason: &str) {
 }
 
 fn supervise(
-    mut replicator: Replicator,
+    replicator: Replicator,
     config: &ReplicatorConfig,
     cursor: &ReplicatedCursor,
     wiring: &SupervisorWiring,
@@ -523,24 +583,35 @@ fn supervise(
     stop: &AtomicBool,
 ) {
     let mut stats = replicator.stats();
+    let mut replicator = Some(replicator);
     let mut lost_since: Option<Instant> = None;
     loop {
         std::thread::sleep(SUPERVISE_INTERVAL);
         publish_stats(&stats, cursor, wiring);
-        if !wiring.lease.held_flag().load(Ordering::Acquire) {
+        if wiring.lease.is_lost() {
             fence(wiring, &wiring.lease.lost_reason());
-            let _ = replicator.stop();
+            if let Some(replicator) = replicator.take() {
+                let _ = replicator.stop();
+            }
             return;
         }
         if stop.load(Ordering::Acquire) {
+            if !wiring.lease.validity().is_valid() {
+                // NATS is away: nothing can be published; do not wait for it.
+                wiring.lease.validity().revoke();
+            }
             // Shutdown: the replicator publishes the tail already written, then stops.
-            if let Err(e) = replicator.stop() {
+            if let Some(Err(e)) = replicator.take().map(Replicator::stop) {
                 eprintln!("arbiter: replicator at shutdown: {e}");
             }
             publish_stats(&stats, cursor, wiring);
             return;
         }
-        if lost_since.is_some() && wiring.status.lag_records.load(Ordering::Relaxed) == 0 {
+        if lost_since.is_some()
+            && !cursor.is_failed()
+            && !wiring.lease.is_unconfirmed()
+            && wiring.status.lag_records.load(Ordering::Relaxed) == 0
+        {
             lost_since = None;
             eprintln!("arbiter: replication caught up; acknowledgements wait for JetStream again");
             set_problem(wiring, "");
@@ -548,12 +619,17 @@ fn supervise(
             wiring.local_only.store(false, Ordering::Release);
             wiring.halted.store(false, Ordering::Release);
         }
-        if !cursor.is_failed() {
+        let failed = cursor.is_failed();
+        if !failed && !wiring.lease.is_unconfirmed() {
             continue;
         }
-        let error = match replicator.stop() {
-            Err(e) => e,
-            Ok(()) => ClusterError::Nats("replicator ended".into()),
+        let error = if failed {
+            match replicator.take().map(Replicator::stop) {
+                Some(Err(e)) => e,
+                _ => ClusterError::Nats("replicator ended".into()),
+            }
+        } else {
+            ClusterError::Nats("the lease could not be renewed".into())
         };
         if matches!(
             error,
@@ -584,6 +660,9 @@ fn supervise(
             ReplicationLoss::Halt => wiring.halted.store(true, Ordering::Release),
             ReplicationLoss::Continue => wiring.local_only.store(true, Ordering::Release),
         }
+        if !failed {
+            continue; // the replicator waits for the lease to be confirmed; nothing to restart
+        }
         // Restart after a pause; the new replicator resumes after the stream's last batch.
         let deadline = Instant::now() + RESTART_BACKOFF;
         while Instant::now() < deadline && !stop.load(Ordering::Acquire) {
@@ -598,8 +677,8 @@ fn supervise(
             cursor.clone(),
         ) {
             Ok(next) => {
-                replicator = next;
-                stats = replicator.stats();
+                stats = next.stats();
+                replicator = Some(next);
             }
             Err(e) => {
                 eprintln!("arbiter: replicator restart: {e}");

@@ -4,6 +4,7 @@
 mod access_trail;
 mod admin;
 mod cluster_agent;
+mod cluster_status;
 mod demo;
 mod fix_app;
 mod gateway_agent;
@@ -77,6 +78,9 @@ enum Command {
     /// Print or check configurations.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Ask NATS about the configured shard: leader, epoch, stream end, this node's lag.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// Run a generated order flow through one engine and print the book.
     Demo {
         /// Configuration file (instruments, capacities).
@@ -88,6 +92,16 @@ enum Command {
         /// Generator seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ClusterCommand {
+    /// The shard's leader and epoch, the stream's end, and this node's lag behind it.
+    Status {
+        /// Configuration file (its `[cluster]` section).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -130,6 +144,19 @@ fn load_with_text(path: Option<&PathBuf>) -> Result<(Config, String), ExitCode> 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Cluster(ClusterCommand::Status { config }) => match load(config.as_ref()) {
+            Ok(config) => match cluster_status::status(&config) {
+                Ok(line) => {
+                    println!("{line}");
+                    ExitCode::SUCCESS
+                }
+                Err(message) => {
+                    eprintln!("arbiter: cluster status: {message}");
+                    ExitCode::FAILURE
+                }
+            },
+            Err(code) => code,
+        },
         Command::Config(ConfigCommand::Default) => {
             print!("{DEFAULT_CONFIG}");
             ExitCode::SUCCESS

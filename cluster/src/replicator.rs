@@ -41,9 +41,10 @@ pub struct ReplicatorConfig {
     pub retries_max: u32,
     /// Sleep when there is nothing to read and nothing in flight.
     pub idle_sleep: Duration,
-    /// The lease's held flag ([`crate::Lease::held_flag`]): once it is false, nothing more
-    /// is published (the replicator stops with [`ClusterError::LeaseLost`]).
-    pub lease_held: Option<Arc<AtomicBool>>,
+    /// The lease's validity ([`crate::Lease::validity`]): batches are published only
+    /// while it is valid (the replicator waits while it lapses, e.g. NATS unreachable for
+    /// the renewals), and once revoked the replicator stops with [`ClusterError::LeaseLost`].
+    pub lease: Option<Arc<crate::LeaseValidity>>,
 }
 
 impl ReplicatorConfig {
@@ -68,7 +69,7 @@ impl ReplicatorConfig {
             ack_timeout: Duration::from_secs(5),
             retries_max: 5,
             idle_sleep: Duration::from_micros(500),
-            lease_held: None,
+            lease: None,
         }
     }
 }
@@ -470,11 +471,15 @@ async fn publish_next(
     while in_flight.len() >= config.in_flight_max {
         settle_front(config, context, subject, in_flight, cursor, stats).await?;
     }
-    if let Some(held) = &config.lease_held {
-        if !held.load(Ordering::Acquire) {
-            return Err(ClusterError::LeaseLost(
-                "the lease is no longer held: publishing stopped".into(),
-            ));
+    if let Some(lease) = &config.lease {
+        // Bounded by the lease: it is renewed (valid again) or revoked by the holder.
+        while !lease.is_valid() {
+            if lease.is_revoked() {
+                return Err(ClusterError::LeaseLost(
+                    "the lease is no longer held: publishing stopped".into(),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
     // Each publish adds exactly one message, so the expected last sequence is predicted.
