@@ -75,10 +75,7 @@ pub fn status(config: &Config) -> Result<String, String> {
     let local = local_last_sequence(config);
     let mut line = format!("shard={}", cluster.shard);
     match lease {
-        Some(value) => line.push_str(&format!(
-            " leader={} epoch={}",
-            value.node_id, value.epoch
-        )),
+        Some(value) => line.push_str(&format!(" leader={} epoch={}", value.node_id, value.epoch)),
         None => line.push_str(" leader=none (the lease is free: a standby takes it)"),
     }
     match stream {

@@ -107,28 +107,64 @@ impl Fence {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arbiter_journal::{Durability, Journal, JournalConfig, JournalId, RecordType, Sequence};
+    use arbiter_journal::{
+        Durability, Journal, JournalConfig, JournalId, RecordType, Sequence, TimestampNs,
+    };
 
-    #[test]
-    fn no_policy_no_hold_and_fence_keeps_first_reason() {
-        let dir = tempfile::tempdir().unwrap();
+    fn journal(dir: &std::path::Path) -> arbiter_journal::Writer {
         let mut config = JournalConfig::new(JournalId::from_u128(7));
         config.segment_size_bytes = 1 << 20;
         config.durability = Durability::None;
         config.prefault = false;
-        let (mut writer, _) = Journal::open(dir.path(), config).unwrap();
-        let local_only = Arc::new(AtomicBool::new(false));
-        assert!(ReleaseCursor::new(writer.durable_cursor(), false, None, local_only).is_none());
+        let (mut writer, _) = Journal::open(dir, config).unwrap();
+        for n in 1..=3 {
+            writer
+                .append(RecordType(1), Sequence(n), TimestampNs(n), b"x")
+                .unwrap();
+        }
         writer
-            .append(
-                RecordType(1),
-                Sequence(1),
-                arbiter_journal::TimestampNs(1),
-                b"x",
-            )
+    }
+
+    #[test]
+    fn release_waits_for_the_slower_cursor_and_continue_falls_back_to_local() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = journal(dir.path());
+        let local_only = Arc::new(AtomicBool::new(false));
+        // Nothing gates: no hold at all.
+        assert!(ReleaseCursor::new(
+            writer.durable_cursor(),
+            false,
+            None,
+            Arc::clone(&local_only)
+        )
+        .is_none());
+        // `replicated` alone: JetStream acknowledged nothing, so nothing is released.
+        let replicated = ReplicatedCursor::default();
+        let hold = ReleaseCursor::new(
+            writer.durable_cursor(),
+            false,
+            Some(replicated.clone()),
+            Arc::clone(&local_only),
+        )
+        .unwrap();
+        assert_eq!(hold.written(), 3);
+        assert_eq!(hold.get(), 0);
+        // Replication lost under `continue`: local durability alone releases (here `none`:
+        // everything written).
+        local_only.store(true, Ordering::Release);
+        assert_eq!(hold.get(), 3);
+        // `sync` + `replicated`: the minimum of both (the local flusher never ran here).
+        local_only.store(false, Ordering::Release);
+        let both = ReleaseCursor::new(writer.durable_cursor(), true, Some(replicated), local_only)
             .unwrap();
+        assert_eq!(both.get(), writer.durable_cursor().get().0.min(0));
+    }
+
+    #[test]
+    fn fence_keeps_the_first_reason() {
         let fence = Fence::default();
         assert!(!fence.is_tripped());
+        assert_eq!(fence.reason(), "");
         fence.trip("lease lost");
         fence.trip("second");
         assert!(fence.is_tripped());

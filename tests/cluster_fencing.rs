@@ -105,7 +105,11 @@ fn a_paused_leader_is_fenced_and_quarantines_its_unreplicated_tail() {
     assert!(aside.path().join("journal").is_dir());
     assert!(!data.join("journal").exists());
     for entry in std::fs::read_dir(&data).unwrap().filter_map(Result::ok) {
-        if entry.file_name().to_string_lossy().starts_with("quarantine-") {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("quarantine-")
+        {
             assert!(entry.metadata().unwrap().len() > 0);
         }
     }
@@ -138,7 +142,9 @@ fn halt_on_replication_loss_refuses_new_orders_until_nats_is_back() {
     client.logon_reset();
     client.new_order("up-1", "AAPL", "1", "1", "10.00");
     client.exec_report("up-1", "0");
-    assert!(leader.admin(&["status"]).contains("replication=replicating"));
+    assert!(leader
+        .admin(&["status"])
+        .contains("replication=replicating"));
 
     nats.stop();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -149,7 +155,9 @@ fn halt_on_replication_loss_refuses_new_orders_until_nats_is_back() {
     client.new_order("down-1", "AAPL", "1", "1", "10.01");
     let refused = client.exec_report("down-1", "8");
     assert!(
-        refused.get(58).is_some_and(|t| t.contains("replication lost")),
+        refused
+            .get(58)
+            .is_some_and(|t| t.contains("replication lost")),
         "{refused:?}"
     );
     assert!(leader
@@ -158,7 +166,10 @@ fn halt_on_replication_loss_refuses_new_orders_until_nats_is_back() {
 
     nats.restart().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !leader.admin(&["status"]).contains("replication=replicating") {
+    while !leader
+        .admin(&["status"])
+        .contains("replication=replicating")
+    {
         assert!(Instant::now() < deadline, "{}", leader.admin(&["status"]));
         std::thread::sleep(Duration::from_millis(100));
     }
