@@ -198,6 +198,18 @@ fn standby_takes_over_with_every_acknowledged_order() {
     );
     assert!(status.contains("role=leader shard=A"), "{status}");
     assert!(status.contains("replication=replicating"), "{status}");
+    // `arbiter cluster status` names the last standby as the leader, with its lag.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_arbiter"))
+        .args(["cluster", "status", "--config"])
+        .arg(&leader.config)
+        .output()
+        .unwrap();
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{line}");
+    assert!(
+        line.contains(&format!("shard=A leader=n{ROUNDS} epoch=")) && line.contains("lag_records="),
+        "{line}"
+    );
     failover_ms.sort_unstable();
     eprintln!(
         "failover over {} kills: p50 {} ms, max {} ms",
