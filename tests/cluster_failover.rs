@@ -13,7 +13,13 @@ use arbiter_cluster::server::{require_nats_server, LocalNatsServer};
 use arbiter_journal::{Reader, Sequence};
 use common::{write_config, Client, Daemon};
 
-const ROUNDS: usize = 3;
+/// Kills per run; `ARBITER_FAILOVER_ROUNDS` asks for more (a longer run outside CI).
+fn rounds() -> usize {
+    std::env::var("ARBITER_FAILOVER_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3)
+}
 const ORDERS_PER_ROUND: usize = 120;
 const EPOCH_RECORD: u16 = 4;
 const CONFIG_RECORD: u16 = 3;
@@ -122,7 +128,8 @@ fn standby_takes_over_with_every_acknowledged_order() {
     let mut acked: Vec<String> = Vec::new();
     let mut sent = 0usize;
     let mut failover_ms = Vec::new();
-    for round in 0..ROUNDS {
+    let rounds = rounds();
+    for round in 0..rounds {
         // A fresh standby each round (the killed leader's data directory is kept to compare).
         let standby_node = format!("n{}", round + 1);
         let standby = Daemon::start_until(
@@ -207,7 +214,7 @@ fn standby_takes_over_with_every_acknowledged_order() {
     let line = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{line}");
     assert!(
-        line.contains(&format!("shard=A leader=n{ROUNDS} epoch=")) && line.contains("lag_records="),
+        line.contains(&format!("shard=A leader=n{rounds} epoch=")) && line.contains("lag_records="),
         "{line}"
     );
     failover_ms.sort_unstable();
