@@ -8,6 +8,7 @@ mod cluster_status;
 mod demo;
 mod fix_app;
 mod gateway_agent;
+mod lease_keeper;
 mod messages;
 mod net_edge;
 mod order_table;

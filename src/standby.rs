@@ -16,7 +16,7 @@ use arbiter_config::{ClusterRole, ClusterSection, Config};
 use arbiter_fix::{FixVersion, FrameResult, Header, MessageBuilder, TimestampPrecision};
 use arbiter_journal::{RecordType, Sequence, TimestampNs, Writer};
 
-use crate::cluster_agent::LeaseKeeper;
+use crate::lease_keeper::LeaseKeeper;
 use crate::recovery::{new_fix_app, open_journal, recover, Replayer};
 
 /// The Logout text a standby answers every Logon with (names nothing secret).
