@@ -63,6 +63,8 @@ pub struct AdminServer {
     pub snapshots: Option<crate::snapshot_agent::SnapshotRequester>,
     /// The market-data agent's figures (`None`: no feed).
     pub market_data: Option<Arc<crate::market_data_agent::MarketDataStatus>>,
+    /// Clustered: replication and lease state for `status` (`None`: a single node).
+    pub cluster: Option<Arc<crate::cluster_agent::ClusterStatus>>,
 }
 
 /// The operator a request was authenticated as.
@@ -303,7 +305,7 @@ impl AdminServer {
                     self.market_data.as_deref(),
                     self.status.applied_seq.load(Ordering::Acquire) + 1
                 ),
-            ),
+            ) + &self.cluster.as_ref().map_or_else(String::new, |c| format!(" {}", c.line())),
             ["halt", symbol, reason @ ..] => {
                 self.set_phase(symbol, Phase::Halted, caller, reason, next_id)
             }

@@ -784,6 +784,17 @@ impl FixApp {
         }
     }
 
+    /// Refuses an order message without sequencing it (the venue node cannot take it now:
+    /// fenced, or new orders halted while replication is lost): an ExecutionReport with
+    /// ExecType 8 for a NewOrderSingle, a business reject for anything else.
+    pub fn refuse(&mut self, session: u32, msg: &Message<'_>, text: &str, out: &mut dyn FixSender) {
+        if msg.msg_type() == b"D" {
+            self.local_exec_report(session, msg, b'8', Some(99), text, out);
+        } else {
+            self.business_reject(session, msg, 0, 0, text, out);
+        }
+    }
+
     /// An ExecutionReport the gateway answers itself (a refusal before the sequencer, or the
     /// status of an unknown order): OrdStatus 8, no order id, nothing filled.
     fn local_exec_report(

@@ -1,6 +1,7 @@
 //! The gateway agent: FIX I/O on one thread. It reads sockets through the `arbiter-fix`
 //! acceptor, maps application messages to sequencer requests, and turns the sequencer's
-//! events into reports, holding each until its command is durable when the policy is `sync`.
+//! events into reports, holding each until its command is durable when the policy is `sync`,
+//! and (clustered) until JetStream acknowledged it under `replicated`: one hold for both.
 
 use std::collections::VecDeque;
 
@@ -10,12 +11,12 @@ use arbiter_fix::{
 };
 use arbiter_hardware::spsc::{Consumer, Producer};
 use arbiter_hardware::{Agent, MonoClock};
-use arbiter_journal::DurableCursor;
 use arbiter_perf::{RingIndex, Stage, StageRecorder, Telemetry};
 use std::sync::Arc;
 
 use crate::fix_app::{FixApp, FixSender};
 use crate::messages::{Annotation, GatewayControl, Outbound, Request};
+use crate::release::{Fence, ReleaseCursor};
 
 /// Outbound messages taken from the sequencer ring per duty cycle.
 const OUTBOUND_PER_CYCLE_MAX: usize = 4096;
@@ -118,7 +119,7 @@ pub struct GatewayAgent {
     from_sequencer: Consumer<Outbound>,
     /// Messages from the sequencer with the time the gateway took them.
     held: VecDeque<(Outbound, u64)>,
-    durable: Option<DurableCursor>,
+    durable: Option<ReleaseCursor>,
     disconnect: Vec<DisconnectPolicy>,
     timing: GatewayTiming,
     /// The last gateway request whose first report was timed wire to wire.
@@ -129,6 +130,10 @@ pub struct GatewayAgent {
     market_data: Option<crate::market_data_link::GatewaySide>,
     /// Report requests (orders, positions) from the admin socket.
     reports: Option<std::sync::mpsc::Receiver<crate::fix_app::report::ReportRequest>>,
+    /// Clustered: tripped when this leader lost its lease (no more orders, sessions out).
+    fence: Option<Arc<Fence>>,
+    /// Clustered: set while replication is lost under `on_replication_loss = "halt"`.
+    halted: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// What the gateway times with, and where its gauges go.
@@ -155,15 +160,15 @@ impl std::fmt::Debug for GatewayAgent {
 }
 
 impl GatewayAgent {
-    /// Wires an acceptor, the mapping and the rings. `durable` is set under the `sync`
-    /// policy: reports wait until their command is durable.
+    /// Wires an acceptor, the mapping and the rings. `durable` is set under the `sync` or
+    /// `replicated` policy: reports wait until it covers their command.
     #[must_use]
     pub fn new(
         gateway: Gateway<FileStore, Inbox>,
         app: FixApp,
         to_sequencer: Producer<Request>,
         from_sequencer: Consumer<Outbound>,
-        durable: Option<DurableCursor>,
+        durable: Option<ReleaseCursor>,
         disconnect: Vec<DisconnectPolicy>,
         timing: GatewayTiming,
     ) -> Self {
@@ -180,6 +185,8 @@ impl GatewayAgent {
             control: None,
             market_data: None,
             reports: None,
+            fence: None,
+            halted: None,
         }
     }
 
@@ -198,6 +205,48 @@ impl GatewayAgent {
         let work = link.pump(&mut sink);
         link.publish_room(&sink);
         work
+    }
+
+    /// Clustered leader: watch `fence` (lost lease: refuse orders, log sessions out) and
+    /// `halted` (replication lost under `halt`: refuse new orders, let cancels through).
+    pub fn set_cluster(&mut self, fence: Arc<Fence>, halted: Arc<std::sync::atomic::AtomicBool>) {
+        self.fence = Some(fence);
+        self.halted = Some(halted);
+    }
+
+    /// Once fenced: every logged-on session is logged out with the reason (each cycle, so
+    /// a session that logs on again is sent away too).
+    fn enforce_fence(&mut self) -> u32 {
+        let Some(fence) = self.fence.as_ref().filter(|f| f.is_tripped()) else {
+            return 0;
+        };
+        let text = format!(
+            "venue node fenced, no longer the leader: {}",
+            fence.reason()
+        );
+        let mut work = 0;
+        for session in 0..self.disconnect.len() {
+            let id = arbiter_fix::SessionId(session as u32);
+            if self.gateway.session(id).is_some_and(|s| s.is_logged_on()) {
+                self.gateway.logout(id, &text);
+                work += 1;
+            }
+        }
+        work
+    }
+
+    /// Why an order message must be refused here instead of sequenced (fenced, or halted
+    /// by lost replication for new orders), if it must.
+    fn refusal(&self, msg_type: &[u8]) -> Option<&'static str> {
+        if self.fence.as_ref().is_some_and(|f| f.is_tripped()) {
+            return Some("refused: this venue node was fenced and is no longer the leader");
+        }
+        let halted = self
+            .halted
+            .as_ref()
+            .is_some_and(|h| h.load(std::sync::atomic::Ordering::Acquire));
+        (halted && msg_type == b"D")
+            .then_some("refused: replication lost; new orders are halted until it catches up")
     }
 
     /// Takes admin requests (session logouts) from this ring.
@@ -287,6 +336,12 @@ impl GatewayAgent {
             let Ok(msg) = decode(raw) else {
                 continue; // the session layer validated it already
             };
+            if let Some(text) = self.refusal(msg.msg_type()) {
+                let mut sender = Sender(&mut self.gateway);
+                self.app.refuse(session, &msg, text, &mut sender);
+                work += 1;
+                continue;
+            }
             let mut sender = Sender(&mut self.gateway);
             if let Some(link) = self.market_data.as_mut() {
                 if crate::market_data_link::is_market_data_request(msg.msg_type()) {
@@ -399,10 +454,7 @@ impl GatewayAgent {
             self.held.push_back((message, now));
             work += 1;
         }
-        let durable = self
-            .durable
-            .as_ref()
-            .map_or(u64::MAX, |cursor| cursor.get().0);
+        let durable = self.durable.as_ref().map_or(u64::MAX, ReleaseCursor::get);
         while let Some((message, dequeued_ns)) = self.held.front().copied() {
             if message.seq().0 > durable {
                 break;
@@ -420,7 +472,7 @@ impl GatewayAgent {
                 .ring_occupancy(RING_OUTBOUND)
                 .set(self.from_sequencer.len() as i64);
             if let Some(cursor) = &self.durable {
-                let lag = cursor.written().0.saturating_sub(cursor.get().0);
+                let lag = cursor.written().saturating_sub(cursor.get());
                 metrics.durable_lag_records.set(lag as i64);
             }
         }
@@ -440,6 +492,9 @@ impl Agent for GatewayAgent {
         // After the order path: market data never goes before a report.
         work += self.pump_market_data();
         work += self.serve_control();
+        if self.fence.is_some() {
+            work += self.enforce_fence();
+        }
         work
     }
 

@@ -2,16 +2,21 @@
 #![deny(missing_docs)]
 
 mod admin;
+mod cluster_agent;
+mod cluster_status;
 mod demo;
 mod fix_market_data;
 mod gateway_agent;
+mod lease_keeper;
 mod market_data_agent;
 mod market_data_link;
 mod net_edge;
 mod recovery;
+mod release;
 mod runtime;
 mod sequencer;
 mod snapshot_agent;
+mod standby;
 
 // The state modules live in the library (shared with the replay tool); at the crate root,
 // `crate::fix_app` and friends keep naming them.
@@ -39,6 +44,9 @@ enum Command {
         /// Configuration file.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Start as the shard's hot standby (overrides `cluster.role`).
+        #[arg(long)]
+        standby: bool,
     },
     /// Send a request to a running daemon's admin socket (status, halt SYMBOL, resume SYMBOL,
     /// shutdown).
@@ -74,6 +82,9 @@ enum Command {
     /// Print or check configurations.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Ask NATS about the configured shard: leader, epoch, stream end, this node's lag.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// Run a generated order flow through one engine and print the book.
     Demo {
         /// Configuration file (instruments, capacities).
@@ -85,6 +96,16 @@ enum Command {
         /// Generator seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ClusterCommand {
+    /// The shard's leader and epoch, the stream's end, and this node's lag behind it.
+    Status {
+        /// Configuration file (its `[cluster]` section).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -127,6 +148,19 @@ fn load_with_text(path: Option<&PathBuf>) -> Result<(Config, String), ExitCode> 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Cluster(ClusterCommand::Status { config }) => match load(config.as_ref()) {
+            Ok(config) => match cluster_status::status(&config) {
+                Ok(line) => {
+                    println!("{line}");
+                    ExitCode::SUCCESS
+                }
+                Err(message) => {
+                    eprintln!("arbiter: cluster status: {message}");
+                    ExitCode::FAILURE
+                }
+            },
+            Err(code) => code,
+        },
         Command::Config(ConfigCommand::Default) => {
             print!("{DEFAULT_CONFIG}");
             ExitCode::SUCCESS
@@ -197,8 +231,8 @@ fn main() -> ExitCode {
             }
             Err(code) => code,
         },
-        Command::Run { config } => match load_with_text(config.as_ref()) {
-            Ok((config, text)) => match runtime::run(&config, &text) {
+        Command::Run { config, standby } => match load_with_text(config.as_ref()) {
+            Ok((config, text)) => match runtime::run(&config, &text, standby) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(message) => {
                     eprintln!("arbiter: {message}");

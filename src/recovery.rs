@@ -68,46 +68,97 @@ pub fn recover(
     engine: &mut Engine,
     from: Sequence,
     last_config: Option<String>,
-    mut on_event: impl FnMut(&Command, &[u8], &Event),
+    on_event: impl FnMut(&Command, &[u8], &Event),
 ) -> Result<Recovered, String> {
     let started = Instant::now();
     let reader = Reader::open(dir).map_err(|e| format!("journal {}: {e}", dir.display()))?;
-    let mut commands = 0u64;
-    let mut digests_checked = 0u64;
-    let mut last_config = last_config;
-    struct Collect<'a, F: FnMut(&Command, &[u8], &Event)> {
-        command: Command,
-        annotation: &'a [u8],
-        callback: &'a mut F,
-    }
-    impl<F: FnMut(&Command, &[u8], &Event)> EventSink for Collect<'_, F> {
-        fn emit(&mut self, event: Event) {
-            (self.callback)(&self.command, self.annotation, &event);
-        }
-    }
+    let mut replayer = Replayer {
+        venue,
+        engine,
+        on_event,
+        commands: 0,
+        digests_checked: 0,
+        last_config,
+    };
     for record in reader.iter_from_seq(from) {
         let record = record.map_err(|e| format!("journal {}: {e}", dir.display()))?;
-        let seq = Seq(record.sequence().0);
-        match record.record_type().0 {
+        replayer.apply(
+            record.record_type().0,
+            record.sequence().0,
+            record.timestamp().0,
+            record.payload(),
+        )?;
+    }
+    Ok(Recovered {
+        writer,
+        journal: report,
+        commands: replayer.commands,
+        digests_checked: replayer.digests_checked,
+        elapsed: started.elapsed(),
+        last_config: replayer.last_config,
+    })
+}
+
+/// Applies journal records to an engine, one at a time: commands (events go to
+/// `on_event`), digest checks, configuration checks. Start-up replay and the standby's
+/// follower share it, so both rebuild state exactly the same way.
+pub struct Replayer<'a, F: FnMut(&Command, &[u8], &Event)> {
+    /// The running configuration (journaled ones must keep its instruments and limits).
+    pub venue: &'a Config,
+    /// The engine being rebuilt.
+    pub engine: &'a mut Engine,
+    /// Sees every event with its command and annotation (the gateway's order table).
+    pub on_event: F,
+    /// Commands applied.
+    pub commands: u64,
+    /// Digest records checked.
+    pub digests_checked: u64,
+    /// The last configuration text applied.
+    pub last_config: Option<String>,
+}
+
+impl<F: FnMut(&Command, &[u8], &Event)> Replayer<'_, F> {
+    /// Applies one record (other record types, seals and epoch changes, are skipped).
+    ///
+    /// # Errors
+    /// A record that does not decode, a digest that does not match, or a journaled
+    /// configuration that changes instruments, capacities or start-up limits.
+    pub fn apply(
+        &mut self,
+        record_type: u16,
+        sequence: u64,
+        timestamp_ns: u64,
+        payload: &[u8],
+    ) -> Result<(), String> {
+        struct Collect<'a, F: FnMut(&Command, &[u8], &Event)> {
+            command: Command,
+            annotation: &'a [u8],
+            callback: &'a mut F,
+        }
+        impl<F: FnMut(&Command, &[u8], &Event)> EventSink for Collect<'_, F> {
+            fn emit(&mut self, event: Event) {
+                (self.callback)(&self.command, self.annotation, &event);
+            }
+        }
+        let seq = Seq(sequence);
+        match record_type {
             RECORD_COMMAND => {
-                let (command, annotation) =
-                    decode_record(seq, TimestampNs(record.timestamp().0), record.payload())
-                        .map_err(|e| format!("journal record {}: {e}", seq.0))?;
+                let (command, annotation) = decode_record(seq, TimestampNs(timestamp_ns), payload)
+                    .map_err(|e| format!("journal record {}: {e}", seq.0))?;
                 let mut sink = Collect {
                     command,
                     annotation,
-                    callback: &mut on_event,
+                    callback: &mut self.on_event,
                 };
-                engine.apply(&command, &mut sink);
-                commands += 1;
+                self.engine.apply(&command, &mut sink);
+                self.commands += 1;
             }
             RECORD_DIGEST => {
-                let bytes: [u8; 8] = record
-                    .payload()
+                let bytes: [u8; 8] = payload
                     .try_into()
                     .map_err(|_| format!("journal record {}: digest is not 8 bytes", seq.0))?;
                 let expected = u64::from_le_bytes(bytes);
-                let actual = engine.digest();
+                let actual = self.engine.digest();
                 if expected != actual {
                     return Err(format!(
                         "journal record {}: replayed state digest {actual:016x} differs from \
@@ -115,50 +166,39 @@ pub fn recover(
                         seq.0
                     ));
                 }
-                digests_checked += 1;
+                self.digests_checked += 1;
             }
             RECORD_CONFIG => {
-                let text = std::str::from_utf8(record.payload())
+                let text = std::str::from_utf8(payload)
                     .map_err(|_| format!("journal record {}: configuration is not UTF-8", seq.0))?;
-                let journaled = Config::parse(text).map_err(|problems| {
-                    format!(
-                        "journal record {}: journaled configuration: {}",
-                        seq.0,
-                        problems.join("; ")
-                    )
-                })?;
-                match venue.journal_compatible(&journaled) {
-                    Ok(()) => {}
-                    Err(JournalMismatch::Engine) => {
-                        return Err(format!(
-                            "the configuration changes instruments or engine capacities against the \
-                             one journaled at record {}: replay would not rebuild the same state; \
-                             start a new journal (another journal directory) for the new instrument \
-                             set",
-                            seq.0
-                        ));
-                    }
-                    Err(JournalMismatch::Risk) => {
-                        return Err(format!(
-                            "the configuration changes the [risk] section or the operators against \
-                             the one journaled at record {}: start-up limits are part of the \
-                             journal's initial state; change limits at run time with `arbiter admin \
-                             limit ...` (journaled), or start a new journal",
-                            seq.0
-                        ));
-                    }
-                }
-                last_config = Some(text.to_owned());
+                check_journaled_config(self.venue, seq.0, text)?;
+                self.last_config = Some(text.to_owned());
             }
-            _ => {} // other record types (seals) are the journal's own
+            _ => {} // other record types (seals, epoch changes) are not engine state
         }
+        Ok(())
     }
-    Ok(Recovered {
-        writer,
-        journal: report,
-        commands,
-        digests_checked,
-        elapsed: started.elapsed(),
-        last_config,
-    })
+}
+
+fn check_journaled_config(venue: &Config, sequence: u64, text: &str) -> Result<(), String> {
+    let journaled = Config::parse(text).map_err(|problems| {
+        format!(
+            "journal record {sequence}: journaled configuration: {}",
+            problems.join("; ")
+        )
+    })?;
+    match venue.journal_compatible(&journaled) {
+        Ok(()) => Ok(()),
+        Err(JournalMismatch::Engine) => Err(format!(
+            "the configuration changes instruments or engine capacities against the one \
+             journaled at record {sequence}: replay would not rebuild the same state; start a new \
+             journal (another journal directory) for the new instrument set"
+        )),
+        Err(JournalMismatch::Risk) => Err(format!(
+            "the configuration changes the [risk] section or the operators against the \
+             one journaled at record {sequence}: start-up limits are part of the journal's \
+             initial state; change limits at run time with `arbiter admin limit ...` \
+             (journaled), or start a new journal"
+        )),
+    }
 }

@@ -58,7 +58,7 @@ fn runner(name: &str, agent: &AgentConfig) -> RunnerConfig {
     }
 }
 
-fn journal_config(config: &Config) -> JournalConfig {
+pub(crate) fn journal_config(config: &Config) -> JournalConfig {
     let mut journal = JournalConfig::new(JOURNAL_IDENTITY);
     journal.segment_size_bytes = config.journal.segment_bytes;
     journal.durability = match config.journal.durability {
@@ -72,13 +72,23 @@ fn journal_config(config: &Config) -> JournalConfig {
     journal
 }
 
-/// Runs the venue until SIGTERM/SIGINT or an admin `shutdown`.
+/// Whether SIGTERM/SIGINT arrived (the standby's loops watch it too).
+pub(crate) fn signalled() -> bool {
+    SIGNALLED.load(Ordering::SeqCst)
+}
+
+/// Runs the venue until SIGTERM/SIGINT or an admin `shutdown`. Clustered, a leader takes
+/// the shard's lease first; a standby (`role = "standby"` or `standby`) follows the stream
+/// until it takes over, then continues here as the leader.
 ///
 /// # Errors
-/// A message for the operator when start-up fails.
-pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
+/// A message for the operator when start-up fails, or when this leader was fenced.
+pub fn run(config: &Config, config_text: &str, standby: bool) -> Result<(), String> {
     install_signal_handlers();
     let _ = arbiter_hardware::allowed_cores();
+    let Some(lease) = crate::standby::lead_or_follow(config, standby)? else {
+        return Ok(()); // a standby stopped before taking over
+    };
     let data_dir = &config.venue.data_dir;
     std::fs::create_dir_all(data_dir)
         .map_err(|e| format!("data directory {}: {e}", data_dir.display()))?;
@@ -187,6 +197,9 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
                 config_text.as_bytes(),
             )
             .map_err(|e| format!("journal configuration record: {e}"))?;
+    }
+    if let Some(lease) = &lease {
+        crate::cluster_agent::journal_epoch(config, &mut writer, lease.epoch())?;
     }
     let flusher = writer
         .flusher()
@@ -297,7 +310,6 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         .map_err(|e| format!("FIX listener {listen}: {e}"))?;
     gateway.set_edge_events(Box::new(crate::access_trail::EdgeTrail(trail.clone())));
     let bound = gateway.local_addr().map_err(|e| e.to_string())?;
-    let held = (config.journal.durability == Durability::Sync).then(|| durable.clone());
     // Latency and metrics: one recorder per timed thread, a reporter thread off the hot path.
     let clock = arbiter_hardware::MonoClock::calibrate();
     let telemetry = Telemetry::new(MetricsLayout {
@@ -395,6 +407,18 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         }
         None => None,
     };
+    // Clustered: the replicator follows the journal; reports wait on min(local, replicated).
+    let cluster = crate::cluster_agent::LeaderCluster::start(config, lease, &durable, &telemetry)?;
+    let held = crate::release::ReleaseCursor::new(
+        durable.clone(),
+        config.journal.durability == Durability::Sync,
+        cluster
+            .as_ref()
+            .and_then(crate::cluster_agent::LeaderCluster::hold_cursor),
+        cluster
+            .as_ref()
+            .map_or_else(Default::default, |c| Arc::clone(&c.local_only)),
+    );
     let mut gateway_agent = GatewayAgent::new(
         gateway,
         app,
@@ -416,6 +440,9 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
     // Admin reports (orders, positions): a few at a time, answered by the gateway thread.
     let (reports_tx, reports_rx) = std::sync::mpsc::sync_channel(4);
     gateway_agent.set_reports(reports_rx);
+    if let Some(cluster) = &cluster {
+        gateway_agent.set_cluster(Arc::clone(&cluster.fence), Arc::clone(&cluster.halted));
+    }
 
     let status = Arc::new(SequencerStatus::default());
     let sequencer = Sequencer::new(
@@ -504,6 +531,7 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
             .as_ref()
             .map(crate::snapshot_agent::SnapshotAgentHandle::requester),
         market_data: market_data.as_ref().map(|m| Arc::clone(&m.status)),
+        cluster: cluster.as_ref().map(|c| Arc::clone(&c.status)),
     };
     let listener = admin
         .bind()
@@ -518,7 +546,8 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         "arbiter: listening for FIX on {bound}; admin socket {}",
         config.admin_socket().display()
     );
-    while !SIGNALLED.load(Ordering::SeqCst) && !shutdown.load(Ordering::Acquire) {
+    let fenced = || cluster.as_ref().is_some_and(|c| c.fence.is_tripped());
+    while !SIGNALLED.load(Ordering::SeqCst) && !shutdown.load(Ordering::Acquire) && !fenced() {
         std::thread::sleep(Duration::from_millis(20));
     }
     eprintln!("arbiter: shutting down");
@@ -548,13 +577,21 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
             break;
         }
     }
-    gateway_agent.logout_all("venue shutting down");
+    let step_down = cluster
+        .as_ref()
+        .filter(|c| c.fence.is_tripped())
+        .map(|c| c.fence.reason());
+    gateway_agent.logout_all(step_down.as_deref().map_or("venue shutting down", |_| {
+        "venue node fenced, no longer the leader"
+    }));
     let last_written = writer.next_sequence().0.checked_sub(1);
     let journal_next = writer.next_sequence();
     writer.close().map_err(|e| format!("journal close: {e}"))?;
     if let Some(market_data) = market_data {
         market_data.finish(journal_next);
     }
+    // The replicator publishes the closed journal's tail (unless fenced), then stops.
+    let replicated = cluster.map(crate::cluster_agent::LeaderCluster::stop);
     // The journal is closed: the agent catches up and writes the final snapshot.
     if let Some(agent) = snapshot_agent {
         agent.finish(last_written.map(arbiter_journal::Sequence));
@@ -573,6 +610,13 @@ pub fn run(config: &Config, config_text: &str) -> Result<(), String> {
         server.stop();
     }
     eprintln!("arbiter: percentile dumps in {}", dump_dir.display());
+    if let (Some(reason), Some((epoch, replicated))) = (step_down, replicated) {
+        let done = crate::cluster_agent::quarantine(config, epoch, replicated)?;
+        return Err(format!(
+            "fenced ({reason}); stepped down: {done}; restart this node as a standby \
+             (--standby): it rebuilds its journal from the stream"
+        ));
+    }
     eprintln!(
         "arbiter: stopped cleanly; live orders {}, digest {:016x}",
         engine.live_orders(),

@@ -4,9 +4,9 @@
 //! Leadership is decided from compare-and-set results only: a `get` on a replicated bucket
 //! may be stale. The bucket's stream is created here (not with `create_key_value`, which
 //! async-nats ≥ 0.41 cannot do against nats-server 2.9) and opened with `get_key_value`.
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, kv, stream};
 
@@ -82,6 +82,57 @@ impl LeaseValue {
     }
 }
 
+/// Until when the holder may act as leader, on this process's monotonic clock: half the TTL
+/// after the last successful take or renew was *sent* (the server cannot expire the entry
+/// before a TTL after it received that write, and a standby takes it only after that and a
+/// catch-up). A paused process (SIGSTOP, a long GC-like stall) finds it lapsed on waking,
+/// before any of its threads could renew. [`LeaseValidity::revoke`] ends it for good.
+#[derive(Debug)]
+pub struct LeaseValidity {
+    base: Instant,
+    until_ms: AtomicU64,
+    revoked: AtomicBool,
+}
+
+impl Default for LeaseValidity {
+    fn default() -> Self {
+        LeaseValidity {
+            base: Instant::now(),
+            until_ms: AtomicU64::new(0),
+            revoked: AtomicBool::new(false),
+        }
+    }
+}
+
+impl LeaseValidity {
+    /// Whether the holder may act now (publish, acknowledge).
+    #[must_use]
+    pub fn is_valid(&self) -> bool {
+        !self.is_revoked()
+            && u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX)
+                < self.until_ms.load(Ordering::Acquire)
+    }
+
+    /// Whether it was revoked (the lease is known lost: fenced).
+    #[must_use]
+    pub fn is_revoked(&self) -> bool {
+        self.revoked.load(Ordering::Acquire)
+    }
+
+    /// Ends validity for good (fencing).
+    pub fn revoke(&self) {
+        self.revoked.store(true, Ordering::Release);
+    }
+
+    fn extend(&self, sent: Instant, ttl: Duration) {
+        let until = sent.saturating_duration_since(self.base) + ttl / 2;
+        self.until_ms.store(
+            u64::try_from(until.as_millis()).unwrap_or(u64::MAX),
+            Ordering::Release,
+        );
+    }
+}
+
 /// A lease handle. Not `Sync`-shared: one owner renews; others watch [`Lease::held_flag`].
 #[derive(Debug)]
 pub struct Lease {
@@ -90,6 +141,7 @@ pub struct Lease {
     revision: Option<u64>,
     epoch: u64,
     held: Arc<AtomicBool>,
+    validity: Arc<LeaseValidity>,
 }
 
 impl Lease {
@@ -148,6 +200,7 @@ impl Lease {
             revision: None,
             epoch: 0,
             held: Arc::new(AtomicBool::new(false)),
+            validity: Arc::new(LeaseValidity::default()),
         })
     }
 
@@ -159,6 +212,7 @@ impl Lease {
     /// [`ClusterError::Nats`] when the server cannot be asked (not the same as "held by
     /// another": that is `Ok(false)`).
     pub async fn try_acquire(&mut self) -> Result<bool, ClusterError> {
+        let sent = Instant::now();
         let provisional = LeaseValue {
             node_id: self.config.node_id.clone(),
             epoch: 0,
@@ -186,6 +240,7 @@ impl Lease {
                 self.revision = Some(next);
                 self.epoch = revision;
                 self.held.store(true, Ordering::Release);
+                self.validity.extend(sent, self.config.ttl);
                 Ok(true)
             }
             Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(false),
@@ -195,6 +250,8 @@ impl Lease {
 
     /// Renews the lease by compare-and-set on the last revision this node wrote. On any
     /// failure the held flag drops: a leader whose renew fails must stop acknowledging.
+    /// After a NATS error the revision is kept, so a later renew can still succeed if the
+    /// entry did not expire meanwhile ([`Lease::validity`] lapses on its own until then).
     ///
     /// # Errors
     /// [`ClusterError::LeaseLost`] when not held or the revision moved (expired and taken,
@@ -209,6 +266,7 @@ impl Lease {
             node_id: self.config.node_id.clone(),
             epoch: self.epoch,
         };
+        let sent = Instant::now();
         match self
             .store
             .update(&self.config.shard, value.encode(), revision)
@@ -216,12 +274,14 @@ impl Lease {
         {
             Ok(next) => {
                 self.revision = Some(next);
+                self.held.store(true, Ordering::Release);
+                self.validity.extend(sent, self.config.ttl);
                 Ok(())
             }
             Err(e) => {
-                self.revision = None;
                 self.held.store(false, Ordering::Release);
                 if e.kind() == kv::UpdateErrorKind::WrongLastRevision {
+                    self.revision = None;
                     Err(ClusterError::LeaseLost(format!(
                         "revision {revision} is no longer the lease's: expired or taken"
                     )))
@@ -244,6 +304,12 @@ impl Lease {
     #[must_use]
     pub fn held_flag(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.held)
+    }
+
+    /// The validity window (shared with the replicator, which publishes only within it).
+    #[must_use]
+    pub fn validity(&self) -> Arc<LeaseValidity> {
+        Arc::clone(&self.validity)
     }
 
     /// Epoch of the current holding (0 if never held).

@@ -26,6 +26,6 @@ mod stream;
 
 pub use error::ClusterError;
 pub use follower::{follow, FollowerConfig, FollowerReport, FollowerStop, OnRecord};
-pub use lease::{Lease, LeaseConfig, LeaseValue};
+pub use lease::{Lease, LeaseConfig, LeaseValidity, LeaseValue};
 pub use replicator::{ReplicatedCursor, ReplicationStats, Replicator, ReplicatorConfig};
 pub use stream::{ensure_stream, stream_name, subject, StreamSettings};

@@ -41,6 +41,10 @@ pub struct ReplicatorConfig {
     pub retries_max: u32,
     /// Sleep when there is nothing to read and nothing in flight.
     pub idle_sleep: Duration,
+    /// The lease's validity ([`crate::Lease::validity`]): batches are published only
+    /// while it is valid (the replicator waits while it lapses, e.g. NATS unreachable for
+    /// the renewals), and once revoked the replicator stops with [`ClusterError::LeaseLost`].
+    pub lease: Option<Arc<crate::LeaseValidity>>,
 }
 
 impl ReplicatorConfig {
@@ -65,6 +69,7 @@ impl ReplicatorConfig {
             ack_timeout: Duration::from_secs(5),
             retries_max: 5,
             idle_sleep: Duration::from_micros(500),
+            lease: None,
         }
     }
 }
@@ -170,8 +175,21 @@ impl Replicator {
         config: ReplicatorConfig,
         written: Option<DurableCursor>,
     ) -> Result<Replicator, ClusterError> {
+        Self::spawn_with_cursor(config, written, ReplicatedCursor::default())
+    }
+
+    /// As [`Replicator::spawn`], advancing an existing cursor (a replicator restarted after
+    /// NATS came back keeps the cursor the gateway waits on); its failed mark is cleared.
+    ///
+    /// # Errors
+    /// As [`Replicator::spawn`].
+    pub fn spawn_with_cursor(
+        config: ReplicatorConfig,
+        written: Option<DurableCursor>,
+        cursor: ReplicatedCursor,
+    ) -> Result<Replicator, ClusterError> {
         let stop = Arc::new(AtomicBool::new(false));
-        let cursor = ReplicatedCursor::default();
+        cursor.failed.store(false, Ordering::Release);
         let stats = Arc::new(ReplicationStats::default());
         let thread = {
             let (stop, cursor, stats) = (Arc::clone(&stop), cursor.clone(), Arc::clone(&stats));
@@ -452,6 +470,17 @@ async fn publish_next(
 ) -> Result<(), ClusterError> {
     while in_flight.len() >= config.in_flight_max {
         settle_front(config, context, subject, in_flight, cursor, stats).await?;
+    }
+    if let Some(lease) = &config.lease {
+        // Bounded by the lease: it is renewed (valid again) or revoked by the holder.
+        while !lease.is_valid() {
+            if lease.is_revoked() {
+                return Err(ClusterError::LeaseLost(
+                    "the lease is no longer held: publishing stopped".into(),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
     // Each publish adds exactly one message, so the expected last sequence is predicted.
     let expected_last = *last_stream_sequence;

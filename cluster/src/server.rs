@@ -186,6 +186,28 @@ impl LocalNatsServer {
         )))
     }
 
+    /// Stops this (single, non-clustered) server and starts it again on the same port and
+    /// store directory (for tests of a NATS outage); waits until it accepts connections.
+    ///
+    /// # Errors
+    /// As [`LocalNatsServer::start`].
+    pub fn restart(&mut self) -> Result<(), ClusterError> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let next = Self::spawn(&self.store_dir, self.port, &[])?;
+        // Take the new child; the old value's Drop must not kill it.
+        let old = std::mem::replace(self, next);
+        std::mem::forget(old);
+        Ok(())
+    }
+
+    /// Stops the server (by its PID) and keeps its store directory; [`Self::restart`] brings
+    /// it back.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Client URL.
     #[must_use]
     pub fn url(&self) -> String {

@@ -16,6 +16,8 @@ use serde::Deserialize;
 
 mod market_data;
 pub use market_data::{MarketDataSection, WINDOW_MESSAGES_MAX};
+mod cluster;
+pub use cluster::{ClusterDurability, ClusterRole, ClusterSection, ReplicationLoss};
 
 /// The configuration `arbiter run` uses when no file is given.
 pub const DEFAULT_CONFIG: &str = include_str!("../default-config.toml");
@@ -59,6 +61,9 @@ pub struct Config {
     /// The market-data feed; absent: none.
     #[serde(default)]
     pub market_data: Option<MarketDataSection>,
+    /// Journal replication and failover (absent: a single node).
+    #[serde(default)]
+    pub cluster: Option<ClusterSection>,
 }
 
 /// State snapshots taken by a thread that follows the journal.
@@ -757,6 +762,9 @@ impl Config {
 
     fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if let Some(cluster) = &self.cluster {
+            out.extend(cluster.problems());
+        }
         if let Some(text) = &self.venue.end_of_day {
             if parse_hhmm(text).is_none_or(|minutes| minutes >= 24 * 60) {
                 out.push(format!(

@@ -209,6 +209,35 @@ impl Collector for TelemetryCollector {
             "Journal records appended but not yet durable",
             [(Vec::new(), m.durable_lag_records.get())],
         )?;
+        for (name, help, value) in [
+            (
+                "arbiter_replication_lag_records",
+                "Journal records not yet acknowledged by JetStream",
+                m.replication_lag_records.get(),
+            ),
+            (
+                "arbiter_replication_lag_us",
+                "Age in microseconds of the oldest unacknowledged replicated record",
+                m.replication_lag_us.get(),
+            ),
+            (
+                "arbiter_replication_publish_p50_us",
+                "Replication batch publish-to-ack latency p50, microseconds",
+                m.replication_publish_p50_us.get(),
+            ),
+            (
+                "arbiter_replication_publish_p99_us",
+                "Replication batch publish-to-ack latency p99, microseconds",
+                m.replication_publish_p99_us.get(),
+            ),
+            (
+                "arbiter_replication_state",
+                "0 not clustered, 1 replicating, 2 lost, 3 fenced",
+                m.replication_state.get(),
+            ),
+        ] {
+            encode_gauge_family(&mut encoder, name, help, [(Vec::new(), value)])?;
+        }
         encode_gauge_family(
             &mut encoder,
             "arbiter_durable_lag_seconds",

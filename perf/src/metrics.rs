@@ -135,6 +135,16 @@ pub struct Metrics {
     pub durable_lag_ns: Gauge,
     /// Kill switch: 0 off, 1 engaged (firm, account or venue: the daemon's choice of code).
     pub kill_switch: Gauge,
+    /// Journal records written locally but not yet acknowledged by JetStream.
+    pub replication_lag_records: Gauge,
+    /// Age in µs of the oldest record read for replication and not yet acknowledged.
+    pub replication_lag_us: Gauge,
+    /// Batch publish-to-acknowledgement latency, p50 and p99 in µs.
+    pub replication_publish_p50_us: Gauge,
+    /// See `replication_publish_p50_us`.
+    pub replication_publish_p99_us: Gauge,
+    /// Replication state: 0 not clustered, 1 replicating, 2 lost (NATS unreachable), 3 fenced.
+    pub replication_state: Gauge,
     layout: MetricsLayout,
 }
 
@@ -154,6 +164,11 @@ impl Metrics {
             durable_lag_records: Gauge::default(),
             durable_lag_ns: Gauge::default(),
             kill_switch: Gauge::default(),
+            replication_lag_records: Gauge::default(),
+            replication_lag_us: Gauge::default(),
+            replication_publish_p50_us: Gauge::default(),
+            replication_publish_p99_us: Gauge::default(),
+            replication_state: Gauge::default(),
             layout,
         }
     }

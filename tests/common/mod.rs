@@ -41,12 +41,19 @@ pub fn write_config(dir: &Path, durability: &str) -> PathBuf {
 }
 
 impl Daemon {
+    pub fn start(config: &Path) -> Daemon {
+        Daemon::start_until(config, &[], "arbiter: listening for FIX on ")
+    }
+
+    /// Starts `arbiter run --config FILE ARGS` and waits for a log line starting with
+    /// `marker` followed by the FIX address (e.g. a standby's refusal listener).
     // The child is waited for by `wait`/`kill9`; on a startup panic the test is failing anyway.
     #[allow(clippy::zombie_processes)]
-    pub fn start(config: &Path) -> Daemon {
+    pub fn start_until(config: &Path, args: &[&str], marker: &str) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_arbiter"))
             .args(["run", "--config"])
             .arg(config)
+            .args(args)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -67,8 +74,9 @@ impl Daemon {
             let line = rx
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 .expect("arbiter did not start listening");
-            if let Some(rest) = line.strip_prefix("arbiter: listening for FIX on ") {
-                let addr = rest.split(';').next().unwrap();
+            if let Some(at) = line.find(marker) {
+                let rest = &line[at + marker.len()..];
+                let addr = rest.split([';', ' ']).next().unwrap();
                 let port = addr.rsplit(':').next().unwrap().parse().unwrap();
                 return Daemon {
                     child,
@@ -79,6 +87,23 @@ impl Daemon {
                 };
             }
             startup.push(line);
+        }
+    }
+
+    /// Waits (up to `timeout`) for a log line containing `marker`; returns it, or `None`
+    /// (with the lines seen printed) when it did not come.
+    pub fn wait_line(&self, marker: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.log.recv_timeout(left) {
+                Ok(line) if line.contains(marker) => return Some(line),
+                Ok(line) => eprintln!(
+                    "[daemon +{:?}] {line}",
+                    timeout.saturating_sub(deadline.saturating_duration_since(Instant::now()))
+                ),
+                Err(_) => return None,
+            }
         }
     }
 

@@ -1,0 +1,230 @@
+//! Failover through the real binary and a real nats-server (started here): a leader with
+//! `replicated` durability and a hot standby; a FIX client sends orders, the leader is killed
+//! with SIGKILL while orders are in flight, the standby takes over, and every order the
+//! client saw acknowledged is known to the new leader, once. Failover time (kill to the
+//! first accepted Logon) is printed per round.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use arbiter_cluster::server::{require_nats_server, LocalNatsServer};
+use arbiter_journal::{Reader, Sequence};
+use common::{write_config, Client, Daemon};
+
+/// Kills per run; `ARBITER_FAILOVER_ROUNDS` asks for more (a longer run outside CI).
+fn rounds() -> usize {
+    std::env::var("ARBITER_FAILOVER_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3)
+}
+const ORDERS_PER_ROUND: usize = 120;
+const EPOCH_RECORD: u16 = 4;
+const CONFIG_RECORD: u16 = 3;
+
+fn cluster_config(dir: &Path, url: &str, node: &str, role: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = write_config(dir, "sync");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(&format!(
+        "\n[cluster]\nnats_urls = [{url:?}]\nshard = \"A\"\nnode_id = {node:?}\nreplicas = 1\n\
+         lease_ttl_ms = 1000\nlease_renew_ms = 200\nrole = {role:?}\ndurability = \"replicated\"\n"
+    ));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn journal_dir(node_dir: &Path) -> PathBuf {
+    node_dir.join("data").join("journal")
+}
+
+/// Asks for each order's status; every one must be known (an order id, not "unknown").
+fn assert_known(client: &mut Client, ids: &[String], round: usize) {
+    for id in ids {
+        client.send("H", &[(11, id), (55, "AAPL"), (54, "1")]);
+        let status = client.expect(
+            |m| m.msg_type() == "8" && m.get(11) == Some(id.as_str()),
+            "order status",
+        );
+        assert_eq!(status.get(150), Some("I"), "{status:?}");
+        assert_ne!(
+            status.get(37),
+            Some("NONE"),
+            "round {round}: acknowledged order {id} unknown to the new leader: {status:?}"
+        );
+    }
+}
+
+/// The records the new leader took over (everything before its own configuration and epoch
+/// records) are the old leader's, byte for byte.
+fn assert_journals_agree(old: &Path, new: &Path, new_node: &str) {
+    let new_reader = Reader::open(new).unwrap();
+    let new_records: Vec<(u64, u16, Vec<u8>)> = new_reader
+        .iter_from_seq(Sequence(1))
+        .map(|r| {
+            let r = r.unwrap();
+            (r.sequence().0, r.record_type().0, r.payload().to_vec())
+        })
+        .collect();
+    let marker = format!("node={new_node} ");
+    let takeover = new_records
+        .iter()
+        .position(|(_, kind, payload)| {
+            *kind == EPOCH_RECORD && String::from_utf8_lossy(payload).starts_with(&marker)
+        })
+        .expect("the new leader journaled its epoch");
+    // Its configuration record (its node id differs) comes right before the epoch record.
+    let mut end = takeover;
+    if end > 0 && new_records[end - 1].1 == CONFIG_RECORD {
+        end -= 1;
+    }
+    let old_reader = Reader::open(old).unwrap();
+    let old_records: Vec<(u64, u16, Vec<u8>)> = old_reader
+        .iter_from_seq(Sequence(1))
+        .take(end)
+        .map(|r| {
+            let r = r.unwrap();
+            (r.sequence().0, r.record_type().0, r.payload().to_vec())
+        })
+        .collect();
+    assert_eq!(
+        old_records.len(),
+        end,
+        "the old journal is shorter than what was replicated"
+    );
+    assert!(
+        old_records == new_records[..end],
+        "journals differ before the take-over"
+    );
+}
+
+#[test]
+fn standby_takes_over_with_every_acknowledged_order() {
+    if !require_nats_server() {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let nats = LocalNatsServer::start(&root.path().join("nats")).unwrap();
+    let url = nats.url();
+    let node_dir = |n: usize| root.path().join(format!("n{n}"));
+    let mut leader = Daemon::start(&cluster_config(&node_dir(0), &url, "n0", "leader"));
+
+    // Only one leader: another node configured as leader refuses to start, naming the holder.
+    let intruder = cluster_config(&node_dir(9), &url, "n9", "leader");
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_arbiter"))
+        .args(["run", "--config"])
+        .arg(&intruder)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("held by node \"n0\"") && stderr.contains("refusing to start as leader"),
+        "{stderr}"
+    );
+
+    let mut acked: Vec<String> = Vec::new();
+    let mut sent = 0usize;
+    let mut failover_ms = Vec::new();
+    let rounds = rounds();
+    for round in 0..rounds {
+        // A fresh standby each round (the killed leader's data directory is kept to compare).
+        let standby_node = format!("n{}", round + 1);
+        let standby = Daemon::start_until(
+            &cluster_config(&node_dir(round + 1), &url, &standby_node, "leader"),
+            &["--standby"],
+            "refusing FIX logons on ",
+        );
+        if round == 0 {
+            let mut probe = Client::connect(standby.port, "CLIENT1", "FIX.4.4");
+            probe.send("A", &[(98, "0"), (108, "30"), (141, "Y")]);
+            let logout = probe.expect(|m| m.msg_type() == "5", "standby Logout");
+            assert!(
+                logout.get(58).is_some_and(|t| t.contains("standby")),
+                "{logout:?}"
+            );
+        }
+        let mut client = Client::connect(leader.port, "CLIENT1", "FIX.4.4");
+        client.logon_reset();
+        let ids: Vec<String> = (0..ORDERS_PER_ROUND)
+            .map(|n| format!("r{round}-o{n}"))
+            .collect();
+        for (n, id) in ids.iter().enumerate() {
+            let price = format!("{}.{:02}", 10 + n / 100, n % 100);
+            client.new_order(id, "AAPL", "1", "1", &price);
+            sent += 1;
+        }
+        // Kill after a round-dependent number of acknowledgements, the rest in flight.
+        let kill_after = 20 + round * 37 % (ORDERS_PER_ROUND - 20);
+        for _ in 0..kill_after {
+            let ack = client.expect(|m| m.msg_type() == "8" && m.get(150) == Some("0"), "ack");
+            acked.push(ack.get(11).unwrap().to_owned());
+        }
+        let killed = Instant::now();
+        leader.kill9();
+        drop(client);
+        let line = standby
+            .wait_line("arbiter: listening for FIX on ", Duration::from_secs(60))
+            .expect("the standby did not take over");
+        let address = line
+            .split("listening for FIX on ")
+            .nth(1)
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap();
+        let mut promoted = standby;
+        promoted.port = address.rsplit(':').next().unwrap().parse().unwrap();
+        let mut client = Client::connect(promoted.port, "CLIENT1", "FIX.4.4");
+        client.logon_reset();
+        let elapsed = killed.elapsed();
+        failover_ms.push(elapsed.as_millis() as u64);
+        eprintln!("round {round}: failover (kill -9 to accepted Logon) {elapsed:?}");
+        assert_known(&mut client, &acked, round);
+        assert_journals_agree(
+            &journal_dir(&node_dir(round)),
+            &journal_dir(&node_dir(round + 1)),
+            &standby_node,
+        );
+        leader = promoted;
+    }
+    // None duplicated: one live order per distinct order sent at most (all rest, no fills).
+    let status = leader.admin(&["status"]);
+    let live: usize = status
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("live_orders="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        live >= acked.len() && live <= sent,
+        "{live} live orders: {} acknowledged, {sent} sent",
+        acked.len()
+    );
+    assert!(status.contains("role=leader shard=A"), "{status}");
+    assert!(status.contains("replication=replicating"), "{status}");
+    // `arbiter cluster status` names the last standby as the leader, with its lag.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_arbiter"))
+        .args(["cluster", "status", "--config"])
+        .arg(&leader.config)
+        .output()
+        .unwrap();
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{line}");
+    assert!(
+        line.contains(&format!("shard=A leader=n{rounds} epoch=")) && line.contains("lag_records="),
+        "{line}"
+    );
+    failover_ms.sort_unstable();
+    eprintln!(
+        "failover over {} kills: p50 {} ms, max {} ms",
+        failover_ms.len(),
+        failover_ms[failover_ms.len() / 2],
+        failover_ms[failover_ms.len() - 1]
+    );
+    assert!(leader.admin(&["shutdown"]).starts_with("ok"));
+    let (exit, _) = leader.wait();
+    assert!(exit.success());
+}
