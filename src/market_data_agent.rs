@@ -142,6 +142,7 @@ pub fn spawn(
     live_from: Sequence,
     recorder: StageRecorder,
     fix: Option<FixMarketData>,
+    runner: RunnerConfig,
 ) -> Result<MarketDataHandle, String> {
     let publisher = Publisher::with_capacities(
         SessionName::from_text(&section.session),
@@ -209,7 +210,7 @@ pub fn spawn(
         failed: false,
     };
     let stop = Arc::new(AtomicBool::new(false));
-    let agent = AgentRunner::spawn(agent, RunnerConfig::unpinned("arb-md"), Arc::clone(&stop))
+    let agent = AgentRunner::spawn(agent, runner, Arc::clone(&stop))
         .map_err(|e| format!("market-data thread: {e}"))?;
     Ok(MarketDataHandle {
         agent,

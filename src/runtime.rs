@@ -403,6 +403,7 @@ pub fn run(config: &Config, config_text: &str, standby: bool) -> Result<(), Stri
                 agent_from,
                 market_data_recorder,
                 Some(fix),
+                runner("arb-md", &config.agents.market_data),
             )?)
         }
         None => None,

@@ -648,6 +648,9 @@ pub struct AgentsConfig {
     /// Journal durability.
     #[serde(default)]
     pub flusher: AgentConfig,
+    /// Market data (follows the journal; publishes the feed and FIX market data).
+    #[serde(default)]
+    pub market_data: AgentConfig,
 }
 
 /// The admin socket and who may use it.
@@ -1003,6 +1006,7 @@ impl Config {
             ("gateway", &self.agents.gateway),
             ("sequencer", &self.agents.sequencer),
             ("flusher", &self.agents.flusher),
+            ("market_data", &self.agents.market_data),
         ] {
             if !IDLE_NAMES.contains(&agent.idle.as_str()) {
                 out.push(format!(
