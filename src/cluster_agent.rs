@@ -14,7 +14,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use arbiter_cluster::{
-    ClusterError, ReplicatedCursor, ReplicationStats, Replicator, ReplicatorConfig, StreamSettings,
+    ClusterError, NatsConnection, NatsTls, ReplicatedCursor, ReplicationStats, Replicator,
+    ReplicatorConfig, StreamSettings,
 };
 use arbiter_config::{ClusterSection, Config, ReplicationLoss};
 use arbiter_journal::{DurableCursor, FramePosition, FrameTail, Sequence};
@@ -121,6 +122,20 @@ pub fn stream_settings(cluster: &ClusterSection) -> StreamSettings {
     }
 }
 
+/// How this node connects to NATS: the configured URLs and `[cluster.tls]` (every
+/// connection of the daemon, replicator, follower, lease keeper and status, is made from it).
+#[must_use]
+pub fn nats_connection(cluster: &ClusterSection) -> NatsConnection {
+    let connection = NatsConnection::new(cluster.url());
+    match &cluster.tls {
+        None => connection,
+        Some(tls) => connection.with_tls(NatsTls {
+            ca: tls.ca.clone(),
+            client_cert: tls.cert.clone().zip(tls.key.clone()),
+        }),
+    }
+}
+
 /// The replication supervisor thread of a leader.
 #[derive(Debug)]
 pub struct ReplicationSupervisor {
@@ -156,7 +171,7 @@ impl ReplicationSupervisor {
     pub fn spawn(config: &Config, wiring: SupervisorWiring) -> Result<Self, String> {
         let cluster = config.cluster.clone().ok_or("no [cluster] section")?;
         let mut replicator_config = ReplicatorConfig::new(
-            cluster.url(),
+            nats_connection(&cluster),
             stream_settings(&cluster),
             config.journal_dir(),
             JOURNAL_IDENTITY,

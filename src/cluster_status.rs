@@ -8,6 +8,8 @@ use arbiter_cluster::{Lease, LeaseConfig};
 use arbiter_config::Config;
 use arbiter_journal::{Reader, Sequence};
 
+use crate::cluster_agent::nats_connection;
+
 /// The status lines (`key=value` words) for the configured shard.
 ///
 /// # Errors
@@ -22,12 +24,11 @@ pub fn status(config: &Config) -> Result<String, String> {
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
     let (lease, stream) = runtime.block_on(async {
-        let client = async_nats::ConnectOptions::new()
-            .connection_timeout(Duration::from_secs(3))
-            .connect(cluster.url())
+        let context = nats_connection(cluster)
+            .with_connect_timeout(Duration::from_secs(3))
+            .jetstream()
             .await
-            .map_err(|e| format!("connect to NATS {}: {e}", cluster.url()))?;
-        let context = async_nats::jetstream::new(client);
+            .map_err(|e| e.to_string())?;
         let lease = Lease::open(
             &context,
             LeaseConfig {

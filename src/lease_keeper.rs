@@ -7,8 +7,10 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use arbiter_cluster::{ClusterError, Lease, LeaseConfig, LeaseValidity};
+use arbiter_cluster::{ClusterError, Lease, LeaseConfig, LeaseValidity, NatsConnection};
 use arbiter_config::ClusterSection;
+
+use crate::cluster_agent::nats_connection;
 
 fn lease_config(cluster: &ClusterSection) -> LeaseConfig {
     LeaseConfig {
@@ -84,7 +86,7 @@ impl LeaseKeeper {
         let (tx, rx) = mpsc::channel::<Acquired>();
         let stop = Arc::new(AtomicBool::new(false));
         let shared = KeeperShared::default();
-        let url = cluster.url();
+        let connection = nats_connection(cluster).with_connect_timeout(Duration::from_secs(2));
         let config = lease_config(cluster);
         let thread = {
             let (stop, shared) = (Arc::clone(&stop), shared.clone());
@@ -98,7 +100,7 @@ impl LeaseKeeper {
                             return;
                         }
                     };
-                    runtime.block_on(keep_lease(url, config, mode, tx, &stop, &shared));
+                    runtime.block_on(keep_lease(connection, config, mode, tx, &stop, &shared));
                 })
                 .map_err(|e| format!("lease thread: {e}"))?
         };
@@ -169,17 +171,8 @@ impl Drop for LeaseKeeper {
     }
 }
 
-async fn connect(url: &str) -> Result<async_nats::jetstream::Context, String> {
-    let client = async_nats::ConnectOptions::new()
-        .connection_timeout(Duration::from_secs(2))
-        .connect(url)
-        .await
-        .map_err(|e| format!("connect to NATS {url}: {e}"))?;
-    Ok(async_nats::jetstream::new(client))
-}
-
 async fn keep_lease(
-    url: String,
+    connection: NatsConnection,
     config: LeaseConfig,
     mode: Acquire,
     tx: mpsc::Sender<Acquired>,
@@ -201,7 +194,7 @@ async fn keep_lease(
             return;
         }
         if lease.is_none() {
-            let opened = match connect(&url).await {
+            let opened = match connection.jetstream().await.map_err(|e| e.to_string()) {
                 Ok(context) => Lease::open(&context, config.clone())
                     .await
                     .map_err(|e| format!("lease bucket: {e}")),

@@ -71,8 +71,9 @@ fn tls_settings(tls: &TlsSection) -> TlsSettings {
 }
 
 /// What `/metrics` serves with: TLS 1.3 when `[metrics.tls]` is set (the FIX listener's
-/// rustls configuration code), and every configured certificate file (FIX and metrics,
-/// server chains and client CAs) for the `arbiter_certificate_expiry_days` gauge.
+/// rustls configuration code), and every configured certificate file (FIX and metrics
+/// server chains and client CAs, the NATS CA and client certificate) for the
+/// `arbiter_certificate_expiry_days` gauge.
 ///
 /// # Errors
 /// A certificate or key file of `[metrics.tls]` cannot be read or used.
@@ -86,6 +87,14 @@ pub fn metrics_options(config: &Config) -> Result<arbiter_perf::MetricsOptions, 
     let mut certificates = Vec::new();
     for section in [&config.fix.tls, &config.metrics.tls].into_iter().flatten() {
         for path in std::iter::once(&section.cert).chain(section.client_ca.as_ref()) {
+            if !certificates.contains(path) {
+                certificates.push(path.clone());
+            }
+        }
+    }
+    // The NATS connection's CA and client certificate (`[cluster.tls]`).
+    if let Some(tls) = config.cluster.as_ref().and_then(|c| c.tls.as_ref()) {
+        for path in tls.ca.iter().chain(tls.cert.iter()) {
             if !certificates.contains(path) {
                 certificates.push(path.clone());
             }
@@ -142,4 +151,26 @@ pub fn hash_password_command() -> Result<String, String> {
         }
     }
     arbiter_fix::credential::hash_password(password.as_bytes()).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use arbiter_config::{Config, DEFAULT_CONFIG};
+
+    #[test]
+    fn the_expiry_gauge_covers_the_nats_ca_and_client_certificate() {
+        let config = Config::parse(&format!(
+            "{DEFAULT_CONFIG}\n[cluster]\nnats_urls = [\"tls://nats-1.venue:4222\"]\nshard = \"A\"\n\
+             node_id = \"n1\"\n[cluster.tls]\nca = \"nats-ca.pem\"\ncert = \"node.pem\"\n\
+             key = \"node.key\"\n"
+        ))
+        .unwrap();
+        let options = super::metrics_options(&config).unwrap();
+        assert_eq!(
+            options.certificates,
+            vec![PathBuf::from("nats-ca.pem"), PathBuf::from("node.pem")]
+        );
+    }
 }

@@ -11,11 +11,12 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use arbiter_cluster::{follow, stream_name, FollowerConfig, FollowerReport};
+use arbiter_cluster::{follow, stream_name, FollowerConfig, FollowerReport, NatsConnection};
 use arbiter_config::{ClusterRole, ClusterSection, Config};
 use arbiter_fix::{FixVersion, FrameResult, Header, MessageBuilder, TimestampPrecision};
 use arbiter_journal::{RecordType, Sequence, TimestampNs, Writer};
 
+use crate::cluster_agent::nats_connection;
 use crate::lease_keeper::LeaseKeeper;
 use crate::recovery::{open_journal, recover, Replayer};
 
@@ -102,7 +103,8 @@ fn follow_until_leader(
     let follower: JoinHandle<FollowerOutcome> = {
         let (stop, done) = (Arc::clone(&stop), Arc::clone(&done));
         let venue = config.clone();
-        let mut follower_config = FollowerConfig::new(cluster.url(), cluster.shard.clone());
+        let mut follower_config =
+            FollowerConfig::new(nats_connection(cluster), cluster.shard.clone());
         follower_config.poll_interval = Duration::from_millis(50);
         let last_config = recovered.last_config;
         std::thread::Builder::new()
@@ -177,7 +179,7 @@ fn follow_until_leader(
         lease.epoch()
     );
     // Catch up: everything the stream holds must be in this journal before leading.
-    let target = stream_last_sequence(&cluster.url(), &cluster.shard)?;
+    let target = stream_last_sequence(&nats_connection(cluster), &cluster.shard)?;
     let deadline = Instant::now() + CATCH_UP_TIMEOUT;
     while written.written().0 < target && !done.load(Ordering::Acquire) {
         if Instant::now() >= deadline {
@@ -210,16 +212,13 @@ fn follow_until_leader(
 }
 
 /// The last journal sequence the shard's stream holds (0: empty or absent).
-fn stream_last_sequence(url: &str, shard: &str) -> Result<u64, String> {
+fn stream_last_sequence(connection: &NatsConnection, shard: &str) -> Result<u64, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
     runtime.block_on(async {
-        let client = async_nats::connect(url)
-            .await
-            .map_err(|e| format!("connect to NATS {url}: {e}"))?;
-        let context = async_nats::jetstream::new(client);
+        let context = connection.jetstream().await.map_err(|e| e.to_string())?;
         let Ok(mut stream) = context.get_stream(stream_name(shard)).await else {
             return Ok(0);
         };

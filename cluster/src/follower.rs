@@ -10,6 +10,7 @@ use async_nats::jetstream::{self, consumer};
 use futures_util::StreamExt;
 
 use crate::batch::{self, BatchHeader};
+use crate::connection::NatsConnection;
 use crate::error::{nats, ClusterError};
 use crate::replicator::{check_identity, next_position};
 use crate::stream::{check_shard, stream_name, subject};
@@ -21,8 +22,8 @@ pub type OnRecord<'a> =
 /// Follower settings.
 #[derive(Clone, Debug)]
 pub struct FollowerConfig {
-    /// NATS URL.
-    pub url: String,
+    /// NATS servers and TLS.
+    pub connection: NatsConnection,
     /// Shard whose stream to follow.
     pub shard: String,
     /// Return once a record with at least this sequence was applied.
@@ -36,9 +37,9 @@ pub struct FollowerConfig {
 impl FollowerConfig {
     /// Follows until stopped.
     #[must_use]
-    pub fn new(url: impl Into<String>, shard: impl Into<String>) -> FollowerConfig {
+    pub fn new(connection: impl Into<NatsConnection>, shard: impl Into<String>) -> FollowerConfig {
         FollowerConfig {
-            url: url.into(),
+            connection: connection.into(),
             shard: shard.into(),
             until: None,
             idle_timeout: None,
@@ -113,10 +114,7 @@ async fn follow_async(
     stop: &AtomicBool,
     on_record: &mut OnRecord<'_>,
 ) -> Result<FollowerReport, ClusterError> {
-    let client = async_nats::connect(config.url.as_str())
-        .await
-        .map_err(|e| nats("connect", e))?;
-    let context = jetstream::new(client);
+    let context = config.connection.jetstream().await?;
     let mut report = FollowerReport {
         applied_through: Sequence(0),
         records_applied: 0,

@@ -10,13 +10,15 @@
 //! hash chain), appends the same bytes to its own journal
 //! ([`arbiter_journal::Writer::append_frame`]) and hands each user record to a callback
 //! only after a seal has verified it. The [`Lease`] is a compare-and-set entry in a
-//! key-value bucket whose TTL is the bucket's `max_age`.
+//! key-value bucket whose TTL is the bucket's `max_age`. Every connection is made from one
+//! [`NatsConnection`] (URLs and TLS).
 //!
 //! See `docs/cluster.md` for the wire format, the de-duplication and expected-sequence
 //! rules, and what each durability setting survives with nats-server 2.9 and later.
 #![deny(missing_docs, missing_debug_implementations)]
 
 pub mod batch;
+mod connection;
 mod error;
 pub mod follower;
 mod lease;
@@ -24,6 +26,7 @@ mod replicator;
 pub mod server;
 mod stream;
 
+pub use connection::{NatsConnection, NatsTls};
 pub use error::ClusterError;
 pub use follower::{follow, FollowerConfig, FollowerReport, FollowerStop, OnRecord};
 pub use lease::{Lease, LeaseConfig, LeaseValidity, LeaseValue};

@@ -12,14 +12,15 @@ use async_nats::jetstream::{self, context::Publish, context::PublishErrorKind};
 use hdrhistogram::Histogram;
 
 use crate::batch::{self, BatchBuilder, BatchHeader};
+use crate::connection::NatsConnection;
 use crate::error::{nats, ClusterError};
 use crate::stream::{ensure_stream, subject, StreamSettings};
 
 /// Replicator settings.
 #[derive(Clone, Debug)]
 pub struct ReplicatorConfig {
-    /// NATS URL, e.g. `nats://127.0.0.1:4222`.
-    pub url: String,
+    /// NATS servers and TLS (a URL converts: `nats://127.0.0.1:4222`).
+    pub connection: NatsConnection,
     /// Stream settings (shard, replicas, de-duplication window).
     pub stream: StreamSettings,
     /// Journal directory to follow.
@@ -51,14 +52,14 @@ impl ReplicatorConfig {
     /// Defaults for a journal: 64 KiB batches, 4 in flight, 5 s ack timeout, 5 retries.
     #[must_use]
     pub fn new(
-        url: impl Into<String>,
+        connection: impl Into<NatsConnection>,
         stream: StreamSettings,
         journal_dir: impl Into<PathBuf>,
         identity: JournalId,
         segment_size_bytes: u64,
     ) -> ReplicatorConfig {
         ReplicatorConfig {
-            url: url.into(),
+            connection: connection.into(),
             stream,
             journal_dir: journal_dir.into(),
             identity,
@@ -335,10 +336,7 @@ async fn run(
             "batch_bytes_max and in_flight_max must be at least 1".into(),
         ));
     }
-    let client = async_nats::connect(config.url.as_str())
-        .await
-        .map_err(|e| nats("connect", e))?;
-    let mut context = jetstream::new(client);
+    let mut context = config.connection.jetstream().await?;
     context.set_timeout(config.ack_timeout);
     let stream = ensure_stream(&context, &config.stream).await?;
     let (mut last_stream_sequence, last) =

@@ -1,10 +1,12 @@
 //! A local `nats-server` for tests and benchmarks: free loopback ports, a temporary store
-//! directory, stopped by PID. Not for production (run NATS under its own supervisor there).
+//! directory, optionally TLS (a `tls { }` block in a configuration file it writes), stopped
+//! by PID. Not for production (run NATS under its own supervisor there).
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::connection::NatsConnection;
 use crate::error::ClusterError;
 
 /// Whether a `nats-server` binary is on the `PATH`.
@@ -50,6 +52,17 @@ fn free_port() -> Result<u16, ClusterError> {
 /// # Errors
 /// [`ClusterError::Server`] when it does not within `timeout`.
 pub fn wait_jetstream(url: &str, timeout: Duration) -> Result<(), ClusterError> {
+    wait_jetstream_on(&NatsConnection::new(url), timeout)
+}
+
+/// Waits until JetStream answers an account-info request over `connection` (TLS if set).
+///
+/// # Errors
+/// [`ClusterError::Server`] when it does not within `timeout`.
+pub fn wait_jetstream_on(
+    connection: &NatsConnection,
+    timeout: Duration,
+) -> Result<(), ClusterError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -58,22 +71,31 @@ pub fn wait_jetstream(url: &str, timeout: Duration) -> Result<(), ClusterError> 
         let deadline = Instant::now() + timeout;
         let mut last_error = String::new();
         while Instant::now() < deadline {
-            match async_nats::connect(url).await {
-                Ok(client) => {
-                    let context = async_nats::jetstream::new(client);
-                    match context.query_account().await {
-                        Ok(_) => return Ok(()),
-                        Err(e) => last_error = e.to_string(),
-                    }
-                }
+            match connection.jetstream().await {
+                Ok(context) => match context.query_account().await {
+                    Ok(_) => return Ok(()),
+                    Err(e) => last_error = e.to_string(),
+                },
                 Err(e) => last_error = e.to_string(),
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         Err(ClusterError::Server(format!(
-            "JetStream at {url} not ready: {last_error}"
+            "JetStream at {} not ready: {last_error}",
+            connection.describe()
         )))
     })
+}
+
+/// TLS for a [`LocalNatsServer`] (PEM files).
+#[derive(Clone, Debug)]
+pub struct ServerTls {
+    /// The server's certificate chain (its names must include the host clients dial).
+    pub cert: PathBuf,
+    /// The server's private key.
+    pub key: PathBuf,
+    /// CA for client certificates: set, every client must present one (`verify: true`).
+    pub client_ca: Option<PathBuf>,
 }
 
 /// One running nats-server process with JetStream; killed (by its PID) on drop.
@@ -82,6 +104,8 @@ pub struct LocalNatsServer {
     child: Child,
     port: u16,
     store_dir: PathBuf,
+    /// The configuration file holding the `tls { }` block, when TLS is on.
+    tls_config: Option<PathBuf>,
 }
 
 impl LocalNatsServer {
@@ -92,7 +116,35 @@ impl LocalNatsServer {
     /// [`ClusterError::Server`] when it cannot start or does not come up within 10 s.
     pub fn start(store_dir: &Path) -> Result<LocalNatsServer, ClusterError> {
         let port = free_port()?;
-        Self::spawn(store_dir, port, &[])
+        Self::spawn(store_dir, port, &[], None)
+    }
+
+    /// As [`Self::start`], with TLS required from every client: writes
+    /// `store_dir/tls.conf` (a `tls { }` block; `verify: true` with a client CA) and starts
+    /// the server with it. [`Self::url`] is then a `tls://` URL.
+    ///
+    /// # Errors
+    /// As [`Self::start`], and when the configuration file cannot be written.
+    pub fn start_tls(store_dir: &Path, tls: &ServerTls) -> Result<LocalNatsServer, ClusterError> {
+        let port = free_port()?;
+        let mut block = format!(
+            "tls {{\n  cert_file: {:?}\n  key_file: {:?}\n  timeout: 5\n",
+            tls.cert.display().to_string(),
+            tls.key.display().to_string()
+        );
+        if let Some(ca) = &tls.client_ca {
+            block.push_str(&format!(
+                "  ca_file: {:?}\n  verify: true\n",
+                ca.display().to_string()
+            ));
+        }
+        block.push_str("}\n");
+        std::fs::create_dir_all(store_dir)
+            .map_err(|e| ClusterError::Server(format!("create {}: {e}", store_dir.display())))?;
+        let file = store_dir.join("tls.conf");
+        std::fs::write(&file, block)
+            .map_err(|e| ClusterError::Server(format!("write {}: {e}", file.display())))?;
+        Self::spawn(store_dir, port, &[], Some(file))
     }
 
     /// Starts a cluster of `nodes` servers (JetStream, routes on loopback) under
@@ -129,7 +181,7 @@ impl LocalNatsServer {
                 "--routes",
                 routes.as_str(),
             ];
-            servers.push(Self::spawn_no_wait(&dir, *client, &args)?);
+            servers.push(Self::spawn_no_wait(&dir, *client, &args, None)?);
         }
         for server in &servers {
             server.wait_ready()?;
@@ -141,8 +193,13 @@ impl LocalNatsServer {
         Ok(servers)
     }
 
-    fn spawn(store_dir: &Path, port: u16, extra: &[&str]) -> Result<LocalNatsServer, ClusterError> {
-        let server = Self::spawn_no_wait(store_dir, port, extra)?;
+    fn spawn(
+        store_dir: &Path,
+        port: u16,
+        extra: &[&str],
+        tls_config: Option<PathBuf>,
+    ) -> Result<LocalNatsServer, ClusterError> {
+        let server = Self::spawn_no_wait(store_dir, port, extra, tls_config)?;
         server.wait_ready()?;
         Ok(server)
     }
@@ -151,8 +208,14 @@ impl LocalNatsServer {
         store_dir: &Path,
         port: u16,
         extra: &[&str],
+        tls_config: Option<PathBuf>,
     ) -> Result<LocalNatsServer, ClusterError> {
-        let child = Command::new("nats-server")
+        let mut command = Command::new("nats-server");
+        if let Some(file) = &tls_config {
+            // Flags below override the file; it only adds the `tls { }` block.
+            command.arg("-c").arg(file);
+        }
+        let child = command
             .arg("-js")
             .arg("-a")
             .arg("127.0.0.1")
@@ -169,6 +232,7 @@ impl LocalNatsServer {
             child,
             port,
             store_dir: store_dir.to_path_buf(),
+            tls_config,
         })
     }
 
@@ -194,7 +258,7 @@ impl LocalNatsServer {
     pub fn restart(&mut self) -> Result<(), ClusterError> {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let next = Self::spawn(&self.store_dir, self.port, &[])?;
+        let next = Self::spawn(&self.store_dir, self.port, &[], self.tls_config.clone())?;
         // Take the new child; the old value's Drop must not kill it.
         let old = std::mem::replace(self, next);
         std::mem::forget(old);
@@ -208,10 +272,21 @@ impl LocalNatsServer {
         let _ = self.child.wait();
     }
 
-    /// Client URL.
+    /// Client URL (`tls://` when started with TLS).
     #[must_use]
     pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        let scheme = if self.tls_config.is_some() {
+            "tls"
+        } else {
+            "nats"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    /// Client port.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// The store directory.

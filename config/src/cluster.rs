@@ -1,6 +1,9 @@
 //! The `[cluster]` section: journal replication to NATS JetStream, the leader lease, and
 //! this node's role (see docs/cluster.md).
 
+use std::net::IpAddr;
+use std::path::PathBuf;
+
 use serde::Deserialize;
 
 /// What this node does at start-up.
@@ -67,6 +70,31 @@ pub struct ClusterSection {
     /// Name of the key-value bucket holding the leases.
     #[serde(default = "default_lease_bucket")]
     pub lease_bucket: String,
+    /// TLS to the NATS servers: set, every connection must be TLS.
+    #[serde(default)]
+    pub tls: Option<ClusterTlsSection>,
+    /// Connect in plaintext to a `nats://` URL whose host is not loopback (NATS on a
+    /// private line or behind its own tunnel). Off: such a URL without `[cluster.tls]` is
+    /// refused.
+    #[serde(default)]
+    pub allow_plaintext: bool,
+}
+
+/// `[cluster.tls]`: TLS (1.3 with nats-server 2.9 and later) to the NATS servers. PEM
+/// files; relative paths are relative to the working directory, like `venue.data_dir`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterTlsSection {
+    /// CA certificates that signed the NATS servers' certificates (only these are
+    /// trusted). None: the system's root certificates.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    /// Client certificate chain, for servers that verify clients (`verify: true`).
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    /// The client certificate's private key.
+    #[serde(default)]
+    pub key: Option<PathBuf>,
 }
 
 fn default_replicas() -> usize {
@@ -101,6 +129,21 @@ fn is_name(text: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// Whether a URL's host is a loopback address (`127.x`, `::1`, `localhost`).
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    // Credentials (`user:pass@`) precede the host.
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(bracketed) = host_port.strip_prefix('[') {
+        bracketed.split_once(']').map_or(bracketed, |(h, _)| h)
+    } else {
+        host_port.rsplit_once(':').map_or(host_port, |(h, _)| h)
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The largest batch: the server's default `max_payload` is 1 MiB, and a header rides along.
 const BATCH_BYTES_MAX: usize = 1024 * 1024 - 4096;
 
@@ -122,6 +165,25 @@ impl ClusterSection {
                 out.push(format!(
                     "cluster.nats_urls[{i}]: {url:?} is not a URL like \"nats://host:4222\""
                 ));
+            } else if url.starts_with("nats://")
+                && self.tls.is_none()
+                && !self.allow_plaintext
+                && !is_loopback_url(url)
+            {
+                out.push(format!(
+                    "cluster.nats_urls[{i}]: {url:?} is not a loopback address and has no TLS: \
+                     configure [cluster.tls] (ca) or a tls:// URL, or set \
+                     cluster.allow_plaintext = true"
+                ));
+            }
+        }
+        if let Some(tls) = &self.tls {
+            match (&tls.cert, &tls.key) {
+                (Some(_), None) => out
+                    .push("cluster.tls.key: needed with cluster.tls.cert (mutual TLS)".to_owned()),
+                (None, Some(_)) => out
+                    .push("cluster.tls.cert: needed with cluster.tls.key (mutual TLS)".to_owned()),
+                _ => {}
             }
         }
         if !is_name(&self.shard) {
@@ -201,7 +263,7 @@ mod tests {
         assert!(cluster.lease_ttl_ms > cluster.lease_renew_ms);
         let standby = with_cluster(
             "nats_urls = [\"nats://a:4222\", \"nats://b:4222\"]\nshard = \"A\"\nnode_id = \"n2\"\n\
-             role = \"standby\"\non_replication_loss = \"continue\"\nreplicas = 1\n",
+             role = \"standby\"\non_replication_loss = \"continue\"\nreplicas = 1\nallow_plaintext = true\n",
         )
         .unwrap()
         .cluster
@@ -230,10 +292,58 @@ mod tests {
                 "{key} not named in {problems:?}"
             );
         }
+        let half = with_cluster(
+            "nats_urls = [\"tls://a:1\"]\nshard = \"A\"\nnode_id = \"n\"\n[cluster.tls]\ncert = \"c.pem\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            half.iter()
+                .any(|p| p.starts_with("cluster.tls.key: needed")),
+            "{half:?}"
+        );
         let unknown = with_cluster(
             "nats_urls = [\"nats://a:1\"]\nshard = \"A\"\nnode_id = \"n\"\nrole = \"boss\"\n",
         )
         .unwrap_err();
         assert!(unknown[0].contains("role"), "{unknown:?}");
+    }
+
+    #[test]
+    fn a_plaintext_non_loopback_nats_url_is_refused_unless_tls_or_allowed() {
+        let base = "shard = \"A\"\nnode_id = \"n1\"\n";
+        let problems = with_cluster(&format!(
+            "nats_urls = [\"nats://127.0.0.1:4222\", \"nats://10.0.0.7:4222\"]\n{base}"
+        ))
+        .unwrap_err();
+        assert_eq!(
+            problems,
+            vec![
+                "cluster.nats_urls[1]: \"nats://10.0.0.7:4222\" is not a loopback address and has \
+                 no TLS: configure [cluster.tls] (ca) or a tls:// URL, or set \
+                 cluster.allow_plaintext = true"
+                    .to_owned()
+            ]
+        );
+        for accepted in [
+            "nats_urls = [\"nats://10.0.0.7:4222\"]\nallow_plaintext = true\n",
+            "nats_urls = [\"tls://nats.example:4222\"]\n",
+            "nats_urls = [\"nats://localhost:4222\", \"nats://u:p@[::1]:4222\"]\n",
+        ] {
+            assert!(
+                with_cluster(&format!("{accepted}{base}")).is_ok(),
+                "{accepted}"
+            );
+        }
+        let tls = with_cluster(&format!(
+            "nats_urls = [\"nats://nats-1.venue:4222\"]\n{base}[cluster.tls]\nca = \"nats-ca.pem\"\n\
+             cert = \"node.pem\"\nkey = \"node.key\"\n"
+        ))
+        .unwrap()
+        .cluster
+        .unwrap();
+        let section = tls.tls.unwrap();
+        assert_eq!(section.ca.unwrap(), std::path::Path::new("nats-ca.pem"));
+        assert!(section.cert.is_some() && section.key.is_some());
+        assert!(!tls.allow_plaintext);
     }
 }

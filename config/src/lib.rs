@@ -17,7 +17,9 @@ use serde::Deserialize;
 mod market_data;
 pub use market_data::{MarketDataSection, WINDOW_MESSAGES_MAX};
 mod cluster;
-pub use cluster::{ClusterDurability, ClusterRole, ClusterSection, ReplicationLoss};
+pub use cluster::{
+    ClusterDurability, ClusterRole, ClusterSection, ClusterTlsSection, ReplicationLoss,
+};
 
 /// The configuration `arbiter run` uses when no file is given.
 pub const DEFAULT_CONFIG: &str = include_str!("../default-config.toml");
