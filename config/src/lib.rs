@@ -622,7 +622,7 @@ fn default_batch_interval() -> u64 {
 }
 
 /// One agent's placement.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentConfig {
     /// Core to pin to; none: unpinned.
@@ -635,6 +635,17 @@ pub struct AgentConfig {
 
 fn default_idle() -> String {
     "backoff".to_owned()
+}
+
+impl Default for AgentConfig {
+    // An agent a configuration leaves out (an older file without `market_data`, say) idles
+    // the safe way, like one written without `idle`.
+    fn default() -> Self {
+        AgentConfig {
+            core: None,
+            idle: default_idle(),
+        }
+    }
 }
 
 /// All agents.
@@ -1620,6 +1631,17 @@ mod tests {
             let text = DEFAULT_CONFIG.replacen("listen = \"127.0.0.1:9899\"", allowed, 1);
             assert!(Config::parse(&text).is_ok(), "{allowed}");
         }
+    }
+
+    #[test]
+    fn an_agent_left_out_backs_off() {
+        let config = Config::parse(&DEFAULT_CONFIG.replacen(
+            "market_data = { idle = \"backoff\" }\n",
+            "",
+            1,
+        ))
+        .expect("an [agents] table without market_data is valid");
+        assert_eq!(config.agents.market_data.idle, "backoff");
     }
 
     #[test]

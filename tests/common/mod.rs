@@ -138,6 +138,16 @@ impl Daemon {
     }
 }
 
+impl Drop for Daemon {
+    // A test that fails half-way must not leave its daemon running (a busy box, and ports).
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// One parsed FIX message: (tag, value) pairs in order.
 #[derive(Debug, Clone)]
 pub struct Fix(pub Vec<(u32, String)>);
