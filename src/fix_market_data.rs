@@ -36,6 +36,8 @@ pub struct FixMarketData {
     open: Vec<bool>,
     budget: Vec<usize>,
     buffer: Vec<u8>,
+    /// The request being answered (a copy of the link's, kept to reuse its capacity).
+    request: Vec<u8>,
 }
 
 impl std::fmt::Debug for FixMarketData {
@@ -152,6 +154,7 @@ impl FixMarketData {
             open: vec![false; count],
             budget: vec![0; count],
             buffer: vec![0; MESSAGE_BYTES_MAX + 1024],
+            request: Vec::with_capacity(64 * 1024),
         }
     }
 
@@ -176,29 +179,39 @@ impl FixMarketData {
 
     /// Answers what the gateway forwarded; returns how much it did.
     pub fn serve_requests(&mut self) -> u32 {
+        enum Said {
+            Request,
+            Closed,
+            Dropped,
+        }
         let mut work = 0;
         while work < REQUESTS_PER_CYCLE_MAX {
-            // The link's buffer is borrowed by the message: copy it out of the way first.
-            let (session, closed, dropped) = match self.link.next() {
+            // The message is copied out of the link's buffer (into one kept for it) so that
+            // answering can borrow the link again.
+            let (session, said) = match self.link.next() {
                 None => break,
                 Some(ToAgent::Request { session, raw }) => {
-                    let raw = raw.to_vec();
-                    work += 1;
-                    self.answer(session, &raw);
-                    continue;
+                    self.request.clear();
+                    self.request.extend_from_slice(raw);
+                    (session, Said::Request)
                 }
-                Some(ToAgent::SessionClosed { session }) => (session, true, false),
-                Some(ToAgent::Dropped { session }) => (session, false, true),
+                Some(ToAgent::SessionClosed { session }) => (session, Said::Closed),
+                Some(ToAgent::Dropped { session }) => (session, Said::Dropped),
             };
             work += 1;
-            if closed {
-                self.subscriptions.close_session(SessionId(session));
-                if let Some(open) = self.open.get_mut(session as usize) {
-                    *open = false;
+            match said {
+                Said::Request => {
+                    let request = std::mem::take(&mut self.request);
+                    self.answer(session, &request);
+                    self.request = request;
                 }
-            }
-            if dropped {
-                self.subscriptions.conflate_session(SessionId(session));
+                Said::Closed => {
+                    self.subscriptions.close_session(SessionId(session));
+                    if let Some(open) = self.open.get_mut(session as usize) {
+                        *open = false;
+                    }
+                }
+                Said::Dropped => self.subscriptions.conflate_session(SessionId(session)),
             }
         }
         work
