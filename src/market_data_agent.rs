@@ -1,5 +1,7 @@
 //! The market-data agent: follows the journal with its own engine replica and publishes the
-//! binary feed (`arbiter-market-data`), with the retransmission and snapshot services.
+//! binary feed (`arbiter-market-data`), with the retransmission and snapshot services, and
+//! FIX market data (`fix_market_data`): every feed message also goes to the FIX
+//! subscriptions, so both views come from one book builder.
 //!
 //! Why the journal and not a ring from the sequencer: the journal already is the bounded
 //! ring the sequencer writes once for all its readers — the snapshot agent, this agent and
