@@ -12,9 +12,7 @@
 //! small enough that `BookFull` also happens. The stream itself is generated without
 //! allocating (fixed arrays, a SplitMix64), and the sink only counts.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::thread::LocalKey;
+use arbiter_hardware::alloc_count::{self, CountingAllocator};
 use std::time::Instant;
 
 use arbiter_engine::{
@@ -32,50 +30,6 @@ const INSTRUMENTS: usize = 3;
 const ACCOUNTS_MAX: u32 = 6;
 /// Recently added orders that may rest, for cancels and replaces to pick from.
 const RECENT_ORDERS: usize = 256;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-    static DEALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-/// Counts this thread's heap operations while `COUNTING` is set, then defers to `System`.
-struct CountingAllocator;
-
-fn note(counter: &'static LocalKey<Cell<u64>>) {
-    // `try_with`: the allocator can run while thread-locals are being torn down.
-    if COUNTING.try_with(Cell::get).unwrap_or(false) {
-        let _ = counter.try_with(|count| count.set(count.get() + 1));
-    }
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the
-// counting touches only const-initialised thread-locals, which never allocate.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(&ALLOCATIONS);
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(&ALLOCATIONS);
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(&ALLOCATIONS);
-        // SAFETY: forwarded contract.
-        unsafe { System.realloc(pointer, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
-        note(&DEALLOCATIONS);
-        // SAFETY: forwarded contract.
-        unsafe { System.dealloc(pointer, layout) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -516,10 +470,6 @@ impl Workload {
     }
 }
 
-fn counts() -> (u64, u64) {
-    (ALLOCATIONS.with(Cell::get), DEALLOCATIONS.with(Cell::get))
-}
-
 #[test]
 fn apply_never_allocates_after_warm_up() {
     let config = EngineConfig {
@@ -540,24 +490,22 @@ fn apply_never_allocates_after_warm_up() {
         recent_next: 0,
     };
 
-    COUNTING.with(|counting| counting.set(true));
+    alloc_count::start();
     for _ in 0..WARM_UP_COMMANDS {
         let command = workload.next(&sink.last_price);
         engine.apply(&command, &mut sink);
     }
-    COUNTING.with(|counting| counting.set(false));
-    let (warm_up_allocations, warm_up_deallocations) = counts();
-    ALLOCATIONS.with(|count| count.set(0));
-    DEALLOCATIONS.with(|count| count.set(0));
+    let warm_up = alloc_count::stop();
+    let (warm_up_allocations, warm_up_deallocations) = (warm_up.allocations, warm_up.deallocations);
 
     let start = Instant::now();
-    COUNTING.with(|counting| counting.set(true));
+    alloc_count::start();
     for _ in 0..COUNTED_COMMANDS {
         let command = workload.next(&sink.last_price);
         engine.apply(&command, &mut sink);
     }
-    COUNTING.with(|counting| counting.set(false));
-    let (allocations, deallocations) = counts();
+    let counted = alloc_count::stop();
+    let (allocations, deallocations) = (counted.allocations, counted.deallocations);
     let elapsed = start.elapsed();
 
     // Printed with --nocapture; the counts show the workload reached every path.

@@ -9,8 +9,7 @@
 
 mod model;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use arbiter_hardware::alloc_count::{self, CountingAllocator};
 
 use arbiter_engine::{
     AccountId, ApprovalAction, Command, CommandKind, Engine, EngineConfig, Event, InstrumentId,
@@ -19,47 +18,6 @@ use arbiter_engine::{
 };
 use model::generate::{registry, scenario, Scenario};
 use proptest::prelude::*;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-/// Counts this thread's allocations while `COUNTING` is set.
-struct CountingAllocator;
-
-fn note() {
-    if COUNTING.try_with(Cell::get).unwrap_or(false) {
-        let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
-    }
-}
-
-// SAFETY: every method forwards to `System` unchanged; the counting touches only
-// const-initialised thread-locals.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        // SAFETY: forwarded contract.
-        unsafe { System.realloc(pointer, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
-        // SAFETY: forwarded contract.
-        unsafe { System.dealloc(pointer, layout) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -347,14 +305,12 @@ fn restored_engine_does_not_allocate() {
         let mut restored =
             Engine::from_snapshot(config, registry(), &risk, &original.snapshot_bytes()).unwrap();
         sink.clear();
-        COUNTING.with(|c| c.set(true));
-        ALLOCATIONS.with(|c| c.set(0));
+        alloc_count::start();
         for command in &commands[k..] {
             restored.apply(command, &mut sink);
             sink.clear();
         }
-        COUNTING.with(|c| c.set(false));
-        let allocations = ALLOCATIONS.with(Cell::get);
+        let allocations = alloc_count::stop().allocations;
         assert_eq!(
             allocations, 0,
             "a restored engine allocated {allocations} times"

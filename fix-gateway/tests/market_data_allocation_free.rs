@@ -8,9 +8,7 @@
 
 mod md_common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::thread::LocalKey;
+use arbiter_hardware::alloc_count::{self, CountingAllocator};
 
 use arbiter_engine::Event;
 use arbiter_fix::market_data::{MdSessionConfig, MdSink, MdSubscriptions};
@@ -18,48 +16,6 @@ use arbiter_fix::{decode, FixVersion, Header, MessageBuilder, SessionId, Timesta
 use arbiter_market_data::sim::{self, Flow, FlowConfig, SplitMix64};
 use arbiter_market_data::{BookBuilder, FeedMessage};
 use md_common::{md_config, md_instruments, raw};
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-    static DEALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-struct CountingAllocator;
-
-fn note(counter: &'static LocalKey<Cell<u64>>) {
-    if COUNTING.try_with(Cell::get).unwrap_or(false) {
-        let _ = counter.try_with(|count| count.set(count.get() + 1));
-    }
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the
-// counting touches only const-initialised thread-locals, which never allocate.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(&ALLOCATIONS);
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(&ALLOCATIONS);
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(&ALLOCATIONS);
-        // SAFETY: forwarded contract.
-        unsafe { System.realloc(pointer, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
-        note(&DEALLOCATIONS);
-        // SAFETY: forwarded contract.
-        unsafe { System.dealloc(pointer, layout) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -178,9 +134,7 @@ fn market_data_path_does_not_allocate() {
     let half = feed.len() / 2;
     for (i, message) in feed.iter().enumerate() {
         if i == half {
-            ALLOCATIONS.with(|c| c.set(0));
-            DEALLOCATIONS.with(|c| c.set(0));
-            COUNTING.with(|c| c.set(true));
+            alloc_count::start();
         }
         // Session 5's queue fills and drains.
         sink.room[5] = match room.next_u64() % 8 {
@@ -191,8 +145,8 @@ fn market_data_path_does_not_allocate() {
         md.on_feed_message(message, &mut sink).unwrap();
         md.poll(&mut sink);
     }
-    COUNTING.with(|c| c.set(false));
-    let (allocations, frees) = (ALLOCATIONS.with(Cell::get), DEALLOCATIONS.with(Cell::get));
+    let counted = alloc_count::stop();
+    let (allocations, frees) = (counted.allocations, counted.deallocations);
     let counters = md.counters();
     println!(
         "feed messages {} sent {} ({} bytes) {counters:?}",

@@ -42,6 +42,7 @@
 #![cfg_attr(test, deny(warnings))]
 
 mod agent;
+pub mod alloc_count;
 mod clock;
 pub mod clock_sync;
 pub mod frames;

@@ -12,9 +12,9 @@
 //! that only counts packets. The counted stream is checked to hold every kind of event the
 //! builder handles, so the test cannot pass by publishing nothing.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::thread::LocalKey;
+
+use arbiter_hardware::alloc_count::{self, CountingAllocator};
 
 use arbiter_engine::{Event, OrderId, Qty, Seq, TimestampNs};
 use arbiter_market_data::sim::{self, Flow, FlowConfig, SplitMix64};
@@ -24,50 +24,6 @@ use arbiter_market_data::{BookCapacity, MarketBooks, Publisher, SessionName};
 const COUNTED_COMMANDS: usize = 60_000;
 /// Commands published before counting starts.
 const WARM_UP_COMMANDS: usize = 10_000;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-    static DEALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-/// Counts this thread's heap operations while `COUNTING` is set, then defers to `System`.
-struct CountingAllocator;
-
-fn note(counter: &'static LocalKey<Cell<u64>>) {
-    // `try_with`: the allocator can run while thread-locals are being torn down.
-    if COUNTING.try_with(Cell::get).unwrap_or(false) {
-        let _ = counter.try_with(|count| count.set(count.get() + 1));
-    }
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the
-// counting touches only const-initialised thread-locals, which never allocate.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(&ALLOCATIONS);
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(&ALLOCATIONS);
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(&ALLOCATIONS);
-        // SAFETY: forwarded contract.
-        unsafe { System.realloc(pointer, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
-        note(&DEALLOCATIONS);
-        // SAFETY: forwarded contract.
-        unsafe { System.dealloc(pointer, layout) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -170,7 +126,7 @@ fn publishing_allocates_nothing_after_warm_up() {
     }
     let (messages_before, packets_before) = (publisher.builder().next_seq().0, packets.get());
 
-    COUNTING.with(|c| c.set(true));
+    alloc_count::start();
     let mut result = Ok(());
     let mut applied = 0u64;
     for command in counted {
@@ -180,9 +136,8 @@ fn publishing_allocates_nothing_after_warm_up() {
         }
         applied += follower.catch_up();
     }
-    COUNTING.with(|c| c.set(false));
-    let allocations = ALLOCATIONS.with(Cell::get);
-    let deallocations = DEALLOCATIONS.with(Cell::get);
+    let heap = alloc_count::stop();
+    let (allocations, deallocations) = (heap.allocations, heap.deallocations);
 
     result.unwrap();
     let messages = publisher.builder().next_seq().0 - messages_before;
