@@ -489,21 +489,14 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
             entry
                 .session
                 .on_credential_verdict(now_ns, &verdict, &mut conn.outbox, app);
-            if !conn.logon_reported {
-                let mut edge = Edge {
-                    policy: &config.edge,
-                    sources,
-                    events: edge_events.as_mut(),
-                    log: log_limiter,
-                    counters,
-                };
-                if entry.session.is_logged_on() {
-                    let changed = entry.session.take_credential_changed();
-                    edge.logon_accepted(conn, &mut entry.logons, changed, now_ns);
-                } else if let Some(reason) = conn.outbox.disconnect_requested() {
-                    edge.logon_refused(conn, Some(&mut entry.logons), reason, now_ns);
-                }
+            Edge {
+                policy: &config.edge,
+                sources,
+                events: edge_events.as_mut(),
+                log: log_limiter,
+                counters,
             }
+            .report_logon_outcome(conn, entry, now_ns);
             conn.maybe_readable = true;
             work += self.process_input(slot, now_ns);
         }
@@ -773,21 +766,14 @@ impl<S: MessageStore, A: Application> Gateway<S, A> {
                             );
                         }
                     }
-                    if !conn.logon_reported {
-                        let mut edge = Edge {
-                            policy: &config.edge,
-                            sources,
-                            events: edge_events.as_mut(),
-                            log: log_limiter,
-                            counters,
-                        };
-                        if entry.session.is_logged_on() {
-                            let changed = entry.session.take_credential_changed();
-                            edge.logon_accepted(conn, &mut entry.logons, changed, now_ns);
-                        } else if let Some(reason) = conn.outbox.disconnect_requested() {
-                            edge.logon_refused(conn, Some(&mut entry.logons), reason, now_ns);
-                        }
+                    Edge {
+                        policy: &config.edge,
+                        sources,
+                        events: edge_events.as_mut(),
+                        log: log_limiter,
+                        counters,
                     }
+                    .report_logon_outcome(conn, entry, now_ns);
                 }
             }
         }
@@ -983,6 +969,27 @@ struct Edge<'a> {
 }
 
 impl Edge<'_> {
+    /// Reports a Logon's outcome once it is known: accepted (the session is logged on) or
+    /// refused (the session asked for a disconnect). Nothing while the verdict is pending,
+    /// and nothing after it was reported. The same for a Logon checked in place or by the
+    /// credential thread.
+    fn report_logon_outcome<S: MessageStore>(
+        mut self,
+        conn: &mut Connection,
+        entry: &mut SessionSlot<S>,
+        now_ns: u64,
+    ) {
+        if conn.logon_reported {
+            return;
+        }
+        if entry.session.is_logged_on() {
+            let changed = entry.session.take_credential_changed();
+            self.logon_accepted(conn, &mut entry.logons, changed, now_ns);
+        } else if let Some(reason) = conn.outbox.disconnect_requested() {
+            self.logon_refused(conn, Some(&mut entry.logons), reason, now_ns);
+        }
+    }
+
     fn logon_accepted(
         &mut self,
         conn: &mut Connection,
