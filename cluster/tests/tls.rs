@@ -69,6 +69,20 @@ fn leaf(
     (cert_path, key_path)
 }
 
+/// A nats-server serving TLS with the test CA's server certificate; with
+/// `verify_clients`, it also asks clients for a certificate signed by that CA.
+fn tls_server(dir: &Path, pki: &Pki, verify_clients: bool) -> LocalNatsServer {
+    LocalNatsServer::start_tls(
+        &dir.join("nats"),
+        &ServerTls {
+            cert: pki.server.0.clone(),
+            key: pki.server.1.clone(),
+            client_ca: verify_clients.then(|| pki.ca.clone()),
+        },
+    )
+    .unwrap()
+}
+
 fn pki(dir: &Path) -> Pki {
     let (_, ca_key, ca_cert) = ca("arbiter test CA");
     let (_, _, other) = ca("some other CA");
@@ -135,15 +149,7 @@ fn replication_and_the_lease_work_over_tls_with_the_ca() {
     }
     let dir = tempfile::tempdir().unwrap();
     let pki = pki(dir.path());
-    let server = LocalNatsServer::start_tls(
-        &dir.path().join("nats"),
-        &ServerTls {
-            cert: pki.server.0.clone(),
-            key: pki.server.1.clone(),
-            client_ca: None,
-        },
-    )
-    .unwrap();
+    let server = tls_server(dir.path(), &pki, false);
     assert!(server.url().starts_with("tls://"));
     let connection = with_ca(&server, &pki.ca, None);
     wait_jetstream_on(&connection, Duration::from_secs(30)).unwrap();
@@ -231,15 +237,7 @@ fn clients_without_the_ca_or_in_plaintext_are_refused() {
     }
     let dir = tempfile::tempdir().unwrap();
     let pki = pki(dir.path());
-    let server = LocalNatsServer::start_tls(
-        &dir.path().join("nats"),
-        &ServerTls {
-            cert: pki.server.0.clone(),
-            key: pki.server.1.clone(),
-            client_ca: None,
-        },
-    )
-    .unwrap();
+    let server = tls_server(dir.path(), &pki, false);
     // The server is up and serving TLS to a client with the CA.
     wait_jetstream_on(&with_ca(&server, &pki.ca, None), Duration::from_secs(30)).unwrap();
 
@@ -281,15 +279,7 @@ fn mutual_tls_refuses_a_client_without_a_certificate() {
     }
     let dir = tempfile::tempdir().unwrap();
     let pki = pki(dir.path());
-    let server = LocalNatsServer::start_tls(
-        &dir.path().join("nats"),
-        &ServerTls {
-            cert: pki.server.0.clone(),
-            key: pki.server.1.clone(),
-            client_ca: Some(pki.ca.clone()),
-        },
-    )
-    .unwrap();
+    let server = tls_server(dir.path(), &pki, true);
     let with_certificate = with_ca(&server, &pki.ca, Some(&pki.client));
     wait_jetstream_on(&with_certificate, Duration::from_secs(30)).unwrap();
     // The server's alert (bad certificate, or certificate required on newer servers).
