@@ -15,6 +15,8 @@ use crate::messages::{Annotation, Request};
 
 pub mod report;
 use crate::order_table::{ClientId, OrderRecord, OrderTable};
+use crate::session_ledger::{SessionLedger, SessionMark};
+use arbiter_engine::wire::RecordOrigin;
 
 /// Requests waiting for their events, oldest first. Bounded: the gateway stops reading
 /// sockets when it is full.
@@ -84,6 +86,8 @@ pub struct FixApp {
     positions: Vec<i64>,
     instruments_count: usize,
     position_reports: u64,
+    /// The sessions' sequence numbers as replay found them in the journal.
+    sessions_journaled: SessionLedger,
     /// Refusals go to the access trail too (with the sessions' CompIDs); `None`: not kept.
     access: Option<(arbiter_journal::trail::AccessTrail, Vec<String>)>,
     /// The names of every account some session is entitled to; any other name is refused
@@ -99,8 +103,9 @@ const NOT_ENTITLED: LocalReject = LocalReject::Order {
 };
 const NOT_ENTITLED_TEXT: &str = "not entitled";
 
-/// Format version of [`FixApp::snapshot_bytes`].
-const GATEWAY_SNAPSHOT_VERSION: u32 = 1;
+/// Format version of [`FixApp::snapshot_bytes`]; version 1 (without the session ledger)
+/// is still read.
+const GATEWAY_SNAPSHOT_VERSION: u32 = 2;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct GatewayImage {
@@ -108,6 +113,39 @@ struct GatewayImage {
     orders: crate::order_table::OrderTableImage,
     instruments_count: u64,
     positions: Vec<i64>,
+    sessions: SessionLedger,
+}
+
+/// [`GatewayImage`] before the session ledger (snapshots of journals that had no marks).
+#[derive(serde::Deserialize)]
+struct GatewayImageV1 {
+    version: u32,
+    orders: crate::order_table::OrderTableImage,
+    instruments_count: u64,
+    positions: Vec<i64>,
+}
+
+fn decode_gateway_image(bytes: &[u8]) -> Result<GatewayImage, String> {
+    if let Ok(image) = bincode::deserialize::<GatewayImage>(bytes) {
+        if image.version == GATEWAY_SNAPSHOT_VERSION {
+            return Ok(image);
+        }
+    }
+    let old: GatewayImageV1 =
+        bincode::deserialize(bytes).map_err(|e| format!("gateway snapshot: {e}"))?;
+    if old.version != 1 {
+        return Err(format!(
+            "gateway snapshot version {}, this build reads 1 and {GATEWAY_SNAPSHOT_VERSION}",
+            old.version
+        ));
+    }
+    Ok(GatewayImage {
+        version: old.version,
+        orders: old.orders,
+        instruments_count: old.instruments_count,
+        positions: old.positions,
+        sessions: SessionLedger::default(),
+    })
 }
 
 /// Reasons the gateway refuses a message before it reaches the sequencer.
@@ -155,6 +193,7 @@ impl FixApp {
             positions: vec![0; accounts_max * instruments_count],
             instruments_count,
             position_reports: 0,
+            sessions_journaled: SessionLedger::default(),
             access: None,
             local_exec_prefix: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -171,6 +210,7 @@ impl FixApp {
             orders: self.orders.image(),
             instruments_count: self.instruments_count as u64,
             positions: self.positions.clone(),
+            sessions: self.sessions_journaled.clone(),
         })
         .expect("gateway state serializes")
     }
@@ -181,14 +221,7 @@ impl FixApp {
     /// # Errors
     /// A text when the bytes do not decode or were taken under another configuration.
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
-        let image: GatewayImage =
-            bincode::deserialize(bytes).map_err(|e| format!("gateway snapshot: {e}"))?;
-        if image.version != GATEWAY_SNAPSHOT_VERSION {
-            return Err(format!(
-                "gateway snapshot version {}, this build reads {GATEWAY_SNAPSHOT_VERSION}",
-                image.version
-            ));
-        }
+        let image = decode_gateway_image(bytes)?;
         if image.instruments_count != self.instruments_count as u64
             || image.positions.len() != self.positions.len()
         {
@@ -196,7 +229,24 @@ impl FixApp {
         }
         self.orders.restore(image.orders)?;
         self.positions.copy_from_slice(&image.positions);
+        self.sessions_journaled = image.sessions;
         Ok(())
+    }
+
+    /// A replayed session mark (record type [`crate::session_ledger::RECORD_SESSION`]).
+    pub fn on_session_mark(&mut self, mark: &SessionMark) {
+        self.sessions_journaled.on_mark(mark);
+    }
+
+    /// A replayed command's origin (its session and MsgSeqNum).
+    pub fn on_origin(&mut self, origin: RecordOrigin) {
+        self.sessions_journaled.on_origin(origin);
+    }
+
+    /// The sessions' sequence numbers as the journal knows them.
+    #[must_use]
+    pub fn sessions_journaled(&self) -> &SessionLedger {
+        &self.sessions_journaled
     }
 
     /// Writes every refusal to `trail`, naming the session by `comp_ids[session]`.

@@ -5,18 +5,21 @@
 
 use std::collections::VecDeque;
 
+use arbiter_engine::wire::RecordOrigin;
 use arbiter_engine::{CommandKind, RiskCommand, SessionId};
-use arbiter_fix::{
-    decode, Application, DisconnectReason, FileStore, Gateway, Message, MessageBuilder,
-};
+use arbiter_fix::{decode, Application, DisconnectReason, Gateway, Message, MessageBuilder};
 use arbiter_hardware::spsc::{Consumer, Producer};
 use arbiter_hardware::{Agent, MonoClock};
 use arbiter_perf::{RingIndex, Stage, StageRecorder, Telemetry};
 use std::sync::Arc;
 
 use crate::fix_app::{FixApp, FixSender};
-use crate::messages::{Annotation, GatewayControl, Outbound, Request};
+use crate::messages::{
+    mark_request_id, released_mark, Annotation, FromGateway, GatewayControl, Outbound, Request,
+};
 use crate::release::{Fence, ReleaseCursor};
+use crate::session_ledger::SessionMark;
+use crate::session_store::{JournaledStore, MarkLog, Released};
 
 /// Outbound messages taken from the sequencer ring per duty cycle.
 const OUTBOUND_PER_CYCLE_MAX: usize = 4096;
@@ -28,10 +31,21 @@ const HELD_MAX: usize = 1 << 16;
 #[derive(Debug, Default)]
 pub struct Inbox {
     bytes: Vec<u8>,
-    messages: Vec<(u32, usize, usize)>,
+    entries: Vec<InboxEntry>,
     disconnected: Vec<u32>,
     /// Logouts and disconnects go to the access trail (with the sessions' CompIDs).
     access: Option<(arbiter_journal::trail::AccessTrail, Vec<String>)>,
+    /// The session stores' marks, taken in order with the messages.
+    marks: Option<MarkLog>,
+}
+
+/// What one duty cycle delivered, in order.
+#[derive(Clone, Copy, Debug)]
+enum InboxEntry {
+    /// An application message: session, start and length in `bytes`.
+    Message(u32, usize, usize),
+    /// A session mark queued by a store before the messages that follow it.
+    Mark(SessionMark),
 }
 
 impl Inbox {
@@ -52,18 +66,37 @@ impl Inbox {
     pub fn with_capacity(bytes: usize) -> Self {
         Inbox {
             bytes: Vec::with_capacity(bytes),
-            messages: Vec::with_capacity(4096),
+            entries: Vec::with_capacity(4096),
             disconnected: Vec::with_capacity(64),
             access: None,
+            marks: None,
+        }
+    }
+
+    /// Takes the session stores' marks from `log`, ahead of each message.
+    #[must_use]
+    pub fn with_marks(mut self, log: MarkLog) -> Self {
+        self.marks = Some(log);
+        self
+    }
+
+    fn take_marks(&mut self) {
+        if let Some(log) = &self.marks {
+            while let Some(mark) = log.pop() {
+                self.entries.push(InboxEntry::Mark(mark));
+            }
         }
     }
 }
 
 impl Application for Inbox {
     fn on_app_message(&mut self, session: arbiter_fix::SessionId, msg: &Message<'_>) {
+        // A reset (or reservation) its session did before this message goes first.
+        self.take_marks();
         let start = self.bytes.len();
         self.bytes.extend_from_slice(msg.as_bytes());
-        self.messages.push((session.0, start, msg.as_bytes().len()));
+        self.entries
+            .push(InboxEntry::Message(session.0, start, msg.as_bytes().len()));
     }
 
     fn on_logout(&mut self, session: arbiter_fix::SessionId, reason: DisconnectReason) {
@@ -75,7 +108,7 @@ impl Application for Inbox {
     }
 }
 
-struct Sender<'a>(&'a mut Gateway<FileStore, Inbox>);
+struct Sender<'a>(&'a mut Gateway<JournaledStore, Inbox>);
 
 impl FixSender for Sender<'_> {
     fn send_app(
@@ -113,9 +146,9 @@ pub struct DisconnectPolicy {
 
 /// The gateway agent.
 pub struct GatewayAgent {
-    gateway: Gateway<FileStore, Inbox>,
+    gateway: Gateway<JournaledStore, Inbox>,
     app: FixApp,
-    to_sequencer: Producer<Request>,
+    to_sequencer: Producer<FromGateway>,
     from_sequencer: Consumer<Outbound>,
     /// Messages from the sequencer with the time the gateway took them.
     held: VecDeque<(Outbound, u64)>,
@@ -134,6 +167,19 @@ pub struct GatewayAgent {
     fence: Option<Arc<Fence>>,
     /// Clustered: set while replication is lost under `on_replication_loss = "halt"`.
     halted: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// The session stores' journal marks, and each session's released reservation.
+    marks: SessionMarks,
+}
+
+/// The gateway's side of the session marks (src/session_store.rs).
+pub struct SessionMarks {
+    /// Where the stores queue their marks.
+    pub log: MarkLog,
+    /// Per session: the reservation released to its store.
+    pub released: Vec<Released>,
+    /// Marks of the start-up still to be released: no logon is taken before (a node that
+    /// took over must not answer a Logon below the reservation it is about to journal).
+    pub at_start: usize,
 }
 
 /// What the gateway times with, and where its gauges go.
@@ -163,14 +209,16 @@ impl GatewayAgent {
     /// Wires an acceptor, the mapping and the rings. `durable` is set under the `sync` or
     /// `replicated` policy: reports wait until it covers their command.
     #[must_use]
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
-        gateway: Gateway<FileStore, Inbox>,
+        gateway: Gateway<JournaledStore, Inbox>,
         app: FixApp,
-        to_sequencer: Producer<Request>,
+        to_sequencer: Producer<FromGateway>,
         from_sequencer: Consumer<Outbound>,
         durable: Option<ReleaseCursor>,
         disconnect: Vec<DisconnectPolicy>,
         timing: GatewayTiming,
+        marks: SessionMarks,
     ) -> Self {
         GatewayAgent {
             gateway,
@@ -187,6 +235,7 @@ impl GatewayAgent {
             reports: None,
             fence: None,
             halted: None,
+            marks,
         }
     }
 
@@ -311,7 +360,28 @@ impl GatewayAgent {
         }
     }
 
-    fn push_request(&mut self, mut request: Request) {
+    fn push_request(&mut self, request: Request) {
+        self.push(FromGateway::Request(request));
+    }
+
+    fn push_mark(&mut self, mark: SessionMark) {
+        self.push(FromGateway::Mark {
+            request_id: mark_request_id(&mark),
+            mark,
+        });
+    }
+
+    /// Marks the stores queued since the last message was taken (timers, the start).
+    fn forward_marks(&mut self) -> u32 {
+        let mut work = 0;
+        while let Some(mark) = self.marks.log.pop() {
+            self.push_mark(mark);
+            work += 1;
+        }
+        work
+    }
+
+    fn push(&mut self, mut request: FromGateway) {
         // The sequencer always drains its ring; waiting here is the back-pressure that
         // stops this gateway reading sockets while the ring is full.
         loop {
@@ -331,7 +401,14 @@ impl GatewayAgent {
     fn map_inbox(&mut self, read_ns: u64) -> u32 {
         let mut work = 0;
         let inbox = std::mem::take(self.gateway.app_mut());
-        for &(session, start, len) in &inbox.messages {
+        for entry in &inbox.entries {
+            let (session, start, len) = match *entry {
+                InboxEntry::Message(session, start, len) => (session, start, len),
+                InboxEntry::Mark(mark) => {
+                    self.push_mark(mark);
+                    continue;
+                }
+            };
             let raw = &inbox.bytes[start..start + len];
             let Ok(msg) = decode(raw) else {
                 continue; // the session layer validated it already
@@ -358,6 +435,11 @@ impl GatewayAgent {
                 }
             }
             if let Some(mut request) = self.app.on_app_message(session, &msg, &mut sender) {
+                if let Some(msg_seq) = msg.msg_seq_num() {
+                    request.annotation = request
+                        .annotation
+                        .with_origin(RecordOrigin { session, msg_seq });
+                }
                 let decoded_ns = self.timing.clock.now_ns();
                 self.timing
                     .recorder
@@ -397,7 +479,7 @@ impl GatewayAgent {
         // Give the buffers back, emptied, so their capacity is reused.
         let mut inbox = inbox;
         inbox.bytes.clear();
-        inbox.messages.clear();
+        inbox.entries.clear();
         inbox.disconnected.clear();
         *self.gateway.app_mut() = inbox;
         work
@@ -432,7 +514,15 @@ impl GatewayAgent {
                     recorder.record_span(Stage::WireToWire, read_ns, end_ns);
                 }
             }
-            Outbound::Done { request_id, .. } => self.app.on_done(request_id),
+            Outbound::Done { request_id, .. } => match released_mark(request_id) {
+                Some((session, through)) => {
+                    if let Some(released) = self.marks.released.get(session as usize) {
+                        released.set(through);
+                    }
+                    self.marks.at_start = self.marks.at_start.saturating_sub(1);
+                }
+                None => self.app.on_done(request_id),
+            },
         }
     }
 
@@ -482,8 +572,8 @@ impl GatewayAgent {
 
 impl Agent for GatewayAgent {
     fn do_work(&mut self) -> u32 {
-        let mut work = 0;
-        if self.app.can_take_request() {
+        let mut work = self.forward_marks();
+        if self.marks.at_start == 0 && self.app.can_take_request() {
             let read_ns = self.timing.clock.now_ns();
             work += self.gateway.do_work();
             work += self.map_inbox(read_ns);

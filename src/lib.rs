@@ -11,4 +11,6 @@ pub mod access_trail;
 pub mod fix_app;
 pub mod messages;
 pub mod order_table;
+pub mod session_ledger;
+pub mod session_store;
 pub mod state;

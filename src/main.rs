@@ -20,7 +20,7 @@ mod standby;
 
 // The state modules live in the library (shared with the replay tool); at the crate root,
 // `crate::fix_app` and friends keep naming them.
-use arbiter::{access_trail, fix_app, messages, state};
+use arbiter::{access_trail, fix_app, messages, session_ledger, session_store, state};
 
 use std::path::PathBuf;
 use std::process::ExitCode;

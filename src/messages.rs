@@ -1,7 +1,9 @@
 //! What travels on the rings between the daemon's threads. Fixed-size and `Copy`.
 
-use arbiter_engine::wire::ANNOTATION_BYTES_MAX;
+use arbiter_engine::wire::{annotation_with_origin, RecordOrigin, ANNOTATION_BYTES_MAX};
 use arbiter_engine::{CommandKind, Event, Seq, TimestampNs};
+
+use crate::session_ledger::{SessionMark, SENDER_BLOCK};
 
 /// Opaque bytes journaled beside a command (the FIX ClOrdID).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +35,59 @@ impl Annotation {
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
     }
+
+    /// This annotation with `origin`'s trailer appended (unchanged if there is no room,
+    /// which a ClOrdID of at most 32 bytes always leaves).
+    #[must_use]
+    pub fn with_origin(self, origin: RecordOrigin) -> Self {
+        let mut out = Annotation::EMPTY;
+        match annotation_with_origin(self.as_bytes(), origin, &mut out.bytes) {
+            Some(len) => {
+                out.len = len as u8;
+                out
+            }
+            None => self,
+        }
+    }
+}
+
+/// What the gateway asks of the sequencer, in order on one ring.
+#[derive(Clone, Copy, Debug)]
+pub enum FromGateway {
+    /// A command to sequence.
+    Request(Request),
+    /// A session mark to journal (record type [`crate::session_ledger::RECORD_SESSION`]);
+    /// its `Outbound::Done` carries `request_id` (see [`mark_request_id`]).
+    Mark {
+        /// From [`mark_request_id`].
+        request_id: u64,
+        /// The mark.
+        mark: SessionMark,
+    },
+}
+
+/// Request ids of session marks have this bit (gateway command ids never reach it).
+pub const MARK_REQUEST_BIT: u64 = 1 << 62;
+const MARK_THROUGH_BITS: u32 = 40;
+
+/// The request id of a mark: the bit, the session, and the reservation in blocks, so the
+/// gateway learns from the `Done` alone which reservation is released.
+#[must_use]
+pub fn mark_request_id(mark: &SessionMark) -> u64 {
+    MARK_REQUEST_BIT
+        | (u64::from(mark.session) << MARK_THROUGH_BITS)
+        | (mark.sender_through / SENDER_BLOCK)
+}
+
+/// `(session, sender_through)` of a mark's request id; `None` for other ids.
+#[must_use]
+pub fn released_mark(request_id: u64) -> Option<(u32, u64)> {
+    if request_id & MARK_REQUEST_BIT == 0 || request_id & (1 << 63) != 0 {
+        return None;
+    }
+    let session = ((request_id & !MARK_REQUEST_BIT) >> MARK_THROUGH_BITS) as u32;
+    let blocks = request_id & ((1 << MARK_THROUGH_BITS) - 1);
+    Some((session, blocks * SENDER_BLOCK))
 }
 
 /// A request for the sequencer: a command kind not yet stamped.
@@ -110,4 +165,37 @@ pub enum GatewayControl {
         /// The session's index in the configuration.
         session: u32,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mark_request_id_names_its_session_and_reservation() {
+        let mark = SessionMark {
+            session: 17,
+            reset: true,
+            creation_ns: 5,
+            next_target: 9,
+            sender_through: 3 * SENDER_BLOCK,
+        };
+        let id = mark_request_id(&mark);
+        assert_eq!(released_mark(id), Some((17, 3 * SENDER_BLOCK)));
+        assert_eq!(released_mark(42), None);
+        assert_eq!(released_mark(1 << 63 | 42), None);
+    }
+
+    #[test]
+    fn an_origin_rides_after_the_client_order_id() {
+        let origin = RecordOrigin {
+            session: 1,
+            msg_seq: 77,
+        };
+        let annotation = Annotation::new(b"ORDER-1").with_origin(origin);
+        assert_eq!(
+            arbiter_engine::wire::split_origin(annotation.as_bytes()),
+            (&b"ORDER-1"[..], Some(origin))
+        );
+    }
 }

@@ -6,8 +6,11 @@ use std::path::Path;
 use std::time::Instant;
 
 use arbiter_config::{Config, JournalMismatch};
-use arbiter_engine::wire::{decode_record, RECORD_COMMAND, RECORD_CONFIG, RECORD_DIGEST};
+use arbiter_engine::wire::{decode_record_origin, RECORD_COMMAND, RECORD_CONFIG, RECORD_DIGEST};
 use arbiter_engine::{Command, Engine, Event, EventSink, Seq, TimestampNs};
+
+use crate::fix_app::FixApp;
+use crate::session_ledger::{SessionMark, RECORD_SESSION};
 use arbiter_journal::{
     Journal, JournalConfig, JournalId, Reader, RecoveryReport, Sequence, Writer,
 };
@@ -68,14 +71,14 @@ pub fn recover(
     engine: &mut Engine,
     from: Sequence,
     last_config: Option<String>,
-    on_event: impl FnMut(&Command, &[u8], &Event),
+    app: &mut FixApp,
 ) -> Result<Recovered, String> {
     let started = Instant::now();
     let reader = Reader::open(dir).map_err(|e| format!("journal {}: {e}", dir.display()))?;
     let mut replayer = Replayer {
         venue,
         engine,
-        on_event,
+        app,
         commands: 0,
         digests_checked: 0,
         last_config,
@@ -99,16 +102,17 @@ pub fn recover(
     })
 }
 
-/// Applies journal records to an engine, one at a time: commands (events go to
-/// `on_event`), digest checks, configuration checks. Start-up replay and the standby's
-/// follower share it, so both rebuild state exactly the same way.
-pub struct Replayer<'a, F: FnMut(&Command, &[u8], &Event)> {
+/// Applies journal records to an engine, one at a time: commands (their events rebuild the
+/// gateway's order table), FIX session marks and origins (the sessions' sequence numbers),
+/// digest checks, configuration checks. Start-up replay and the standby's follower share
+/// it, so both rebuild state exactly the same way.
+pub struct Replayer<'a> {
     /// The running configuration (journaled ones must keep its instruments and limits).
     pub venue: &'a Config,
     /// The engine being rebuilt.
     pub engine: &'a mut Engine,
-    /// Sees every event with its command and annotation (the gateway's order table).
-    pub on_event: F,
+    /// The gateway's state being rebuilt.
+    pub app: &'a mut FixApp,
     /// Commands applied.
     pub commands: u64,
     /// Digest records checked.
@@ -117,7 +121,7 @@ pub struct Replayer<'a, F: FnMut(&Command, &[u8], &Event)> {
     pub last_config: Option<String>,
 }
 
-impl<F: FnMut(&Command, &[u8], &Event)> Replayer<'_, F> {
+impl Replayer<'_> {
     /// Applies one record (other record types, seals and epoch changes, are skipped).
     ///
     /// # Errors
@@ -130,28 +134,37 @@ impl<F: FnMut(&Command, &[u8], &Event)> Replayer<'_, F> {
         timestamp_ns: u64,
         payload: &[u8],
     ) -> Result<(), String> {
-        struct Collect<'a, F: FnMut(&Command, &[u8], &Event)> {
+        struct Collect<'a> {
             command: Command,
             annotation: &'a [u8],
-            callback: &'a mut F,
+            app: &'a mut FixApp,
         }
-        impl<F: FnMut(&Command, &[u8], &Event)> EventSink for Collect<'_, F> {
+        impl EventSink for Collect<'_> {
             fn emit(&mut self, event: Event) {
-                (self.callback)(&self.command, self.annotation, &event);
+                self.app.on_replayed(&self.command, self.annotation, &event);
             }
         }
         let seq = Seq(sequence);
         match record_type {
             RECORD_COMMAND => {
-                let (command, annotation) = decode_record(seq, TimestampNs(timestamp_ns), payload)
-                    .map_err(|e| format!("journal record {}: {e}", seq.0))?;
+                let (command, annotation, origin) =
+                    decode_record_origin(seq, TimestampNs(timestamp_ns), payload)
+                        .map_err(|e| format!("journal record {}: {e}", seq.0))?;
                 let mut sink = Collect {
                     command,
                     annotation,
-                    callback: &mut self.on_event,
+                    app: self.app,
                 };
                 self.engine.apply(&command, &mut sink);
+                if let Some(origin) = origin {
+                    self.app.on_origin(origin);
+                }
                 self.commands += 1;
+            }
+            RECORD_SESSION => {
+                let mark = SessionMark::decode(payload)
+                    .map_err(|e| format!("journal record {}: {e}", seq.0))?;
+                self.app.on_session_mark(&mark);
             }
             RECORD_DIGEST => {
                 let bytes: [u8; 8] = payload

@@ -6,14 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arbiter_engine::Engine;
-use arbiter_fix::{FileStore, FixVersion, Gateway, GatewayConfig, SessionConfig};
+use arbiter_fix::{FileStore, FixVersion, Gateway, GatewayConfig, MessageStore, SessionConfig};
 use arbiter_hardware::{spsc, AgentRunner, BackoffConfig, IdleConfig, RunnerConfig};
 use arbiter_journal::{Durability as JournalDurability, JournalConfig};
 
 use crate::admin::AdminServer;
-use crate::gateway_agent::{DisconnectPolicy, GatewayAgent, GatewayTiming, Inbox};
+use crate::gateway_agent::{DisconnectPolicy, GatewayAgent, GatewayTiming, Inbox, SessionMarks};
 use crate::recovery::{open_journal, recover, JOURNAL_IDENTITY};
 use crate::sequencer::{Sequencer, SequencerRings, SequencerStatus, SequencerTiming};
+use crate::session_ledger::{reconcile, Reconciled};
+use crate::session_store::{JournaledStore, Released};
 use arbiter_config::{AgentConfig, Config, Durability};
 use arbiter_perf::{
     stage_recorder, HlogConfig, MetricsLayout, MetricsServer, Reporter, ReporterConfig, Stage,
@@ -134,9 +136,7 @@ pub fn run(config: &Config, config_text: &str, standby: bool) -> Result<(), Stri
         &mut engine,
         from,
         snapshot_config,
-        |command, annotation, event| {
-            app.on_replayed(command, annotation, event);
-        },
+        &mut app,
     )?;
     let rate = recovered.commands as f64 / recovered.elapsed.as_secs_f64().max(1e-9);
     eprintln!(
@@ -262,6 +262,8 @@ pub fn run(config: &Config, config_text: &str, standby: bool) -> Result<(), Stri
     let now = arbiter_fix::system_clock_ns();
     let mut sessions = Vec::new();
     let mut disconnect = Vec::new();
+    let mark_log = crate::session_store::mark_log();
+    let mut released = Vec::new();
     for s in &config.fix.sessions {
         let version = if s.begin_string == "FIXT.1.1" {
             FixVersion::Fixt11
@@ -283,13 +285,30 @@ pub fn run(config: &Config, config_text: &str, standby: bool) -> Result<(), Stri
             "{}-{}-{}",
             s.begin_string, s.sender_comp_id, s.target_comp_id
         );
-        let store = FileStore::open(
+        let mut store = FileStore::open(
             &store_dir,
             &name,
             config.journal.durability == Durability::Sync,
             now,
         )
         .map_err(|e| format!("FIX store {name}: {e}"))?;
+        // The journal's sequence numbers win over a store another node (or an older
+        // sequence) left behind: a new leader resumes where the old one was.
+        let index = sessions.len() as u32;
+        let journaled = app.sessions_journaled().get(index);
+        let outcome = reconcile(&mut store, journaled, config.cluster.is_some())
+            .map_err(|e| format!("FIX store {name}: {e}"))?;
+        if outcome != Reconciled::FileOnly {
+            eprintln!(
+                "arbiter: FIX session {name}: next sender {} next target {} ({outcome:?} from \
+                 the journal)",
+                store.next_sender_seq(),
+                store.next_target_seq()
+            );
+        }
+        let session_released = Released::new(journaled.map_or(0, |j| j.sender_through));
+        released.push(session_released.clone());
+        let store = JournaledStore::new(store, index, session_released, Arc::clone(&mark_log));
         sessions.push((session, store));
         disconnect.push(DisconnectPolicy {
             cancel_on_disconnect: s.cancel_on_disconnect,
@@ -305,7 +324,9 @@ pub fn run(config: &Config, config_text: &str, standby: bool) -> Result<(), Stri
         tls,
         ..GatewayConfig::default()
     };
-    let inbox = Inbox::with_capacity(1 << 20).with_access_trail(trail.clone(), comp_ids);
+    let inbox = Inbox::with_capacity(1 << 20)
+        .with_access_trail(trail.clone(), comp_ids)
+        .with_marks(Arc::clone(&mark_log));
     let mut gateway = Gateway::bind(gateway_config, sessions, inbox)
         .map_err(|e| format!("FIX listener {listen}: {e}"))?;
     gateway.set_edge_events(Box::new(crate::access_trail::EdgeTrail(trail.clone())));
@@ -431,6 +452,11 @@ pub fn run(config: &Config, config_text: &str, standby: bool) -> Result<(), Stri
             recorder: gateway_recorder,
             telemetry: Arc::clone(&telemetry),
             clock,
+        },
+        SessionMarks {
+            at_start: mark_log.len(),
+            log: mark_log,
+            released,
         },
     );
     let (control_tx, control_rx) = spsc::channel(ADMIN_RING_CAPACITY);

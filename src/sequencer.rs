@@ -13,7 +13,8 @@ use arbiter_hardware::{Agent, MonoClock, WallClock};
 use arbiter_journal::{JournalError, RecordType, Sequence, Writer};
 use arbiter_perf::{Metrics, Stage, StageRecorder};
 
-use crate::messages::{AdminReply, Outbound, Request};
+use crate::messages::{AdminReply, FromGateway, Outbound, Request};
+use crate::session_ledger::{SessionMark, RECORD_SESSION};
 
 /// Requests taken from one ring per duty cycle: keeps one busy source from starving another.
 const REQUESTS_PER_CYCLE_MAX: u32 = 256;
@@ -121,7 +122,7 @@ pub struct Sequencer {
     engine: Engine,
     writer: Writer,
     clock: WallClock,
-    gateway_in: Consumer<Request>,
+    gateway_in: Consumer<FromGateway>,
     admin_in: Consumer<Request>,
     gateway_out: Producer<Outbound>,
     admin_out: Producer<AdminReply>,
@@ -148,7 +149,7 @@ impl std::fmt::Debug for Sequencer {
 /// The rings a sequencer talks on.
 pub struct SequencerRings {
     /// Requests from the gateway.
-    pub gateway_in: Consumer<Request>,
+    pub gateway_in: Consumer<FromGateway>,
     /// Requests from the admin socket.
     pub admin_in: Consumer<Request>,
     /// Events to the gateway.
@@ -303,6 +304,27 @@ impl Sequencer {
         Ok(reply)
     }
 
+    /// Journals a FIX session mark (not a command: the engine never sees it) and tells the
+    /// gateway its sequence number, so that it learns when the mark is released.
+    fn journal_mark(&mut self, request_id: u64, mark: &SessionMark) -> Result<(), JournalError> {
+        let Sequence(seq) = self.writer.next_sequence();
+        self.writer.append(
+            RecordType(RECORD_SESSION),
+            Sequence(seq),
+            arbiter_journal::TimestampNs(self.clock.now_ns()),
+            &mark.encode(),
+        )?;
+        push_waiting(
+            &mut self.gateway_out,
+            Outbound::Done {
+                request_id,
+                seq: Seq(seq),
+            },
+        );
+        self.status.applied_seq.store(seq, Ordering::Release);
+        Ok(())
+    }
+
     /// Journals the engine's digest so that replay can prove it rebuilt the same state.
     fn write_digest(&mut self) -> Result<(), JournalError> {
         self.commands_since_digest = 0;
@@ -346,7 +368,11 @@ impl Agent for Sequencer {
             let Some(request) = self.gateway_in.try_pop() else {
                 break;
             };
-            if let Err(error) = self.sequence(&request) {
+            let result = match request {
+                FromGateway::Request(request) => self.sequence(&request).map(|_| ()),
+                FromGateway::Mark { request_id, mark } => self.journal_mark(request_id, &mark),
+            };
+            if let Err(error) = result {
                 self.on_journal_error(&error);
                 return work;
             }

@@ -84,7 +84,7 @@ fn follow_until_leader(
         &mut engine,
         Sequence(0),
         None,
-        |command, annotation, event| app.on_replayed(command, annotation, event),
+        &mut app,
     )?;
     let writer = recovered.writer;
     let written = writer.durable_cursor();
@@ -114,11 +114,7 @@ fn follow_until_leader(
                 let mut replayer = Replayer {
                     venue: &venue,
                     engine: &mut engine,
-                    on_event: |command: &arbiter_engine::Command,
-                               annotation: &[u8],
-                               event: &arbiter_engine::Event| {
-                        app.on_replayed(command, annotation, event);
-                    },
+                    app: &mut app,
                     commands: 0,
                     digests_checked: 0,
                     last_config,

@@ -21,13 +21,14 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use arbiter_config::Config;
-use arbiter_engine::wire::{decode_record, RECORD_COMMAND, RECORD_CONFIG, RECORD_DIGEST};
+use arbiter_engine::wire::{decode_record_origin, RECORD_COMMAND, RECORD_CONFIG, RECORD_DIGEST};
 use arbiter_engine::{Command, Engine, Event, EventSink, Seq, TimestampNs};
 use arbiter_fix::entitlement::Entitlement;
 use arbiter_journal::snapshot::write_snapshot;
 use arbiter_journal::{JournalError, RecordView, Sequence};
 
 use crate::fix_app::{FixApp, SessionMapping};
+use crate::session_ledger::{SessionMark, RECORD_SESSION};
 
 const CONTAINER_MAGIC: [u8; 8] = *b"ARBSTATE";
 const CONTAINER_VERSION: u32 = 1;
@@ -293,7 +294,7 @@ impl Replica {
         let sequence = record.sequence().0;
         match record.record_type().0 {
             RECORD_COMMAND => {
-                let (command, annotation) = decode_record(
+                let (command, annotation, origin) = decode_record_origin(
                     Seq(sequence),
                     TimestampNs(record.timestamp().0),
                     record.payload(),
@@ -308,7 +309,16 @@ impl Replica {
                     app: &mut self.app,
                 };
                 self.engine.apply(&command, &mut sink);
+                if let Some(origin) = origin {
+                    self.app.on_origin(origin);
+                }
                 Ok(Step::Command)
+            }
+            RECORD_SESSION => {
+                let mark = SessionMark::decode(record.payload())
+                    .map_err(|reason| ReplicaError::Record { sequence, reason })?;
+                self.app.on_session_mark(&mark);
+                Ok(Step::Other)
             }
             RECORD_DIGEST => {
                 let bytes: [u8; 8] =

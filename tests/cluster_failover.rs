@@ -164,6 +164,7 @@ fn standby_takes_over_with_every_acknowledged_order() {
         }
         let killed = Instant::now();
         leader.kill9();
+        let (carried_seq, last_received) = (client.seq, client.last_received);
         drop(client);
         let line = standby
             .wait_line("arbiter: listening for FIX on ", Duration::from_secs(60))
@@ -177,9 +178,19 @@ fn standby_takes_over_with_every_acknowledged_order() {
             .unwrap();
         let mut promoted = standby;
         promoted.port = address.rsplit(':').next().unwrap().parse().unwrap();
+        // The client resumes at its own numbers (no reset): the new leader knows them
+        // from the journal, and answers above everything the old leader sent.
         let mut client = Client::connect(promoted.port, "CLIENT1", "FIX.4.4");
-        client.logon_reset();
+        client.seq = carried_seq;
+        let logon = client.logon_resume();
         let elapsed = killed.elapsed();
+        let venue_seq: u64 = logon.get(34).unwrap().parse().unwrap();
+        assert!(
+            venue_seq > last_received,
+            "round {round}: the new leader's Logon ({venue_seq}) is not above what the old \
+             one sent ({last_received})"
+        );
+        client.sync_after_logon();
         failover_ms.push(elapsed.as_millis() as u64);
         eprintln!("round {round}: failover (kill -9 to accepted Logon) {elapsed:?}");
         assert_known(&mut client, &acked, round);

@@ -333,7 +333,8 @@ pub fn encode_record(kind: &CommandKind, annotation: &[u8], buffer: &mut [u8]) -
     1 + len + annotation.len()
 }
 
-/// Decodes a journal record payload into its command and annotation.
+/// Decodes a journal record payload into its command and annotation (without its
+/// [`RecordOrigin`] trailer, if it has one: see [`decode_record_origin`]).
 ///
 /// # Errors
 /// [`WireError`] when the payload is not a whole, valid record.
@@ -342,6 +343,20 @@ pub fn decode_record(
     timestamp: TimestampNs,
     payload: &[u8],
 ) -> Result<(Command, &[u8]), WireError> {
+    decode_record_origin(seq, timestamp, payload)
+        .map(|(command, annotation, _)| (command, annotation))
+}
+
+/// Decodes a journal record payload into its command, its annotation and, when the
+/// annotation ends with one, the [`RecordOrigin`] trailer.
+///
+/// # Errors
+/// [`WireError`] when the payload is not a whole, valid record.
+pub fn decode_record_origin(
+    seq: Seq,
+    timestamp: TimestampNs,
+    payload: &[u8],
+) -> Result<(Command, &[u8], Option<RecordOrigin>), WireError> {
     let (&len, rest) = payload.split_first().ok_or(WireError::Truncated)?;
     let len = usize::from(len);
     if rest.len() < len {
@@ -351,7 +366,62 @@ pub fn decode_record(
     if annotation.len() > ANNOTATION_BYTES_MAX {
         return Err(WireError::TrailingBytes(annotation.len()));
     }
-    Ok((decode(seq, timestamp, command)?, annotation))
+    let (annotation, origin) = split_origin(annotation);
+    Ok((decode(seq, timestamp, command)?, annotation, origin))
+}
+
+/// Where a gateway command came from: the FIX session (its index in the configuration) and
+/// the MsgSeqNum (34) of the message that carried it. Journaled so that a node that
+/// rebuilds the state (a restart, a standby taking over) knows each session's inbound
+/// sequence number without the per-node FIX store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordOrigin {
+    /// Session index.
+    pub session: u32,
+    /// The inbound message's MsgSeqNum.
+    pub msg_seq: u64,
+}
+
+/// Bytes of the origin trailer at the end of an annotation: `0x01 'O'`, the session (u32
+/// LE), the MsgSeqNum (u64 LE). 0x01 (SOH) never occurs in a FIX ClOrdID, which is all a
+/// gateway annotation holds before it.
+pub const ORIGIN_TRAILER_BYTES: usize = 14;
+const ORIGIN_MARK: [u8; 2] = [0x01, b'O'];
+
+/// Writes `annotation` followed by `origin`'s trailer into `out`; returns the length, or
+/// `None` when the two do not fit [`ANNOTATION_BYTES_MAX`] (or `out`).
+#[must_use]
+pub fn annotation_with_origin(
+    annotation: &[u8],
+    origin: RecordOrigin,
+    out: &mut [u8],
+) -> Option<usize> {
+    let len = annotation.len() + ORIGIN_TRAILER_BYTES;
+    if len > ANNOTATION_BYTES_MAX || len > out.len() {
+        return None;
+    }
+    let (head, trailer) = out[..len].split_at_mut(annotation.len());
+    head.copy_from_slice(annotation);
+    trailer[..2].copy_from_slice(&ORIGIN_MARK);
+    trailer[2..6].copy_from_slice(&origin.session.to_le_bytes());
+    trailer[6..].copy_from_slice(&origin.msg_seq.to_le_bytes());
+    Some(len)
+}
+
+/// Splits an annotation into what precedes the origin trailer and the origin (none when
+/// it has no trailer: older journals, admin and clock commands).
+#[must_use]
+pub fn split_origin(annotation: &[u8]) -> (&[u8], Option<RecordOrigin>) {
+    let Some(split) = annotation.len().checked_sub(ORIGIN_TRAILER_BYTES) else {
+        return (annotation, None);
+    };
+    let (head, trailer) = annotation.split_at(split);
+    if trailer[..2] != ORIGIN_MARK {
+        return (annotation, None);
+    }
+    let session = u32::from_le_bytes(trailer[2..6].try_into().expect("4 bytes"));
+    let msg_seq = u64::from_le_bytes(trailer[6..].try_into().expect("8 bytes"));
+    (head, Some(RecordOrigin { session, msg_seq }))
 }
 
 fn side(value: u8) -> Result<Side, WireError> {
@@ -695,6 +765,31 @@ mod tests {
         fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..140)) {
             let _ = decode(Seq(1), TimestampNs(1), &bytes);
         }
+    }
+
+    #[test]
+    fn origin_trailer_round_trips_and_old_annotations_have_none() {
+        let origin = RecordOrigin {
+            session: 7,
+            msg_seq: 123_456_789,
+        };
+        let mut annotation = [0u8; ANNOTATION_BYTES_MAX];
+        let len = annotation_with_origin(b"CLORD-7", origin, &mut annotation).unwrap();
+        let mut buffer = [0u8; 256];
+        let kind = CommandKind::Clock;
+        let n = encode_record(&kind, &annotation[..len], &mut buffer);
+        let (_, text, found) = decode_record_origin(Seq(4), TimestampNs(5), &buffer[..n]).unwrap();
+        assert_eq!((text, found), (&b"CLORD-7"[..], Some(origin)));
+        // The plain decoder hides the trailer.
+        let (_, text) = decode_record(Seq(4), TimestampNs(5), &buffer[..n]).unwrap();
+        assert_eq!(text, b"CLORD-7");
+        assert_eq!(
+            split_origin(b"plain note, long enough to hold 14"),
+            (&b"plain note, long enough to hold 14"[..], None)
+        );
+        assert_eq!(split_origin(b"short"), (&b"short"[..], None));
+        // Too long to carry a trailer: refused, not cut.
+        assert!(annotation_with_origin(&[b'x'; 51], origin, &mut annotation).is_none());
     }
 
     #[test]

@@ -170,6 +170,8 @@ pub struct Client {
     pub seq: u64,
     pub sender: String,
     pub begin_string: String,
+    /// The highest MsgSeqNum (34) received.
+    pub last_received: u64,
 }
 
 pub fn utc_now() -> String {
@@ -209,6 +211,7 @@ impl Client {
             seq: 1,
             sender: sender.to_owned(),
             begin_string: begin_string.to_owned(),
+            last_received: 0,
         }
     }
 
@@ -238,6 +241,60 @@ impl Client {
         self.expect(|m| m.msg_type() == "A", "Logon")
     }
 
+    /// Logon at the client's own sequence numbers (no reset), as after a failover: answers
+    /// a ResendRequest from the venue with a gap fill (what this client sent before is
+    /// not sent again), and returns the venue's Logon. Panics on a Logout (the venue
+    /// refused the numbers).
+    pub fn logon_resume(&mut self) -> Fix {
+        self.send("A", &[(98, "0"), (108, "30")]);
+        let logon = self.expect(|m| matches!(m.msg_type(), "A" | "5"), "Logon");
+        assert_eq!(
+            logon.msg_type(),
+            "A",
+            "the venue refused to resume: {logon:?}"
+        );
+        logon
+    }
+
+    /// After a resumed Logon: probes with a TestRequest until its Heartbeat comes back,
+    /// answering a ResendRequest from the venue with a gap fill up to this client's next
+    /// number (what the client sent before is not sent again). Returns the range the venue
+    /// asked for, if it asked.
+    pub fn sync_after_logon(&mut self) -> Option<(u64, u64)> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut asked = None;
+        for probe in 1.. {
+            let id = format!("sync-{probe}");
+            self.send("1", &[(112, &id)]);
+            let reply = self.expect(
+                |m| m.msg_type() == "2" || (m.msg_type() == "0" && m.get(112) == Some(&id)),
+                "Heartbeat or ResendRequest",
+            );
+            if reply.msg_type() == "0" {
+                return asked;
+            }
+            let begin: u64 = reply.get(7).unwrap().parse().unwrap();
+            let end: u64 = reply.get(16).unwrap().parse().unwrap();
+            asked = Some((begin, end));
+            let next = self.seq;
+            self.seq = begin;
+            let sending_time = utc_now();
+            let next_text = next.to_string();
+            self.send(
+                "4",
+                &[
+                    (43, "Y"),
+                    (122, &sending_time),
+                    (123, "Y"),
+                    (36, &next_text),
+                ],
+            );
+            self.seq = next;
+            assert!(Instant::now() < deadline, "no Heartbeat after gap fills");
+        }
+        unreachable!()
+    }
+
     /// Logon with ResetSeqNumFlag: both sides start again at 1 (what a client does after
     /// the venue crashed and its sequence state is unknown).
     pub fn logon_reset(&mut self) -> Fix {
@@ -259,7 +316,11 @@ impl Client {
                 (tag.parse().unwrap(), value.to_owned())
             })
             .collect();
-        Some(Fix(fields))
+        let fix = Fix(fields);
+        if let Some(seq) = fix.get(34).and_then(|s| s.parse().ok()) {
+            self.last_received = self.last_received.max(seq);
+        }
+        Some(fix)
     }
 
     /// Reads messages until one matches, within 20 s.
