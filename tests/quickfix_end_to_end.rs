@@ -658,6 +658,61 @@ fn resend_of_lost_reports(version: Version) {
     venue.shutdown();
 }
 
+/// The venue is killed and loses its FIX store (what a standby taking over never had):
+/// restarted from its journal alone, it resumes the session at QuickFIX's own sequence
+/// numbers, no reset. QuickFIX sees the venue's Logon above what it received, asks for the
+/// gap, and gets a SequenceReset-GapFill; the orders are all still known.
+fn resume_after_store_lost(version: Version) {
+    let Some(mut venue) = Venue::start() else {
+        return;
+    };
+    let (name, _) = version.clients();
+    let mut client = venue.client(name, version);
+    client.run("logon");
+    client.expect("35=A 34=1");
+    client.run("new s1 MSFT buy 10 50.00");
+    client.expect_report("s1", "0");
+    client.run("new s2 MSFT buy 10 49.00");
+    client.expect_report("s2", "0");
+    let (next_out, next_in) = client.seqnums();
+    client.run("disconnect");
+
+    let daemon = venue.daemon.take().unwrap();
+    let config = daemon.config.clone();
+    daemon.kill9();
+    std::fs::remove_dir_all(venue.dir.path().join("data").join("fix-store")).unwrap();
+    venue.daemon = Some(Daemon::start(&config));
+    assert_ne!(venue.port(), 0);
+    client.run(&format!("port {}", venue.port()));
+    client.run("reconnect");
+    let logon = client.expect("35=A");
+    let venue_seq: u64 = field(&logon, 34).parse().unwrap();
+    assert!(
+        venue_seq > next_in,
+        "the venue resumes above what QuickFIX received ({next_in} expected next): {logon:?}"
+    );
+    let request = client.run("expect-out 35=2");
+    let request = parse(request.last().unwrap().strip_prefix("match ").unwrap());
+    assert_eq!(field(&request, 7), next_in.to_string());
+    let fill = client.expect("35=4 123=Y");
+    assert_eq!(field(&fill, 34), next_in.to_string(), "{fill:?}");
+    assert!(
+        field(&fill, 36).parse::<u64>().unwrap() > venue_seq,
+        "{fill:?}"
+    );
+    // The venue expected exactly QuickFIX's next number: no ResendRequest towards it.
+    client.run("none 35=2");
+    let (now_out, _) = client.seqnums();
+    assert!(now_out > next_out, "QuickFIX kept its own numbers");
+
+    client.run("new s3 MSFT buy 1 48.00");
+    client.expect_report("s3", "0");
+    client.run("status s1");
+    assert_eq!(field(&client.expect_report("s1", "I"), 39), "0");
+    client.finish();
+    venue.shutdown();
+}
+
 /// The acceptor misses messages from the client (QuickFIX's stored next outgoing MsgSeqNum
 /// jumps): the acceptor sends ResendRequest, QuickFIX answers with SequenceReset-GapFill, and
 /// the session carries on.
@@ -854,6 +909,16 @@ fn fix44_mass_cancel() {
 #[test]
 fn fixt11_mass_cancel() {
     mass_cancel(Version::Fixt11);
+}
+
+#[test]
+fn fix44_resume_after_store_lost() {
+    resume_after_store_lost(Version::Fix44);
+}
+
+#[test]
+fn fixt11_resume_after_store_lost() {
+    resume_after_store_lost(Version::Fixt11);
 }
 
 #[test]

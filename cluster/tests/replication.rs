@@ -391,6 +391,91 @@ fn garbage_or_a_foreign_journal_on_the_subject_stops_the_follower() {
     }
 }
 
+/// Recomputes a batch's CRC after its body was edited (a forger who knows the format).
+fn reseal_batch(batch: &mut [u8]) {
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&batch[..92]), &batch[96..]);
+    batch[92..96].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Recomputes the CRC of the frame at `at` in a batch (header `[0, 28)` then payload).
+fn reseal_frame(batch: &mut [u8], at: usize) {
+    use arbiter_journal::layout::{RECORD_CRC_OFFSET, RECORD_HEADER_LEN};
+    let len = u32::from_le_bytes(batch[at..at + 4].try_into().unwrap()) as usize;
+    let crc = crc32c::crc32c_append(
+        crc32c::crc32c(&batch[at..at + RECORD_CRC_OFFSET]),
+        &batch[at + RECORD_HEADER_LEN..at + len],
+    );
+    batch[at + RECORD_CRC_OFFSET..at + RECORD_CRC_OFFSET + 4].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// A batch that passes its own CRC but carries a frame that fails its CRC, or a seal whose
+/// hash was forged (frame CRC recomputed, so only the hash chain can tell): the follower
+/// stops with an error, and hands nothing it could not verify to the state (records ahead
+/// of a bad seal are never applied).
+#[test]
+fn a_forged_frame_or_seal_inside_a_valid_batch_is_never_applied() {
+    use arbiter_journal::layout::{RECORD_HEADER_LEN, SEAL_HASH_OFFSET};
+    use arbiter_journal::FrameView;
+    if !require_nats_server() {
+        return;
+    }
+    let store = tempfile::tempdir().unwrap();
+    let server = LocalNatsServer::start(store.path()).unwrap();
+    let source = tempfile::tempdir().unwrap();
+    let (_, good) = one_batch(source.path());
+    // Frame offsets in the batch body (from byte 96), and the first seal's.
+    let mut offsets = Vec::new();
+    let mut at = 96;
+    while at < good.len() {
+        let view = FrameView::parse(&good[at..]).unwrap();
+        offsets.push((at, view.is_seal()));
+        at += view.aligned_len();
+    }
+    let seal_at = offsets.iter().find(|(_, seal)| *seal).expect("a seal").0;
+    let first_at = offsets[0].0;
+
+    let mut bad_crc = good.to_vec();
+    bad_crc[first_at + RECORD_HEADER_LEN] ^= 1;
+    reseal_batch(&mut bad_crc);
+    let mut forged_seal = good.to_vec();
+    forged_seal[seal_at + RECORD_HEADER_LEN + SEAL_HASH_OFFSET] ^= 1;
+    reseal_frame(&mut forged_seal, seal_at);
+    reseal_batch(&mut forged_seal);
+
+    for (shard, payload) in [("F1", bad_crc), ("F2", forged_seal)] {
+        runtime().block_on(async {
+            let client = async_nats::connect(server.url()).await.unwrap();
+            let js = async_nats::jetstream::new(client);
+            ensure_stream(&js, &settings(shard)).await.unwrap();
+            js.publish(subject(shard), payload.into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let (mut standby, _) = Journal::open(dir.path(), journal_config()).unwrap();
+        let mut applied = 0;
+        let mut config = FollowerConfig::new(server.url(), shard);
+        config.idle_timeout = Some(Duration::from_secs(10));
+        let error = follow(
+            &config,
+            &mut standby,
+            &AtomicBool::new(false),
+            &mut |_, _, _, _| {
+                applied += 1;
+                Ok(())
+            },
+        )
+        .unwrap_err();
+        eprintln!("{shard}: {error}");
+        assert_eq!(
+            applied, 0,
+            "{shard}: records applied before their seal verified"
+        );
+    }
+}
+
 #[test]
 fn lease_one_holder_expiry_hands_over_and_stale_renew_fails() {
     if !require_nats_server() {

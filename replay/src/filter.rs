@@ -162,6 +162,7 @@ impl Filter {
             }
             Item::Digest(_) => !entity && self.kind.as_deref().is_none_or(|k| k == "DIGEST"),
             Item::Config(_) => !entity && self.kind.as_deref().is_none_or(|k| k == "CONFIG"),
+            Item::SessionMark(_) => !entity && self.kind.as_deref().is_none_or(|k| k == "SESSION"),
             Item::Other(_) => !entity && self.kind.is_none(),
         }
     }

@@ -52,6 +52,21 @@ pub fn text_record(
                 );
             }
         }
+        Item::SessionMark(Some(mark)) => {
+            let _ = write!(
+                out,
+                "SESSION session={} reset={} sequence_started={} next_target={} \
+                 sender_through={}",
+                mark.session,
+                if mark.reset { "Y" } else { "N" },
+                crate::time::format_iso_us(mark.creation_ns),
+                mark.next_target,
+                mark.sender_through
+            );
+        }
+        Item::SessionMark(None) => {
+            let _ = write!(out, "SESSION (unreadable mark)");
+        }
         Item::Other(record_type) => {
             let _ = write!(out, "RECORD type={record_type}");
         }
@@ -323,6 +338,16 @@ pub fn json_record(
             object.insert("record".into(), json!("CONFIG"));
             object.insert("text".into(), json!(String::from_utf8_lossy(bytes)));
         }
+        Item::SessionMark(mark) => {
+            object.insert("record".into(), json!("SESSION"));
+            if let Some(mark) = mark {
+                object.insert("session".into(), json!(mark.session));
+                object.insert("reset".into(), json!(mark.reset));
+                object.insert("sequence_started_ns".into(), json!(mark.creation_ns));
+                object.insert("next_target".into(), json!(mark.next_target));
+                object.insert("sender_through".into(), json!(mark.sender_through));
+            }
+        }
         Item::Other(record_type) => {
             object.insert("record".into(), json!("OTHER"));
             object.insert("record_type".into(), json!(record_type));
@@ -479,5 +504,42 @@ pub fn json_event(venue: &Venue, event: &Event) -> Value {
 fn merge(object: &mut Map<String, Value>, fields: Value) {
     if let Value::Object(fields) = fields {
         object.extend(fields);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arbiter::session_ledger::SessionMark;
+
+    #[test]
+    fn a_session_mark_is_shown_with_its_numbers() {
+        let venue = Venue::parse(arbiter_config::DEFAULT_CONFIG).unwrap();
+        let mark = SessionMark {
+            session: 1,
+            reset: true,
+            creation_ns: 1_700_000_000_000_000_000,
+            next_target: 7,
+            sender_through: 262_144,
+        };
+        let mut text = String::new();
+        text_record(
+            &mut text,
+            &venue,
+            12,
+            0,
+            &Item::SessionMark(Some(mark)),
+            None,
+        );
+        assert!(
+            text.ends_with(
+                "SESSION session=1 reset=Y sequence_started=2023-11-14T22:13:20.000000Z \
+                 next_target=7 sender_through=262144"
+            ),
+            "{text}"
+        );
+        let json = json_record(&venue, 12, 0, &Item::SessionMark(Some(mark)), &[], None);
+        assert_eq!(json["record"], "SESSION");
+        assert_eq!(json["sender_through"], 262_144);
     }
 }

@@ -2,6 +2,7 @@
 //! digest or a configuration, and finding the configuration the engine must be built from.
 use std::path::Path;
 
+use arbiter::session_ledger::{SessionMark, RECORD_SESSION};
 use arbiter_engine::wire::{decode_record, RECORD_COMMAND, RECORD_CONFIG, RECORD_DIGEST};
 use arbiter_engine::{Command, Seq, TimestampNs};
 use arbiter_journal::{Reader, RecordView, Sequence};
@@ -24,6 +25,9 @@ pub enum Item<'a> {
     Digest(Option<u64>),
     /// The venue configuration text in force from here on.
     Config(&'a [u8]),
+    /// A FIX session mark (the session's sequence numbers, journaled by the gateway);
+    /// `None` if the payload is not a mark this build reads.
+    SessionMark(Option<SessionMark>),
     /// A record type this build does not know (shown, not replayed).
     Other(u16),
 }
@@ -53,6 +57,7 @@ pub fn decode<'a>(view: &RecordView<'a>) -> Result<Item<'a>, ReplayError> {
                 .map(u64::from_le_bytes),
         )),
         RECORD_CONFIG => Ok(Item::Config(view.payload())),
+        RECORD_SESSION => Ok(Item::SessionMark(SessionMark::decode(view.payload()).ok())),
         other => Ok(Item::Other(other)),
     }
 }

@@ -28,6 +28,8 @@
 //   disconnect                              drop the TCP connection, no Logout
 //   reconnect                               new initiator from the same settings (the
 //                                           FileStore is re-read from disk), wait for logon
+//   port N                                  connect to port N from the next reconnect
+//                                           (the venue restarted elsewhere)
 //   logout                                  Logout handshake, wait for the disconnect
 //   seqnums                                 print "seqnums SENDER TARGET" (next numbers)
 //   next-sender-seq N|+N|-N                 move the stored next outgoing MsgSeqNum
@@ -461,6 +463,15 @@ class Driver {
       teardown();
       build();
       wait_logged_on(20);
+    } else if (cmd == "port") {
+      need(w, 2, "port N");
+      // SessionSettings refuses to set a session twice: build them again.
+      FIX::Dictionary d = settings.get(session_id);
+      d.setInt("SocketConnectPort", std::stoi(w[1]));
+      FIX::SessionSettings fresh;
+      fresh.set(settings.get());
+      fresh.set(session_id, d);
+      settings = fresh;
     } else if (cmd == "logout") {
       session()->logout("bye");
       double deadline = now_seconds() + 20;
