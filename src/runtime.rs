@@ -510,6 +510,8 @@ pub fn run(config: &Config, config_text: &str, standby: bool) -> Result<(), Stri
     } else {
         None
     };
+    // Venue-wide controls across shards: a clustered leader listens on NATS.
+    let (venue_listener, venue_control) = crate::venue_control::start(config)?.unzip();
     let admin = AdminServer {
         path: config.admin_socket(),
         requests: admin_tx,
@@ -533,6 +535,7 @@ pub fn run(config: &Config, config_text: &str, standby: bool) -> Result<(), Stri
             .map(crate::snapshot_agent::SnapshotAgentHandle::requester),
         market_data: market_data.as_ref().map(|m| Arc::clone(&m.status)),
         cluster: cluster.as_ref().map(|c| Arc::clone(&c.status)),
+        venue_control,
     };
     let listener = admin
         .bind()
@@ -598,6 +601,9 @@ pub fn run(config: &Config, config_text: &str, standby: bool) -> Result<(), Stri
         agent.finish(last_written.map(arbiter_journal::Sequence));
     }
     let _ = admin_thread.join();
+    if let Some(listener) = venue_listener {
+        listener.stop();
+    }
     if let Some(verifier) = verifier {
         verifier.stop();
     }
