@@ -127,7 +127,9 @@ enum LocalReject {
     },
     /// An instrument another shard trades: refused like an unknown symbol, with a text
     /// naming that shard.
-    Foreign { instrument: InstrumentId },
+    Foreign {
+        instrument: InstrumentId,
+    },
 }
 
 impl FixApp {
@@ -250,7 +252,11 @@ impl FixApp {
         let Some(symbol) = msg.get(55) else {
             return Ok(());
         };
-        match self.instruments.iter().find(|i| i.symbol.as_bytes() == symbol) {
+        match self
+            .instruments
+            .iter()
+            .find(|i| i.symbol.as_bytes() == symbol)
+        {
             Some(i) if self.foreign_text(i.id).is_some() => {
                 Err(LocalReject::Foreign { instrument: i.id })
             }

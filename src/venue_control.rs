@@ -60,9 +60,12 @@ pub fn start(config: &Config) -> Result<Option<(VenueListener, VenueControl)>, S
     };
     let connection =
         crate::cluster_agent::nats_connection(cluster).with_connect_timeout(Duration::from_secs(2));
-    let (listener, deliveries) =
-        VenueListener::spawn(connection.clone(), cluster.shard.clone(), Duration::from_secs(10))
-            .map_err(|e| e.to_string())?;
+    let (listener, deliveries) = VenueListener::spawn(
+        connection.clone(),
+        cluster.shard.clone(),
+        Duration::from_secs(10),
+    )
+    .map_err(|e| e.to_string())?;
     Ok(Some((
         listener,
         VenueControl {
@@ -109,7 +112,11 @@ fn outcome<'a>(answer: &'a str) -> (&'static str, Option<&'a str>, &'a str) {
         let detail = rest.split_once("reason=").map_or("", |(_, r)| r);
         ("rejected", seq(rest), detail)
     } else {
-        ("error", None, answer.strip_prefix("error: ").unwrap_or(answer))
+        (
+            "error",
+            None,
+            answer.strip_prefix("error: ").unwrap_or(answer),
+        )
     }
 }
 
@@ -240,7 +247,10 @@ impl AdminServer {
     /// while this socket's own venue request waits).
     pub(crate) fn serve_venue(&mut self, next_id: &mut u64) {
         loop {
-            let Some(delivery) = self.venue_control.as_ref().and_then(|v| v.deliveries.try_recv().ok())
+            let Some(delivery) = self
+                .venue_control
+                .as_ref()
+                .and_then(|v| v.deliveries.try_recv().ok())
             else {
                 return;
             };

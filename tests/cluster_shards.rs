@@ -135,7 +135,15 @@ fn shards_refuse_each_others_instruments_and_obey_venue_controls() {
     // A venue-wide kill from A's admin socket reaches both shards.
     let (ok, answer) = admin_cli(
         &config_a,
-        &["venue", "kill", "--timeout-ms", "20000", "drill", "shard", "test"],
+        &[
+            "venue",
+            "kill",
+            "--timeout-ms",
+            "20000",
+            "drill",
+            "shard",
+            "test",
+        ],
     );
     assert!(ok, "{answer}");
     for shard in ["A", "B"] {
@@ -143,7 +151,11 @@ fn shards_refuse_each_others_instruments_and_obey_venue_controls() {
         assert!(reply.contains("action=kill outcome=ok seq="), "{answer}");
     }
     assert!(
-        answer.lines().last().unwrap().starts_with("ok venue kill id="),
+        answer
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("ok venue kill id="),
         "{answer}"
     );
     let id = line(&answer, "ok venue kill")

@@ -219,7 +219,11 @@ impl VenueLedger {
 
     /// Remembers the answer to `id` (forgetting the oldest beyond [`LEDGER_IDS_MAX`]).
     pub fn record(&mut self, id: &str, answer: &str) {
-        if self.answers.insert(id.to_owned(), answer.to_owned()).is_none() {
+        if self
+            .answers
+            .insert(id.to_owned(), answer.to_owned())
+            .is_none()
+        {
             self.order.push_back(id.to_owned());
         }
         while self.order.len() > LEDGER_IDS_MAX {
@@ -364,9 +368,7 @@ async fn listen(
         if let Some(ready) = ready.take() {
             let _ = ready.send(Ok(()));
         }
-        eprintln!(
-            "arbiter: venue control: shard {shard} listening on {VENUE_CONTROL_SUBJECT}"
-        );
+        eprintln!("arbiter: venue control: shard {shard} listening on {VENUE_CONTROL_SUBJECT}");
         while !stop.load(Ordering::Acquire) {
             let message =
                 match tokio::time::timeout(Duration::from_millis(100), subscriber.next()).await {
@@ -449,9 +451,7 @@ pub fn fan_out(
                 publish(&client, &inbox, &payload).await?;
             }
             let until = if republished { timeout } else { timeout / 2 };
-            let wait = until
-                .saturating_sub(elapsed)
-                .max(Duration::from_millis(1));
+            let wait = until.saturating_sub(elapsed).max(Duration::from_millis(1));
             let Ok(Some(message)) = tokio::time::timeout(wait, answers.next()).await else {
                 continue;
             };
@@ -464,7 +464,8 @@ pub fn fan_out(
             else {
                 continue;
             };
-            out.entry(name.to_owned()).or_insert_with(|| line.to_owned());
+            out.entry(name.to_owned())
+                .or_insert_with(|| line.to_owned());
         }
         Ok(out)
     })

@@ -18,10 +18,10 @@ mod market_data;
 pub use market_data::{MarketDataSection, WINDOW_MESSAGES_MAX};
 mod cluster;
 mod shards;
-pub use shards::{AllowanceConfig, ShardConfig};
 pub use cluster::{
     ClusterDurability, ClusterRole, ClusterSection, ClusterTlsSection, ReplicationLoss,
 };
+pub use shards::{AllowanceConfig, ShardConfig};
 
 /// The configuration `arbiter run` uses when no file is given.
 pub const DEFAULT_CONFIG: &str = include_str!("../default-config.toml");

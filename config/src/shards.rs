@@ -93,7 +93,9 @@ impl Config {
         }
         let here = self.shard_name().unwrap_or("");
         Some(match self.owning_shard(symbol) {
-            Some(there) => format!("instrument {symbol} is traded on shard {there}, not on shard {here}"),
+            Some(there) => {
+                format!("instrument {symbol} is traded on shard {there}, not on shard {here}")
+            }
             None => format!("instrument {symbol} is traded on no shard"),
         })
     }
@@ -342,8 +344,10 @@ mod tests {
         let twice = TWO.replace("[\"MSFT\", \"EURUSD\"]", "[\"MSFT\", \"EURUSD\", \"AAPL\"]");
         assert_eq!(
             sharded("A", &twice).unwrap_err(),
-            ["shards[1].instruments[2]: \"AAPL\" is already in shard \"A\" (shards[0]); an \
-              instrument belongs to one shard"]
+            [
+                "shards[1].instruments[2]: \"AAPL\" is already in shard \"A\" (shards[0]); an \
+              instrument belongs to one shard"
+            ]
         );
         let empty = format!("{TWO}[[shards]]\nname = \"C\"\ninstruments = []\n");
         assert_eq!(
@@ -406,13 +410,17 @@ mod tests {
         assert_eq!(firm(&with_firm_limit("B", 600, Some(400)).unwrap()), [400]);
         assert_eq!(
             with_firm_limit("A", 700, Some(400)).unwrap_err(),
-            ["shards: the allowances for firm:1 open-notional sum to 1100, above \
-              risk.limits[4].value (1000)"]
+            [
+                "shards: the allowances for firm:1 open-notional sum to 1100, above \
+              risk.limits[4].value (1000)"
+            ]
         );
         assert_eq!(
             with_firm_limit("A", 600, None).unwrap_err(),
-            ["shards[1].allowances: no allowance for risk.limits[4] (firm:1 open-notional); a \
-              limit across shards is split into one allowance per shard"]
+            [
+                "shards[1].allowances: no allowance for risk.limits[4] (firm:1 open-notional); a \
+              limit across shards is split into one allowance per shard"
+            ]
         );
         // A changed allowance is a changed start-up risk configuration.
         let moved = with_firm_limit("A", 500, Some(500)).unwrap();
