@@ -410,6 +410,9 @@ pub fn run(config: &Config, config_text: &str, standby: bool) -> Result<(), Stri
     };
     // Clustered: the replicator follows the journal; reports wait on min(local, replicated).
     let cluster = crate::cluster_agent::LeaderCluster::start(config, lease, &durable, &telemetry)?;
+    // Venue-wide controls across shards: a clustered leader listens on NATS (subscribed
+    // before the agents start, so a failure here leaves nothing half-running).
+    let (venue_listener, venue_control) = crate::venue_control::start(config)?.unzip();
     let held = crate::release::ReleaseCursor::new(
         durable.clone(),
         config.journal.durability == Durability::Sync,
@@ -510,8 +513,6 @@ pub fn run(config: &Config, config_text: &str, standby: bool) -> Result<(), Stri
     } else {
         None
     };
-    // Venue-wide controls across shards: a clustered leader listens on NATS.
-    let (venue_listener, venue_control) = crate::venue_control::start(config)?.unzip();
     let admin = AdminServer {
         path: config.admin_socket(),
         requests: admin_tx,
