@@ -214,6 +214,37 @@ fn shards_refuse_each_others_instruments_and_obey_venue_controls() {
     let seqs = first["A"].split("seq=").nth(1).unwrap();
     assert_eq!(seqs.split(',').count(), 2, "{seqs}");
 
+    // Refused, not journaled: an operator unknown to the shards, a stale request, and a
+    // role the origin's socket does not allow for the action.
+    let stranger = VenueRequest {
+        id: arbiter_cluster::venue::new_request_id(),
+        operator_id: 99,
+        operator: "mallory".to_owned(),
+        ..request.clone()
+    };
+    let stale = VenueRequest {
+        id: arbiter_cluster::venue::new_request_id(),
+        issued_unix_ms: request.issued_unix_ms - 120_000,
+        ..request.clone()
+    };
+    for (refused, why) in [(stranger, "no operator mallory"), (stale, "stale")] {
+        let answers = fan_out(&connection, &refused, &shards, Duration::from_secs(20)).unwrap();
+        for shard in &shards {
+            let answer = &answers[shard];
+            assert!(
+                answer.contains("outcome=refused") && answer.contains(why),
+                "{answer}"
+            );
+            assert!(!journal_holds(
+                if shard == "A" { &dir_a } else { &dir_b },
+                format!("venue:{}", refused.id).as_bytes()
+            ));
+        }
+    }
+    let (ok, answer) = admin_cli(&config_a, &["venue", "release"]);
+    assert!(!ok);
+    assert_eq!(answer, "error: role Operator may not run \"venue release\"");
+
     // With B stopped, B is reported as not answered and the CLI fails.
     assert!(shard_b.admin(&["shutdown"]).starts_with("ok"));
     let (exit, _) = shard_b.wait();
