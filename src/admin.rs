@@ -65,13 +65,15 @@ pub struct AdminServer {
     pub market_data: Option<Arc<crate::market_data_agent::MarketDataStatus>>,
     /// Clustered: replication and lease state for `status` (`None`: a single node).
     pub cluster: Option<Arc<crate::cluster_agent::ClusterStatus>>,
+    /// Clustered leader: venue-wide controls across shards (`None`: a single node).
+    pub venue_control: Option<crate::venue_control::VenueControl>,
 }
 
 /// The operator a request was authenticated as.
 #[derive(Clone, Copy, Debug)]
-struct Caller {
-    id: u32,
-    role: Role,
+pub(crate) struct Caller {
+    pub(crate) id: u32,
+    pub(crate) role: Role,
 }
 
 /// The roles, in the order of [`ROLE_TABLE`]'s columns.
@@ -85,7 +87,7 @@ pub const ROLES: [Role; 4] = [
 /// Who may run what: one row per admin request, one column per role of [`ROLES`]
 /// (risk-manager, operator, auditor, trader). docs/security.md holds the same table; a test
 /// keeps them equal. A request not listed is refused to everyone.
-pub const ROLE_TABLE: [(&str, [bool; 4]); 14] = [
+pub const ROLE_TABLE: [(&str, [bool; 4]); 15] = [
     ("status", [true, true, true, false]),
     ("dump", [true, true, true, false]),
     ("positions", [true, true, true, true]),
@@ -93,6 +95,7 @@ pub const ROLE_TABLE: [(&str, [bool; 4]); 14] = [
     ("halt", [true, true, false, false]),
     ("resume", [true, true, false, false]),
     ("kill", [true, true, false, false]),
+    ("venue", [true, true, false, false]),
     ("logout", [true, true, false, false]),
     ("snapshot", [true, true, false, false]),
     ("release", [true, false, false, false]),
@@ -103,7 +106,7 @@ pub const ROLE_TABLE: [(&str, [bool; 4]); 14] = [
 ];
 
 /// Whether a role may run a request ([`ROLE_TABLE`]).
-fn allowed(role: Role, request: &str) -> bool {
+pub(crate) fn allowed(role: Role, request: &str) -> bool {
     let column = ROLES
         .iter()
         .position(|r| *r == role)
@@ -115,7 +118,7 @@ fn allowed(role: Role, request: &str) -> bool {
 }
 
 /// The optional first word after a kill scope may name a reason; the rest is free text.
-fn kill_reason<'a>(words: &'a [&'a str]) -> (KillReason, &'a [&'a str]) {
+pub(crate) fn kill_reason<'a>(words: &'a [&'a str]) -> (KillReason, &'a [&'a str]) {
     let reason = match words.first().copied() {
         Some("runaway-algo") => KillReason::RunawayAlgo,
         Some("fat-finger") => KillReason::FatFinger,
@@ -167,6 +170,8 @@ impl AdminServer {
                     self.handle(stream, &mut next_id);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    // Venue-wide controls from other shards wait here at most one nap.
+                    self.serve_venue(&mut next_id);
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 Err(e) => {
@@ -239,7 +244,10 @@ impl AdminServer {
                         line.trim()
                     );
                     let answer = self.answer(line.trim(), caller, accounts, next_id);
-                    let outcome = if answer.starts_with("error") || answer.starts_with("rejected") {
+                    let failed = answer
+                        .lines()
+                        .any(|l| l.starts_with("error") || l.starts_with("rejected"));
+                    let outcome = if failed {
                         AccessOutcome::Failed
                     } else {
                         AccessOutcome::Accepted
@@ -306,6 +314,7 @@ impl AdminServer {
                     self.status.applied_seq.load(Ordering::Acquire) + 1
                 ),
             ) + &self.cluster.as_ref().map_or_else(String::new, |c| format!(" {}", c.line())),
+            ["venue", rest @ ..] => self.venue_command(rest, caller, next_id),
             ["halt", symbol, reason @ ..] => {
                 self.set_phase(symbol, Phase::Halted, caller, reason, next_id)
             }
@@ -344,6 +353,9 @@ impl AdminServer {
                 let Some(instrument) = self.instruments.by_symbol(symbol) else {
                     return format!("error: unknown instrument {symbol}");
                 };
+                if let Some(refusal) = self.config.foreign_refusal(symbol) {
+                    return format!("error: {refusal}");
+                }
                 let index = instrument.id.0 as usize;
                 let decimals = self.config.instruments[index].price_decimals;
                 match arbiter_config::decimal_to_units(price, decimals) {
@@ -406,7 +418,7 @@ impl AdminServer {
                 "ok shutting down".to_owned()
             }
             _ => "error: unknown request; see docs/admin.md (status, positions, orders, halt, \
-                  resume, kill, release, limit, refprice, restrict, snapshot, shutdown)"
+                  resume, kill, venue, release, limit, refprice, restrict, snapshot, shutdown)"
                 .to_owned(),
         }
     }
@@ -450,11 +462,14 @@ impl AdminServer {
         let (kind, value) = text.split_once(':').unwrap_or((text, ""));
         match kind {
             "global" => Ok(KillScope::Global),
-            "instrument" => self
-                .instruments
-                .by_symbol(value)
-                .map(|i| KillScope::Instrument(i.id))
-                .ok_or_else(|| format!("unknown instrument {value}")),
+            "instrument" => match self.config.foreign_refusal(value) {
+                Some(refusal) if self.instruments.by_symbol(value).is_some() => Err(refusal),
+                _ => self
+                    .instruments
+                    .by_symbol(value)
+                    .map(|i| KillScope::Instrument(i.id))
+                    .ok_or_else(|| format!("unknown instrument {value}")),
+            },
             "account" => self
                 .config
                 .account_id(value)
@@ -533,6 +548,9 @@ impl AdminServer {
         let Some(instrument) = self.instruments.by_symbol(symbol) else {
             return format!("error: unknown instrument {symbol}");
         };
+        if let Some(refusal) = self.config.foreign_refusal(symbol) {
+            return format!("error: {refusal}");
+        }
         let kind = CommandKind::SetPhase {
             instrument: instrument.id,
             phase,
@@ -541,7 +559,7 @@ impl AdminServer {
     }
 
     /// Sends a command to the sequencer, journaled with the operator and the reason.
-    fn submit(
+    pub(crate) fn submit(
         &mut self,
         kind: CommandKind,
         caller: Caller,
@@ -583,7 +601,8 @@ impl AdminServer {
     }
 }
 
-/// `arbiter admin ...`: authenticates, sends one request line and returns the answer.
+/// `arbiter admin ...`: authenticates, sends one request line and returns the answer (one
+/// line; `venue ...` answers one line per shard and a summary).
 ///
 /// # Errors
 /// The socket cannot be reached.
@@ -594,11 +613,22 @@ pub fn client(
     words: &[String],
 ) -> std::io::Result<String> {
     let mut stream = UnixStream::connect(socket)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    // A venue request waits for every shard: its own timeout, plus NATS's connection.
+    let venue_ms = (words.first().map(String::as_str) == Some("venue")).then(|| {
+        words
+            .windows(2)
+            .find(|w| w[0] == "--timeout-ms")
+            .and_then(|w| w[1].parse::<u64>().ok())
+            .unwrap_or(crate::venue_control::TIMEOUT_MS_DEFAULT)
+            .min(crate::venue_control::TIMEOUT_MS_MAX)
+    });
+    let wait = Duration::from_secs(10) + Duration::from_millis(venue_ms.unwrap_or(0) + 10_000);
+    stream.set_read_timeout(Some(wait))?;
     writeln!(stream, "auth {operator} {secret}")?;
     writeln!(stream, "{}", words.join(" "))?;
     let mut answer = String::new();
-    BufReader::new(&stream).read_line(&mut answer)?;
+    // The daemon closes the connection after its answer.
+    std::io::Read::read_to_string(&mut BufReader::new(&stream), &mut answer)?;
     Ok(answer.trim_end().to_owned())
 }
 

@@ -93,6 +93,9 @@ pub struct FixApp {
     /// The names of every account some session is entitled to; any other name is refused
     /// as not entitled, exactly like an entitled-elsewhere one.
     account_names: AccountNames,
+    /// By instrument index: why this shard refuses it (another shard trades it), `None`
+    /// for its own instruments. Texts made at start-up, so a refusal formats nothing.
+    foreign: Vec<Option<Box<str>>>,
 }
 
 /// The refusal of a request for an account the session is not entitled to. It names
@@ -160,6 +163,11 @@ enum LocalReject {
         reason: u32,
         text: &'static str,
     },
+    /// An instrument another shard trades: refused like an unknown symbol, with a text
+    /// naming that shard.
+    Foreign {
+        instrument: InstrumentId,
+    },
 }
 
 impl FixApp {
@@ -195,6 +203,7 @@ impl FixApp {
             position_reports: 0,
             sessions_journaled: SessionLedger::default(),
             access: None,
+            foreign: Vec::new(),
             local_exec_prefix: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
@@ -247,6 +256,62 @@ impl FixApp {
     #[must_use]
     pub fn sessions_journaled(&self) -> &SessionLedger {
         &self.sessions_journaled
+    }
+
+    /// Sharded venues: the refusal text of every instrument another shard trades, by
+    /// instrument index (`None`: this shard's own; see `Config::foreign_refusals`). Orders,
+    /// cancels, replaces and mass cancels naming such an instrument are refused here and
+    /// never journaled.
+    pub fn set_foreign_instruments(&mut self, refusals: Vec<Option<String>>) {
+        self.foreign = refusals
+            .into_iter()
+            .map(|text| text.map(String::into_boxed_str))
+            .collect();
+    }
+
+    /// The refusal of an instrument another shard trades, if it is one.
+    fn foreign_text(&self, instrument: InstrumentId) -> Option<&str> {
+        self.foreign
+            .get(instrument.0 as usize)
+            .and_then(|text| text.as_deref())
+    }
+
+    /// Refuses a message naming another shard's instrument as an unknown symbol is
+    /// refused (ExecutionReport, or OrderCancelReject for a cancel or replace).
+    fn refuse_foreign(
+        &mut self,
+        session: u32,
+        msg: &Message<'_>,
+        instrument: InstrumentId,
+        out: &mut dyn FixSender,
+    ) {
+        // Taken out and put back (no allocation) so the text can be borrowed while the
+        // reject counts its local ExecIDs.
+        let foreign = std::mem::take(&mut self.foreign);
+        let text = foreign
+            .get(instrument.0 as usize)
+            .and_then(|text| text.as_deref())
+            .unwrap_or("instrument traded on another shard");
+        self.local_order_reject(session, msg, 1, text, out);
+        self.foreign = foreign;
+    }
+
+    /// A Symbol (55) the message carries that another shard trades: refused before the
+    /// order it refers to is looked up (that order lives on the other shard).
+    fn check_symbol_shard(&self, msg: &Message<'_>) -> Result<(), LocalReject> {
+        let Some(symbol) = msg.get(55) else {
+            return Ok(());
+        };
+        match self
+            .instruments
+            .iter()
+            .find(|i| i.symbol.as_bytes() == symbol)
+        {
+            Some(i) if self.foreign_text(i.id).is_some() => {
+                Err(LocalReject::Foreign { instrument: i.id })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Writes every refusal to `trail`, naming the session by `comp_ids[session]`.
@@ -344,6 +409,10 @@ impl FixApp {
                 self.local_order_reject(session, msg, reason, text, out);
                 None
             }
+            Err(LocalReject::Foreign { instrument }) => {
+                self.refuse_foreign(session, msg, instrument, out);
+                None
+            }
         }
     }
 
@@ -387,14 +456,19 @@ impl FixApp {
             reason: 5,
             text: "Symbol (55) missing",
         })?;
-        self.instruments
+        let instrument = self
+            .instruments
             .iter()
             .find(|i| i.symbol.as_bytes() == symbol)
             .map(|i| i.id)
             .ok_or(LocalReject::Order {
                 reason: 1,
                 text: "unknown symbol",
-            })
+            })?;
+        if self.foreign_text(instrument).is_some() {
+            return Err(LocalReject::Foreign { instrument });
+        }
+        Ok(instrument)
     }
 
     /// The strategy (algorithm) an order belongs to: the numeric PartyID (448) of the Parties
@@ -618,6 +692,7 @@ impl FixApp {
     ) -> Result<(CommandKind, Annotation, Pending), LocalReject> {
         let client_id = Self::client_id(msg, 11)?;
         let orig = Self::client_id(msg, 41)?;
+        self.check_symbol_shard(msg)?;
         let (order_id, account) = self.target_order(session, &orig)?;
         self.check_order_account(session, msg, account)?;
         Ok((
@@ -644,6 +719,7 @@ impl FixApp {
     ) -> Result<(CommandKind, Annotation, Pending), LocalReject> {
         let client_id = Self::client_id(msg, 11)?;
         let orig = Self::client_id(msg, 41)?;
+        self.check_symbol_shard(msg)?;
         let (order_id, account) = self.target_order(session, &orig)?;
         self.check_order_account(session, msg, account)?;
         let record = *self.orders.get(order_id).ok_or(LocalReject::Order {
@@ -756,6 +832,17 @@ impl FixApp {
             }
             None => {
                 // FIX: an unknown order's status is ExecType I with OrdStatus 8 (rejected).
+                // One of another shard's instruments: say where the order lives.
+                if let Err(LocalReject::Foreign { instrument }) = self.check_symbol_shard(msg) {
+                    let foreign = std::mem::take(&mut self.foreign);
+                    let text = foreign
+                        .get(instrument.0 as usize)
+                        .and_then(|text| text.as_deref())
+                        .unwrap_or("unknown order");
+                    self.local_exec_report(session, msg, b'I', None, text, out);
+                    self.foreign = foreign;
+                    return;
+                }
                 self.local_exec_report(session, msg, b'I', None, "unknown order", out);
             }
         }

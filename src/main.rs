@@ -17,6 +17,7 @@ mod runtime;
 mod sequencer;
 mod snapshot_agent;
 mod standby;
+mod venue_control;
 
 // The state modules live in the library (shared with the replay tool); at the crate root,
 // `crate::fix_app` and friends keep naming them.
@@ -49,7 +50,7 @@ enum Command {
         standby: bool,
     },
     /// Send a request to a running daemon's admin socket (status, halt SYMBOL, resume SYMBOL,
-    /// shutdown).
+    /// venue kill|halt|resume|release, shutdown; see docs/admin.md).
     Admin {
         /// Configuration file (to find the socket).
         #[arg(long)]
@@ -60,8 +61,8 @@ enum Command {
         /// The operator's secret (prefer the environment variable to the command line).
         #[arg(long, env = "ARBITER_SECRET", hide_env_values = true)]
         secret: String,
-        /// The request.
-        #[arg(required = true)]
+        /// The request (words after it, `--timeout-ms` included, are its own).
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         words: Vec<String>,
     },
     /// Check whether this host is fit to run Arbiter (reads /proc and /sys only).
@@ -250,7 +251,8 @@ fn main() -> ExitCode {
             Ok(config) => match admin::client(&config.admin_socket(), &operator, &secret, &words) {
                 Ok(answer) => {
                     println!("{answer}");
-                    if answer.starts_with("error") {
+                    // `venue ...` ends with `error: ...` when a shard did not answer.
+                    if answer.lines().any(|l| l.starts_with("error")) {
                         ExitCode::FAILURE
                     } else {
                         ExitCode::SUCCESS

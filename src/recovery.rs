@@ -213,5 +213,11 @@ fn check_journaled_config(venue: &Config, sequence: u64, text: &str) -> Result<(
              initial state; change limits at run time with `arbiter admin limit ...` \
              (journaled), or start a new journal"
         )),
+        Err(JournalMismatch::Shard) => Err(format!(
+            "the configuration changes the instruments this shard trades ([[shards]], \
+             cluster.shard) against the one journaled at record {sequence}: an instrument's \
+             orders live in its shard's journal; move instruments at a trading-day boundary \
+             with new journals (docs/cluster.md, \"Shards\")"
+        )),
     }
 }

@@ -431,6 +431,9 @@ pub fn run(config: &Config, config_text: &str, standby: bool) -> Result<(), Stri
     };
     // Clustered: the replicator follows the journal; reports wait on min(local, replicated).
     let cluster = crate::cluster_agent::LeaderCluster::start(config, lease, &durable, &telemetry)?;
+    // Venue-wide controls across shards: a clustered leader listens on NATS (subscribed
+    // before the agents start, so a failure here leaves nothing half-running).
+    let (venue_listener, venue_control) = crate::venue_control::start(config)?.unzip();
     let held = crate::release::ReleaseCursor::new(
         durable.clone(),
         config.journal.durability == Durability::Sync,
@@ -559,6 +562,7 @@ pub fn run(config: &Config, config_text: &str, standby: bool) -> Result<(), Stri
             .map(crate::snapshot_agent::SnapshotAgentHandle::requester),
         market_data: market_data.as_ref().map(|m| Arc::clone(&m.status)),
         cluster: cluster.as_ref().map(|c| Arc::clone(&c.status)),
+        venue_control,
     };
     let listener = admin
         .bind()
@@ -624,6 +628,9 @@ pub fn run(config: &Config, config_text: &str, standby: bool) -> Result<(), Stri
         agent.finish(last_written.map(arbiter_journal::Sequence));
     }
     let _ = admin_thread.join();
+    if let Some(listener) = venue_listener {
+        listener.stop();
+    }
     if let Some(verifier) = verifier {
         verifier.stop();
     }

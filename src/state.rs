@@ -153,7 +153,7 @@ pub fn session_mappings(config: &Config) -> Vec<SessionMapping> {
 /// gateway half of what [`Config::engine`] is for the engine).
 #[must_use]
 pub fn new_gateway(config: &Config) -> FixApp {
-    FixApp::new(
+    let mut app = FixApp::new(
         config.registry(),
         config
             .instruments
@@ -163,7 +163,9 @@ pub fn new_gateway(config: &Config) -> FixApp {
         session_mappings(config),
         config.engine.orders_max as usize,
         config.engine.accounts_max as usize,
-    )
+    );
+    app.set_foreign_instruments(config.foreign_refusals());
+    app
 }
 
 /// What one journal record was to a [`Replica`].

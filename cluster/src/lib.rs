@@ -11,7 +11,8 @@
 //! ([`arbiter_journal::Writer::append_frame`]) and hands each user record to a callback
 //! only after a seal has verified it. The [`Lease`] is a compare-and-set entry in a
 //! key-value bucket whose TTL is the bucket's `max_age`. Every connection is made from one
-//! [`NatsConnection`] (URLs and TLS).
+//! [`NatsConnection`] (URLs and TLS). Venue-wide controls ([`venue`]) fan out to every
+//! shard's leader over core NATS.
 //!
 //! See `docs/cluster.md` for the wire format, the de-duplication and expected-sequence
 //! rules, and what each durability setting survives with nats-server 2.9 and later.
@@ -25,6 +26,7 @@ mod lease;
 mod replicator;
 pub mod server;
 mod stream;
+pub mod venue;
 
 pub use connection::{NatsConnection, NatsTls};
 pub use error::ClusterError;
@@ -32,3 +34,7 @@ pub use follower::{follow, FollowerConfig, FollowerReport, FollowerStop, OnRecor
 pub use lease::{Lease, LeaseConfig, LeaseValidity, LeaseValue};
 pub use replicator::{ReplicatedCursor, ReplicationStats, Replicator, ReplicatorConfig};
 pub use stream::{ensure_stream, stream_name, subject, StreamSettings};
+pub use venue::{
+    fan_out, VenueAction, VenueDelivery, VenueLedger, VenueListener, VenueRequest,
+    VENUE_CONTROL_SUBJECT,
+};

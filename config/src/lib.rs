@@ -17,9 +17,11 @@ use serde::Deserialize;
 mod market_data;
 pub use market_data::{MarketDataSection, WINDOW_MESSAGES_MAX};
 mod cluster;
+mod shards;
 pub use cluster::{
     ClusterDurability, ClusterRole, ClusterSection, ClusterTlsSection, ReplicationLoss,
 };
+pub use shards::{AllowanceConfig, ShardConfig};
 
 /// The configuration `arbiter run` uses when no file is given.
 pub const DEFAULT_CONFIG: &str = include_str!("../default-config.toml");
@@ -66,6 +68,10 @@ pub struct Config {
     /// Journal replication and failover (absent: a single node).
     #[serde(default)]
     pub cluster: Option<ClusterSection>,
+    /// The instruments split into named shards (`cluster.shard` says which one this node
+    /// is); empty: this node's shard trades every instrument.
+    #[serde(default)]
+    pub shards: Vec<ShardConfig>,
 }
 
 /// State snapshots taken by a thread that follows the journal.
@@ -781,6 +787,7 @@ impl Config {
         if let Some(cluster) = &self.cluster {
             out.extend(cluster.problems());
         }
+        out.extend(self.shard_problems());
         if let Some(text) = &self.venue.end_of_day {
             if parse_hhmm(text).is_none_or(|minutes| minutes >= 24 * 60) {
                 out.push(format!(
@@ -1289,17 +1296,7 @@ impl Config {
             velocity_window_ns: self.risk.velocity_window_ms * 1_000_000,
             velocity_events_max: self.risk.velocity_events_max,
             client_refs_per_session_max: self.risk.client_refs_per_session_max,
-            limits: self
-                .risk
-                .limits
-                .iter()
-                .map(|l| LimitSetting {
-                    scope: self.risk_scope(&l.scope).expect("checked"),
-                    instrument: l.instrument.as_deref().map(symbol),
-                    kind: limit_kind(&l.kind).expect("checked"),
-                    value: l.value,
-                })
-                .collect(),
+            limits: self.limit_settings(&symbol),
             restricted: self
                 .risk
                 .restricted
@@ -1320,6 +1317,39 @@ impl Config {
         }
     }
 
+    /// The start-up limits of this node: `[[risk.limits]]`, where a limit spanning shards
+    /// (same scope and kind as one of this shard's allowances, no instrument) is replaced
+    /// by the allowance, and allowances without a venue-wide limit are added.
+    fn limit_settings(&self, symbol: &dyn Fn(&str) -> InstrumentId) -> Vec<LimitSetting> {
+        let allowances = self.own_allowances();
+        let mut limits: Vec<LimitSetting> = self
+            .risk
+            .limits
+            .iter()
+            .map(|l| LimitSetting {
+                scope: self.risk_scope(&l.scope).expect("checked"),
+                instrument: l.instrument.as_deref().map(symbol),
+                kind: limit_kind(&l.kind).expect("checked"),
+                value: l.value,
+            })
+            .collect();
+        for (scope, kind, value) in allowances {
+            let split = limits
+                .iter_mut()
+                .find(|l| l.scope == scope && l.kind == kind && l.instrument.is_none());
+            match split {
+                Some(limit) => limit.value = value,
+                None => limits.push(LimitSetting {
+                    scope,
+                    instrument: None,
+                    kind,
+                    value,
+                }),
+            }
+        }
+        limits
+    }
+
     /// A fresh engine for this configuration: its capacities, instruments and risk. The
     /// daemon, the demo and the replay tool all build it here, so a replay reproduces the
     /// daemon's journaled digests.
@@ -1334,8 +1364,9 @@ impl Config {
 
     /// Whether this configuration may continue a journal written under `journaled`: the
     /// instruments, engine capacities, `[risk]` section and operators are the journal's
-    /// initial state (replay rebuilds the engine from them), so they must not change; names,
-    /// sessions, ports and the rest may. The daemon refuses a restart and the replay tool a
+    /// initial state (replay rebuilds the engine from them), so they must not change; nor
+    /// may the instruments this shard trades (`[[shards]]`: the orders of an instrument live
+    /// in its shard's journal); names, sessions, ports and the rest may. The daemon refuses a restart and the replay tool a
     /// mid-journal CONFIG record that fails this check.
     ///
     /// # Errors
@@ -1345,6 +1376,9 @@ impl Config {
             || self.engine_config() != journaled.engine_config()
         {
             return Err(JournalMismatch::Engine);
+        }
+        if self.owned_symbols() != journaled.owned_symbols() {
+            return Err(JournalMismatch::Shard);
         }
         if self.risk_config() != journaled.risk_config() {
             return Err(JournalMismatch::Risk);
@@ -1393,6 +1427,8 @@ pub enum JournalMismatch {
     Engine,
     /// The `[risk]` section or the operators (start-up risk configuration) differ.
     Risk,
+    /// The instruments this shard trades (`[[shards]]`, `cluster.shard`) differ.
+    Shard,
 }
 
 impl std::fmt::Display for JournalMismatch {
@@ -1400,6 +1436,7 @@ impl std::fmt::Display for JournalMismatch {
         f.write_str(match self {
             JournalMismatch::Engine => "the instruments or engine capacities differ",
             JournalMismatch::Risk => "the [risk] section or the operators differ",
+            JournalMismatch::Shard => "the instruments this shard trades differ",
         })
     }
 }
