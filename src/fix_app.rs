@@ -1529,3 +1529,58 @@ pub fn cxl_rej_reason(reason: RejectReason) -> u64 {
         _ => 99,
     }
 }
+
+#[cfg(test)]
+mod snapshot_tests {
+    use super::*;
+    use crate::session_ledger::JournaledSession;
+
+    fn app() -> FixApp {
+        crate::state::new_gateway(&arbiter_config::Config::default_demo())
+    }
+
+    #[test]
+    fn a_snapshot_keeps_the_sessions_journaled_numbers() {
+        let mut source = app();
+        source.on_session_mark(&SessionMark {
+            session: 1,
+            reset: true,
+            creation_ns: 42,
+            next_target: 3,
+            sender_through: 262_144,
+        });
+        source.on_origin(RecordOrigin {
+            session: 1,
+            msg_seq: 9,
+        });
+        let mut restored = app();
+        restored.restore(&source.snapshot_bytes()).unwrap();
+        assert_eq!(
+            restored.sessions_journaled().get(1),
+            Some(JournaledSession {
+                creation_ns: 42,
+                next_target: 10,
+                sender_through: 262_144
+            })
+        );
+    }
+
+    #[test]
+    fn a_version_1_snapshot_still_restores_with_no_session_numbers() {
+        let source = app();
+        // Version 1 had the same fields, without the ledger (bincode writes fields in order).
+        let v1 = bincode::serialize(&(
+            1u32,
+            source.orders.image(),
+            source.instruments_count as u64,
+            source.positions.clone(),
+        ))
+        .unwrap();
+        let mut restored = app();
+        restored.restore(&v1).unwrap();
+        assert_eq!(restored.sessions_journaled().get(0), None);
+        let mut future = v1.clone();
+        future[0] = 9;
+        assert!(app().restore(&future).is_err());
+    }
+}
