@@ -269,7 +269,16 @@ impl Qf {
     /// `expect` in the client: waits for the first unconsumed received message with all these
     /// TAG=VALUE fields and returns it.
     fn expect(&mut self, pattern: &str) -> Fix {
-        let lines = self.run(&format!("expect {pattern}"));
+        self.expect_matching("expect", pattern)
+    }
+
+    /// The message QuickFIX sent that matches `pattern`.
+    fn expect_out(&mut self, pattern: &str) -> Fix {
+        self.expect_matching("expect-out", pattern)
+    }
+
+    fn expect_matching(&mut self, command: &str, pattern: &str) -> Fix {
+        let lines = self.run(&format!("{command} {pattern}"));
         let matched = lines
             .iter()
             .rev()
@@ -633,14 +642,7 @@ fn resend_of_lost_reports(version: Version) {
         "4",
         "the acceptor's Logon is above the gap"
     );
-    let resend_request = client.run("expect-out 35=2");
-    let resend_request = parse(
-        resend_request
-            .last()
-            .unwrap()
-            .strip_prefix("match ")
-            .unwrap(),
-    );
+    let resend_request = client.expect_out("35=2");
     assert_eq!(field(&resend_request, 7), "2");
 
     for original in [&ack1, &ack2] {
@@ -691,8 +693,7 @@ fn resume_after_store_lost(version: Version) {
         venue_seq > next_in,
         "the venue resumes above what QuickFIX received ({next_in} expected next): {logon:?}"
     );
-    let request = client.run("expect-out 35=2");
-    let request = parse(request.last().unwrap().strip_prefix("match ").unwrap());
+    let request = client.expect_out("35=2");
     assert_eq!(field(&request, 7), next_in.to_string());
     let fill = client.expect("35=4 123=Y");
     assert_eq!(field(&fill, 34), next_in.to_string(), "{fill:?}");

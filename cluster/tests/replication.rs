@@ -356,39 +356,51 @@ fn garbage_or_a_foreign_journal_on_the_subject_stops_the_follower() {
         ("G3", foreign),
     ];
     for (shard, payload) in cases {
-        runtime().block_on(async {
-            let client = async_nats::connect(server.url()).await.unwrap();
-            let js = async_nats::jetstream::new(client);
-            ensure_stream(&js, &settings(shard)).await.unwrap();
-            js.publish(subject(shard), payload.into())
-                .await
-                .unwrap()
-                .await
-                .unwrap();
-        });
-        let dir = tempfile::tempdir().unwrap();
-        let (mut standby, _) = Journal::open(dir.path(), journal_config()).unwrap();
-        let mut applied = 0;
-        let mut config = FollowerConfig::new(server.url(), shard);
-        config.idle_timeout = Some(Duration::from_secs(10));
-        let result = follow(
-            &config,
-            &mut standby,
-            &AtomicBool::new(false),
-            &mut |_, _, _, _| {
-                applied += 1;
-                Ok(())
-            },
-        );
-        let error = result.unwrap_err();
+        let (error, applied, next) = publish_and_follow(&server, shard, payload);
         assert!(
             matches!(error, ClusterError::BadBatch { .. }),
             "{shard}: {error}"
         );
-        eprintln!("{shard}: {error}");
         assert_eq!(applied, 0);
-        assert_eq!(standby.next_sequence(), Sequence(1), "nothing appended");
+        assert_eq!(next, Sequence(1), "nothing appended");
     }
+}
+
+/// Publishes `payload` alone on a fresh stream of `shard` and follows it into an empty
+/// journal until the follower stops: its error, the records it handed over, and the
+/// journal's next sequence.
+fn publish_and_follow(
+    server: &LocalNatsServer,
+    shard: &str,
+    payload: Vec<u8>,
+) -> (ClusterError, usize, Sequence) {
+    runtime().block_on(async {
+        let client = async_nats::connect(server.url()).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        ensure_stream(&js, &settings(shard)).await.unwrap();
+        js.publish(subject(shard), payload.into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (mut standby, _) = Journal::open(dir.path(), journal_config()).unwrap();
+    let mut applied = 0;
+    let mut config = FollowerConfig::new(server.url(), shard);
+    config.idle_timeout = Some(Duration::from_secs(10));
+    let error = follow(
+        &config,
+        &mut standby,
+        &AtomicBool::new(false),
+        &mut |_, _, _, _| {
+            applied += 1;
+            Ok(())
+        },
+    )
+    .unwrap_err();
+    eprintln!("{shard}: {error}");
+    (error, applied, standby.next_sequence())
 }
 
 /// Recomputes a batch's CRC after its body was edited (a forger who knows the format).
@@ -443,32 +455,7 @@ fn a_forged_frame_or_seal_inside_a_valid_batch_is_never_applied() {
     reseal_batch(&mut forged_seal);
 
     for (shard, payload) in [("F1", bad_crc), ("F2", forged_seal)] {
-        runtime().block_on(async {
-            let client = async_nats::connect(server.url()).await.unwrap();
-            let js = async_nats::jetstream::new(client);
-            ensure_stream(&js, &settings(shard)).await.unwrap();
-            js.publish(subject(shard), payload.into())
-                .await
-                .unwrap()
-                .await
-                .unwrap();
-        });
-        let dir = tempfile::tempdir().unwrap();
-        let (mut standby, _) = Journal::open(dir.path(), journal_config()).unwrap();
-        let mut applied = 0;
-        let mut config = FollowerConfig::new(server.url(), shard);
-        config.idle_timeout = Some(Duration::from_secs(10));
-        let error = follow(
-            &config,
-            &mut standby,
-            &AtomicBool::new(false),
-            &mut |_, _, _, _| {
-                applied += 1;
-                Ok(())
-            },
-        )
-        .unwrap_err();
-        eprintln!("{shard}: {error}");
+        let (_, applied, _) = publish_and_follow(&server, shard, payload);
         assert_eq!(
             applied, 0,
             "{shard}: records applied before their seal verified"
