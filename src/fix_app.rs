@@ -263,10 +263,14 @@ impl FixApp {
     /// cancels, replaces and mass cancels naming such an instrument are refused here and
     /// never journaled.
     pub fn set_foreign_instruments(&mut self, refusals: Vec<Option<String>>) {
-        self.foreign = refusals
-            .into_iter()
-            .map(|text| text.map(String::into_boxed_str))
-            .collect();
+        self.foreign = if refusals.iter().all(Option::is_none) {
+            Vec::new() // every instrument is this shard's: nothing to check
+        } else {
+            refusals
+                .into_iter()
+                .map(|text| text.map(String::into_boxed_str))
+                .collect()
+        };
     }
 
     /// The refusal of an instrument another shard trades, if it is one.
@@ -299,6 +303,9 @@ impl FixApp {
     /// A Symbol (55) the message carries that another shard trades: refused before the
     /// order it refers to is looked up (that order lives on the other shard).
     fn check_symbol_shard(&self, msg: &Message<'_>) -> Result<(), LocalReject> {
+        if self.foreign.is_empty() {
+            return Ok(()); // not sharded: no symbol lookup on a cancel or replace
+        }
         let Some(symbol) = msg.get(55) else {
             return Ok(());
         };
