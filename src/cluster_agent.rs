@@ -589,6 +589,14 @@ impl LeaderCluster {
         }))
     }
 
+    /// The FIX listener is open: a node that took a lapsed lease over records the failover
+    /// (docs/cluster.md, "Standbys and failovers").
+    pub fn listening(&self, config: &Config) {
+        if let Some(cluster) = &config.cluster {
+            self.lease.record_failover(cluster);
+        }
+    }
+
     /// The replicated cursor when reports wait for JetStream (`durability = "replicated"`).
     #[must_use]
     pub fn hold_cursor(&self) -> Option<ReplicatedCursor> {
