@@ -155,6 +155,27 @@ fn iso_utc_ms(ns: u64) -> String {
     )
 }
 
+/// The last sequence of this node's journal (read-only), if it has one.
+fn local_last_sequence(config: &Config) -> Option<u64> {
+    let dir = config.journal_dir();
+    let newest = std::fs::read_dir(&dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(arbiter_journal::layout::parse_segment_file_name)
+        })
+        .max()?;
+    let reader = Reader::open(&dir).ok()?;
+    reader
+        .iter_from_seq(Sequence(newest))
+        .filter_map(Result::ok)
+        .map(|record| record.sequence().0)
+        .last()
+        .or(Some(newest.saturating_sub(1)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,25 +213,4 @@ mod tests {
              updated=2026-11-26T03:10:00.123Z age_ms=250"
         );
     }
-}
-
-/// The last sequence of this node's journal (read-only), if it has one.
-fn local_last_sequence(config: &Config) -> Option<u64> {
-    let dir = config.journal_dir();
-    let newest = std::fs::read_dir(&dir)
-        .ok()?
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()
-                .and_then(arbiter_journal::layout::parse_segment_file_name)
-        })
-        .max()?;
-    let reader = Reader::open(&dir).ok()?;
-    reader
-        .iter_from_seq(Sequence(newest))
-        .filter_map(Result::ok)
-        .map(|record| record.sequence().0)
-        .last()
-        .or(Some(newest.saturating_sub(1)))
 }

@@ -309,10 +309,11 @@ async fn keep_lease(
         match current.try_acquire().await {
             Ok(true) => {
                 if wait_stop.is_some() {
-                    standby.leave(&config.node_id).await;
+                    let takeover = standby.takeover(&config, current.epoch());
                     if let Ok(mut slot) = shared.takeover.lock() {
-                        *slot = standby.takeover(&config, current.epoch());
+                        *slot = takeover;
                     }
+                    standby.leave(&config.node_id).await;
                 }
                 break;
             }

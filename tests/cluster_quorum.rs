@@ -59,17 +59,22 @@ fn wait_status(leader: &Daemon, what: &str, done: impl Fn(&str) -> bool) -> Stri
 
 /// The server (`n0`..`n2`) leading a stream's Raft group.
 fn leader_of(url: &str, stream: &str) -> usize {
+    try_leader_of(url, stream).expect("the stream has a leader")
+}
+
+/// As [`leader_of`]; `None` while it has none (an election) or the server does not answer.
+fn try_leader_of(url: &str, stream: &str) -> Option<usize> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let name = runtime.block_on(async {
-        let js = NatsConnection::new(url).jetstream().await.unwrap();
-        let mut stream = js.get_stream(stream).await.unwrap();
-        let info = stream.info().await.unwrap();
-        info.cluster.as_ref().unwrap().leader.clone().unwrap()
-    });
-    name.strip_prefix('n').unwrap().parse().unwrap()
+        let js = NatsConnection::new(url).jetstream().await.ok()?;
+        let mut stream = js.get_stream(stream).await.ok()?;
+        let info = stream.info().await.ok()?;
+        info.cluster.as_ref()?.leader.clone()
+    })?;
+    name.strip_prefix('n')?.parse().ok()
 }
 
 /// The server leading the shard's journal stream.
@@ -166,6 +171,17 @@ fn one_nats_node_of_three_lost_replication_goes_on() {
     let lost = stream_leader(&url);
     setup.nats[lost].stop();
     let stopped = Instant::now();
+    // For the log: when the stream has a new leader (NATS's own election time).
+    let election = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if try_leader_of(&url, "ARBITER_Q").is_some_and(|n| n != lost) {
+                return Some(stopped.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    });
     let mut resumed = None;
     for n in 0..600 {
         let report = order(&mut setup.client, &format!("leader-down-{n}"), "10.01");
@@ -184,7 +200,11 @@ fn one_nats_node_of_three_lost_replication_goes_on() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let resumed = resumed.expect("replication never resumed with 2 of 3 NATS nodes");
-    eprintln!("the journal stream's leader lost: the first order acknowledged after {resumed:?}");
+    eprintln!(
+        "the journal stream's leader lost: a new one elected after {:?}, the first order \
+         acknowledged after {resumed:?}",
+        election.join().unwrap()
+    );
     wait_status(&setup.leader, "replication with 2 of 3", |s| {
         s.contains("replication=replicating") && number(s, "replication_lag_records") == 0
     });
