@@ -103,6 +103,10 @@ pub fn follow(
     follow_inner(config, writer, stop, on_record, None, &mut |_| {})
 }
 
+/// A reconnecting follower that received nothing for this long asks the stream whether it
+/// holds more; if so, its consumer is stalled and it reconnects.
+const STALL_CHECK_AFTER: Duration = Duration::from_secs(2);
+
 /// What [`follow_reconnecting`] tells its caller about its link to NATS.
 #[derive(Debug)]
 pub enum FollowerLink<'a> {
@@ -174,6 +178,7 @@ fn follow_inner(
             on_record,
             &mut progress,
             &mut *on_link,
+            retry_in.is_some(),
         )) {
             Ok(()) => return Ok(progress.report),
             Err(error @ ClusterError::Nats(_)) => error,
@@ -206,6 +211,7 @@ async fn follow_async(
     on_record: &mut OnRecord<'_>,
     progress: &mut Progress,
     on_link: &mut dyn FnMut(FollowerLink<'_>),
+    stall_check: bool,
 ) -> Result<(), ClusterError> {
     let context = config.connection.jetstream().await?;
     // Wait for the stream to exist and hold something.
@@ -237,6 +243,11 @@ async fn follow_async(
         .await
         .map_err(|e| nats("consume journal stream", e))?;
     on_link(FollowerLink::Up);
+    // The stream sequence of the last message consumed, and when the stream was last asked
+    // whether it holds more (a consumer lost with a restarted server can take many seconds
+    // to notice; a reconnecting follower starts a fresh one instead).
+    let mut consumed = start.saturating_sub(1);
+    let mut asked = Instant::now();
     loop {
         if let Some(stop_why) = should_stop(config, stop, progress.last_message, &progress.report) {
             progress.report.stop = stop_why;
@@ -244,13 +255,34 @@ async fn follow_async(
         }
         let next = tokio::time::timeout(config.poll_interval, messages.next()).await;
         let message = match next {
-            Err(_) => continue,
+            Err(_) => {
+                if stall_check
+                    && progress.last_message.elapsed() >= STALL_CHECK_AFTER
+                    && asked.elapsed() >= STALL_CHECK_AFTER
+                {
+                    asked = Instant::now();
+                    let info = stream
+                        .get_info()
+                        .await
+                        .map_err(|e| nats("journal stream info", e))?;
+                    if info.state.last_sequence > consumed {
+                        return Err(ClusterError::Nats(format!(
+                            "the consumer delivered nothing for {:?} while the stream holds \
+                             up to {} (consumed {consumed}): stalled",
+                            progress.last_message.elapsed(),
+                            info.state.last_sequence
+                        )));
+                    }
+                }
+                continue;
+            }
             Ok(None) => return Err(ClusterError::Nats("journal consumer ended".into())),
             Ok(Some(Err(e))) => return Err(nats("consume journal stream", e)),
             Ok(Some(Ok(message))) => message,
         };
         progress.last_message = Instant::now();
         let stream_sequence = message.info().map_or(0, |info| info.stream_sequence);
+        consumed = consumed.max(stream_sequence);
         apply_batch(
             stream_sequence,
             &message.payload,

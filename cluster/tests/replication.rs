@@ -583,8 +583,13 @@ fn a_reconnecting_follower_waits_for_nats_and_survives_a_restart() {
         .cursor()
         .wait_for(Sequence(second), Duration::from_secs(60)));
     replicator.stop().unwrap();
+    let restarted = Instant::now();
     last_tx.send(second).unwrap();
     let (last, digests) = follower.join().unwrap();
+    eprintln!(
+        "the follower reached the end {:?} after the leader's last acknowledgement",
+        restarted.elapsed()
+    );
     assert_eq!(applied.load(Ordering::Acquire), last);
     assert_eq!(digests, 20);
     assert_eq!(
