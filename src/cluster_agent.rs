@@ -198,6 +198,9 @@ impl ReplicationSupervisor {
         let thread = {
             let (stop, cursor) = (Arc::clone(&stop), cursor.clone());
             let on_loss = cluster.on_replication_loss;
+            // A NATS node lost from a cluster costs an election (seconds): within the lease's
+            // validity, reports just wait; past it, `on_replication_loss` applies.
+            let grace = Duration::from_millis(cluster.lease_ttl_ms / 2);
             std::thread::Builder::new()
                 .name("arb-cluster".into())
                 .spawn(move || {
@@ -206,7 +209,7 @@ impl ReplicationSupervisor {
                         &replicator_config,
                         &cursor,
                         &wiring,
-                        on_loss,
+                        (on_loss, grace),
                         &stop,
                     );
                 })
@@ -291,12 +294,14 @@ fn supervise(
     config: &ReplicatorConfig,
     cursor: &ReplicatedCursor,
     wiring: &SupervisorWiring,
-    on_loss: ReplicationLoss,
+    (on_loss, grace): (ReplicationLoss, Duration),
     stop: &AtomicBool,
 ) {
     let mut stats = replicator.stats();
     let mut replicator = Some(replicator);
     let mut lost_since: Option<Instant> = None;
+    // A failure not yet declared a loss: since when, and the replicated cursor then.
+    let mut trouble: Option<(Instant, u64)> = None;
     loop {
         std::thread::sleep(SUPERVISE_INTERVAL);
         publish_stats(&stats, cursor, wiring);
@@ -325,6 +330,7 @@ fn supervise(
             && wiring.status.lag_records.load(Ordering::Relaxed) == 0
         {
             lost_since = None;
+            trouble = None;
             eprintln!("arbiter: replication caught up; acknowledgements wait for JetStream again");
             set_problem(wiring, "");
             set_state(wiring, ReplicationState::Replicating);
@@ -333,6 +339,20 @@ fn supervise(
         }
         let failed = cursor.is_failed();
         if !failed && !wiring.lease.is_unconfirmed() {
+            // Over once acknowledgements arrive again (or nothing waits for one).
+            if let Some((since, at)) = trouble {
+                if lost_since.is_none()
+                    && (cursor.get().0 > at
+                        || wiring.status.lag_records.load(Ordering::Relaxed) == 0)
+                {
+                    trouble = None;
+                    set_problem(wiring, "");
+                    eprintln!(
+                        "arbiter: replication resumed after {:?} (within the {grace:?} grace)",
+                        since.elapsed()
+                    );
+                }
+            }
             continue;
         }
         let error = if failed {
@@ -353,6 +373,26 @@ fn supervise(
             return;
         }
         let reason = format!("replication lost: {error}");
+        let (since, _) = *trouble.get_or_insert_with(|| {
+            eprintln!(
+                "arbiter: replication interrupted: {error}; retrying; on_replication_loss \
+                 applies if it lasts {grace:?} (reports wait meanwhile)"
+            );
+            (Instant::now(), cursor.get().0)
+        });
+        set_problem(wiring, &reason);
+        if lost_since.is_none() && since.elapsed() < grace {
+            if failed {
+                match restart_replicator(config, cursor, wiring, stop) {
+                    Some(next) => {
+                        stats = next.stats();
+                        replicator = Some(next);
+                    }
+                    None => return,
+                }
+            }
+            continue;
+        }
         if lost_since.is_none() {
             lost_since = Some(Instant::now());
             match on_loss {
@@ -375,27 +415,40 @@ fn supervise(
         if !failed {
             continue; // the replicator waits for the lease to be confirmed; nothing to restart
         }
-        // Restart after a pause; the new replicator resumes after the stream's last batch.
-        let deadline = Instant::now() + RESTART_BACKOFF;
-        while Instant::now() < deadline && !stop.load(Ordering::Acquire) {
-            std::thread::sleep(SUPERVISE_INTERVAL);
-        }
-        if stop.load(Ordering::Acquire) {
-            return;
-        }
-        match Replicator::spawn_with_cursor(
-            config.clone(),
-            Some(wiring.written.clone()),
-            cursor.clone(),
-        ) {
-            Ok(next) => {
+        match restart_replicator(config, cursor, wiring, stop) {
+            Some(next) => {
                 stats = next.stats();
                 replicator = Some(next);
             }
-            Err(e) => {
-                eprintln!("arbiter: replicator restart: {e}");
-                return;
-            }
+            None => return,
+        }
+    }
+}
+
+/// Restarts the replicator after a pause (it resumes after the stream's last batch); `None`
+/// when stopping meanwhile or it cannot be started.
+fn restart_replicator(
+    config: &ReplicatorConfig,
+    cursor: &ReplicatedCursor,
+    wiring: &SupervisorWiring,
+    stop: &AtomicBool,
+) -> Option<Replicator> {
+    let deadline = Instant::now() + RESTART_BACKOFF;
+    while Instant::now() < deadline && !stop.load(Ordering::Acquire) {
+        std::thread::sleep(SUPERVISE_INTERVAL);
+    }
+    if stop.load(Ordering::Acquire) {
+        return None;
+    }
+    match Replicator::spawn_with_cursor(
+        config.clone(),
+        Some(wiring.written.clone()),
+        cursor.clone(),
+    ) {
+        Ok(next) => Some(next),
+        Err(e) => {
+            eprintln!("arbiter: replicator restart: {e}");
+            None
         }
     }
 }
@@ -587,6 +640,14 @@ impl LeaderCluster {
             local_only,
             status,
         }))
+    }
+
+    /// The FIX listener is open: a node that took a lapsed lease over records the failover
+    /// (docs/cluster.md, "Standbys and failovers").
+    pub fn listening(&self, config: &Config) {
+        if let Some(cluster) = &config.cluster {
+            self.lease.record_failover(cluster);
+        }
     }
 
     /// The replicated cursor when reports wait for JetStream (`durability = "replicated"`).

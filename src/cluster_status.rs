@@ -1,10 +1,11 @@
 //! `arbiter cluster status`: the shard's leader and epoch (from the lease bucket), the
-//! stream's end, and this node's journal position and lag behind the stream. Read-only:
-//! it asks NATS and reads the local journal; it never takes the lease.
+//! stream's end, this node's journal position and lag behind the stream, the last failover
+//! and its duration, then one line per registered standby (its journal position and lag).
+//! Read-only: it asks NATS and reads the local journal; it never takes the lease.
 
 use std::time::Duration;
 
-use arbiter_cluster::{Lease, LeaseConfig};
+use arbiter_cluster::{FailoverRecord, Lease, Registry, StandbyBeat};
 use arbiter_config::Config;
 use arbiter_journal::{Reader, Sequence};
 
@@ -23,28 +24,30 @@ pub fn status(config: &Config) -> Result<String, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
-    let (lease, stream) = runtime.block_on(async {
+    let (lease, stream, standbys, failover) = runtime.block_on(async {
         let context = nats_connection(cluster)
             .with_connect_timeout(Duration::from_secs(3))
             .jetstream()
             .await
             .map_err(|e| e.to_string())?;
-        let lease = Lease::open(
-            &context,
-            LeaseConfig {
-                bucket: cluster.lease_bucket.clone(),
-                shard: cluster.shard.clone(),
-                node_id: cluster.node_id.clone(),
-                ttl: Duration::from_millis(cluster.lease_ttl_ms),
-                renew_interval: Duration::from_millis(cluster.lease_renew_ms),
-                replicas: cluster.replicas,
-            },
-        )
-        .await
-        .map_err(|e| format!("lease bucket: {e}"))?
-        .peek()
-        .await
-        .map_err(|e| format!("lease: {e}"))?;
+        let lease_config = crate::lease_keeper::lease_config(cluster);
+        let lease = Lease::open(&context, lease_config.clone())
+            .await
+            .map_err(|e| format!("lease bucket: {e}"))?
+            .peek()
+            .await
+            .map_err(|e| format!("lease: {e}"))?;
+        let registry = Registry::open(&context, &lease_config)
+            .await
+            .map_err(|e| format!("registry: {e}"))?;
+        let standbys = registry
+            .standbys(Duration::from_secs(5))
+            .await
+            .map_err(|e| format!("standbys: {e}"))?;
+        let failover = registry
+            .last_failover()
+            .await
+            .map_err(|e| format!("failover record: {e}"))?;
         let stream = match context
             .get_stream(arbiter_cluster::stream_name(&cluster.shard))
             .await
@@ -71,7 +74,7 @@ pub fn status(config: &Config) -> Result<String, String> {
             }
             Err(_) => None,
         };
-        Ok::<_, String>((lease, stream))
+        Ok::<_, String>((lease, stream, standbys, failover))
     })?;
     let local = local_last_sequence(config);
     let mut line = format!("shard={}", cluster.shard);
@@ -94,7 +97,62 @@ pub fn status(config: &Config) -> Result<String, String> {
         }
         None => line.push_str(" stream=absent"),
     }
+    line.push_str(&format!(" standbys={}", standbys.len()));
+    line.push_str(&failover_words(failover.as_ref()));
+    let now_ns = arbiter_fix::system_clock_ns();
+    for standby in &standbys {
+        line.push('\n');
+        line.push_str(&standby_line(&cluster.shard, standby, now_ns));
+    }
     Ok(line)
+}
+
+/// ` last_failover=<utc> failover_ms=<n> from=<node> to=<node> ...`, or
+/// ` last_failover=none`.
+fn failover_words(record: Option<&FailoverRecord>) -> String {
+    let Some(record) = record else {
+        return " last_failover=none".to_owned();
+    };
+    format!(
+        " last_failover={} failover_ms={} from={} to={} failover_epoch={} takeover_ms={}",
+        iso_utc_ms(record.listening_ns),
+        record.failover_ms(),
+        record.from_node,
+        record.to_node,
+        record.epoch,
+        record.takeover_ms()
+    )
+}
+
+/// One standby: `standby shard=.. node=.. journal_seq=.. lag_records=.. updated=.. age_ms=..`.
+fn standby_line(shard: &str, beat: &StandbyBeat, now_ns: u64) -> String {
+    format!(
+        "standby shard={shard} node={} journal_seq={} lag_records={} updated={} age_ms={}",
+        beat.node_id,
+        beat.journal_seq,
+        beat.lag_records,
+        iso_utc_ms(beat.updated_ns),
+        now_ns.saturating_sub(beat.updated_ns) / 1_000_000
+    )
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+fn iso_utc_ms(ns: u64) -> String {
+    let mut buffer = [0u8; arbiter_fix::TIMESTAMP_LEN_MAX];
+    let length =
+        arbiter_fix::format_utc_timestamp(ns, arbiter_fix::TimestampPrecision::Millis, &mut buffer);
+    // FIX form: YYYYMMDD-HH:MM:SS.mmm
+    let fix = String::from_utf8_lossy(&buffer[..length]);
+    if fix.len() < 21 {
+        return fix.into_owned();
+    }
+    format!(
+        "{}-{}-{}T{}Z",
+        &fix[0..4],
+        &fix[4..6],
+        &fix[6..8],
+        &fix[9..21]
+    )
 }
 
 /// The last sequence of this node's journal (read-only), if it has one.
@@ -116,4 +174,43 @@ fn local_last_sequence(config: &Config) -> Option<u64> {
         .map(|record| record.sequence().0)
         .last()
         .or(Some(newest.saturating_sub(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failover_and_standby_lines_name_times_in_utc() {
+        // 2026-11-26T03:10:00.123Z
+        let at = 1_795_662_600_123_000_000;
+        assert_eq!(iso_utc_ms(at), "2026-11-26T03:10:00.123Z");
+        assert_eq!(failover_words(None), " last_failover=none");
+        let record = FailoverRecord {
+            epoch: 12,
+            from_node: "a".into(),
+            from_epoch: 3,
+            to_node: "b".into(),
+            last_renew_ns: at - 1_500_000_000,
+            last_seen_held_ns: at - 900_000_000,
+            taken_ns: at - 400_000_000,
+            listening_ns: at,
+        };
+        assert_eq!(
+            failover_words(Some(&record)),
+            " last_failover=2026-11-26T03:10:00.123Z failover_ms=1500 from=a to=b \
+             failover_epoch=12 takeover_ms=400"
+        );
+        let beat = StandbyBeat {
+            node_id: "b".into(),
+            journal_seq: 77,
+            lag_records: 2,
+            updated_ns: at,
+        };
+        assert_eq!(
+            standby_line("A", &beat, at + 250_000_000),
+            "standby shard=A node=b journal_seq=77 lag_records=2 \
+             updated=2026-11-26T03:10:00.123Z age_ms=250"
+        );
+    }
 }

@@ -1,18 +1,29 @@
 //! The leader lease on the daemon's side: a thread that takes the shard's lease (at once for
 //! a leader, when it lapses for a standby) and renews it, telling the supervisor whether it
-//! is confirmed, unconfirmed (NATS away) or lost (held by another node: fence).
+//! is confirmed, unconfirmed (NATS away) or lost (held by another node: fence). While a
+//! standby waits, the same thread renews its heartbeat in the registry (docs/cluster.md,
+//! "Standbys and failovers") and remembers who held the lease last, so that once leading it
+//! can record the failover.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use arbiter_cluster::{ClusterError, Lease, LeaseConfig, LeaseValidity, NatsConnection};
+use arbiter_cluster::{
+    ClusterError, FailoverRecord, Lease, LeaseConfig, LeaseValidity, NatsConnection, Registry,
+    StandbyBeat,
+};
 use arbiter_config::ClusterSection;
+use arbiter_journal::DurableCursor;
 
 use crate::cluster_agent::nats_connection;
 
-fn lease_config(cluster: &ClusterSection) -> LeaseConfig {
+/// Repeated NATS errors of a waiting standby are logged at most this often.
+const RETRY_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The lease settings of the configured shard.
+pub(crate) fn lease_config(cluster: &ClusterSection) -> LeaseConfig {
     LeaseConfig {
         bucket: cluster.lease_bucket.clone(),
         shard: cluster.shard.clone(),
@@ -49,13 +60,16 @@ struct KeeperShared {
     unconfirmed: Arc<AtomicBool>,
     lost: Arc<AtomicBool>,
     lost_reason: Arc<Mutex<String>>,
+    /// A standby that took a lease it had seen held: the failover so far.
+    takeover: Arc<Mutex<Option<FailoverRecord>>>,
 }
 
 enum Acquire {
     /// Fail at once when another node holds it (leader start-up).
     Once,
-    /// Keep trying until it lapses or `stop` is set (standby).
-    Wait(Arc<AtomicBool>),
+    /// Keep trying until it lapses or `stop` is set (standby), registering as a standby with
+    /// the journal position `written`.
+    Wait(Arc<AtomicBool>, DurableCursor),
 }
 
 type Acquired = Result<Option<Arc<LeaseValidity>>, String>;
@@ -71,15 +85,17 @@ impl LeaseKeeper {
     }
 
     /// Waits until the lease lapses and this node takes it (compare-and-set on "absent"),
-    /// retrying through NATS outages; `None` when `stop` is set first.
+    /// retrying through NATS outages; `None` when `stop` is set first. Meanwhile it renews
+    /// this standby's heartbeat (its journal at `written`, its lag behind the stream).
     ///
     /// # Errors
     /// A bucket whose configuration differs from this node's.
     pub fn wait_acquire(
         cluster: &ClusterSection,
         stop: Arc<AtomicBool>,
+        written: DurableCursor,
     ) -> Result<Option<LeaseKeeper>, String> {
-        Self::spawn(cluster, Acquire::Wait(stop))
+        Self::spawn(cluster, Acquire::Wait(stop, written))
     }
 
     fn spawn(cluster: &ClusterSection, mode: Acquire) -> Result<Option<LeaseKeeper>, String> {
@@ -150,6 +166,59 @@ impl LeaseKeeper {
         self.shared.unconfirmed.load(Ordering::Acquire)
     }
 
+    /// The failover this node made by taking a lease it had seen held (`listening_ns` not
+    /// yet set); `None` for a leader that started as one or took a lease never seen held.
+    #[must_use]
+    pub fn takeover(&self) -> Option<FailoverRecord> {
+        self.shared.takeover.lock().ok().and_then(|t| t.clone())
+    }
+
+    /// Completes the failover record with the moment the FIX listener opened (now) and
+    /// writes it to the registry from a short-lived thread (the caller does not wait for
+    /// NATS); logs the outcome. Nothing to do without a take-over.
+    pub fn record_failover(&self, cluster: &ClusterSection) {
+        let Some(mut record) = self.takeover() else {
+            return;
+        };
+        record.listening_ns = arbiter_fix::system_clock_ns();
+        let connection = nats_connection(cluster).with_connect_timeout(Duration::from_secs(2));
+        let config = lease_config(cluster);
+        let spawned = std::thread::Builder::new()
+            .name("arb-failover".into())
+            .spawn(move || {
+                let written = runtime().and_then(|runtime| {
+                    runtime.block_on(async {
+                        let context = connection.jetstream().await.map_err(|e| e.to_string())?;
+                        let registry = Registry::open(&context, &config)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        registry
+                            .record_failover(&record)
+                            .await
+                            .map_err(|e| e.to_string())
+                    })
+                });
+                match written {
+                    Ok(()) => eprintln!(
+                        "arbiter: failover recorded: shard {} from {} (epoch {}) to {} (epoch {}): \
+                         failover_ms={} (the old leader's last renew to this FIX listener) \
+                         takeover_ms={} (lease taken to listening)",
+                        config.shard,
+                        record.from_node,
+                        record.from_epoch,
+                        record.to_node,
+                        record.epoch,
+                        record.failover_ms(),
+                        record.takeover_ms()
+                    ),
+                    Err(e) => eprintln!("arbiter: the failover could not be recorded: {e}"),
+                }
+            });
+        if let Err(e) = spawned {
+            eprintln!("arbiter: the failover could not be recorded: {e}");
+        }
+    }
+
     /// Why the lease was lost (empty while held).
     #[must_use]
     pub fn lost_reason(&self) -> String {
@@ -184,30 +253,48 @@ async fn keep_lease(
     // Standby polling: often enough that a take-over follows the lapse closely.
     let poll = (renew_interval / 2).min(Duration::from_millis(100));
     let mut lease = None;
+    let mut standby = StandbyWait::default();
     loop {
-        let wait_stop = match &mode {
-            Acquire::Once => None,
-            Acquire::Wait(stop) => Some(stop),
+        let (wait_stop, written) = match &mode {
+            Acquire::Once => (None, None),
+            Acquire::Wait(stop, written) => (Some(stop), Some(written)),
         };
         if wait_stop.is_some_and(|s| s.load(Ordering::Acquire)) {
+            standby.leave(&config.node_id).await;
             let _ = tx.send(Ok(None));
             return;
         }
         if lease.is_none() {
             let opened = match connection.jetstream().await.map_err(|e| e.to_string()) {
-                Ok(context) => Lease::open(&context, config.clone())
-                    .await
-                    .map_err(|e| format!("lease bucket: {e}")),
+                Ok(context) => match Lease::open(&context, config.clone()).await {
+                    Ok(lease) if wait_stop.is_some() => {
+                        match Registry::open(&context, &config).await {
+                            Ok(registry) => {
+                                standby.registry = Some(registry);
+                                standby.context = Some(context);
+                                Ok(lease)
+                            }
+                            Err(e) => Err(format!("standby registry: {e}")),
+                        }
+                    }
+                    Ok(lease) => Ok(lease),
+                    Err(e) => Err(format!("lease bucket: {e}")),
+                },
                 Err(e) => Err(e),
             };
             match opened {
-                Ok(opened) => lease = Some(opened),
+                Ok(opened) => {
+                    if standby.retrying.take().is_some() {
+                        eprintln!("arbiter: standby: NATS reachable again; watching the lease");
+                    }
+                    lease = Some(opened);
+                }
                 Err(e) if wait_stop.is_none() => {
                     let _ = tx.send(Err(e));
                     return;
                 }
                 Err(e) => {
-                    eprintln!("arbiter: standby: {e}; retrying");
+                    standby.retry_log(&e);
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     continue;
                 }
@@ -216,8 +303,20 @@ async fn keep_lease(
         let Some(current) = lease.as_mut() else {
             continue;
         };
+        if let Some(written) = written {
+            standby.beat(&config, written).await;
+        }
         match current.try_acquire().await {
-            Ok(true) => break,
+            Ok(true) => {
+                if wait_stop.is_some() {
+                    let takeover = standby.takeover(&config, current.epoch());
+                    if let Ok(mut slot) = shared.takeover.lock() {
+                        *slot = takeover;
+                    }
+                    standby.leave(&config.node_id).await;
+                }
+                break;
+            }
             Ok(false) if wait_stop.is_none() => {
                 let holder = match current.peek().await {
                     Ok(Some(value)) => {
@@ -232,13 +331,16 @@ async fn keep_lease(
                 )));
                 return;
             }
-            Ok(false) => tokio::time::sleep(poll).await,
+            Ok(false) => {
+                standby.seen_held(current).await;
+                tokio::time::sleep(poll).await;
+            }
             Err(e) if wait_stop.is_none() => {
                 let _ = tx.send(Err(format!("take the lease: {e}")));
                 return;
             }
             Err(e) => {
-                eprintln!("arbiter: standby: take the lease: {e}; retrying");
+                standby.retry_log(&format!("take the lease: {e}"));
                 lease = None;
                 tokio::time::sleep(poll).await;
             }
@@ -304,5 +406,98 @@ async fn keep_lease(
                 }
             }
         }
+    }
+}
+
+/// What a waiting standby keeps between polls of the lease.
+#[derive(Default)]
+struct StandbyWait {
+    registry: Option<Registry>,
+    context: Option<async_nats::jetstream::Context>,
+    next_beat: Option<Instant>,
+    /// The holder as last seen: its value, its last write (server time), when seen (ns).
+    last_held: Option<(arbiter_cluster::LeaseValue, u64, u64)>,
+    /// Since when NATS fails, and when that was last logged.
+    retrying: Option<(Instant, Instant)>,
+}
+
+impl StandbyWait {
+    /// Logs a NATS failure of the waiting standby: the first at once, then at most every
+    /// [`RETRY_LOG_INTERVAL`] (it retries every half second meanwhile).
+    fn retry_log(&mut self, error: &str) {
+        let now = Instant::now();
+        match &mut self.retrying {
+            None => {
+                eprintln!(
+                    "arbiter: standby: NATS unreachable ({error}); retrying every 500 ms until \
+                     it answers"
+                );
+                self.retrying = Some((now, now));
+            }
+            Some((since, logged)) if now.duration_since(*logged) >= RETRY_LOG_INTERVAL => {
+                eprintln!(
+                    "arbiter: standby: NATS still unreachable after {:?} ({error}); retrying",
+                    now.duration_since(*since)
+                );
+                *logged = now;
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Renews this standby's heartbeat once per renew interval (best effort: a failed beat
+    /// is retried at the next one; the entry expires after the lease TTL without them).
+    async fn beat(&mut self, config: &LeaseConfig, written: &DurableCursor) {
+        let now = Instant::now();
+        if self.next_beat.is_some_and(|next| now < next) {
+            return;
+        }
+        self.next_beat = Some(now + config.renew_interval);
+        let (Some(registry), Some(context)) = (&self.registry, &self.context) else {
+            return;
+        };
+        let journal_seq = written.written().0;
+        let stream_last = crate::standby::stream_last_journal_seq(context, &config.shard)
+            .await
+            .unwrap_or(journal_seq);
+        let beat = StandbyBeat {
+            node_id: config.node_id.clone(),
+            journal_seq,
+            lag_records: stream_last.saturating_sub(journal_seq),
+            updated_ns: arbiter_fix::system_clock_ns(),
+        };
+        if let Err(e) = registry.beat(&beat).await {
+            self.retry_log(&e.to_string());
+        }
+    }
+
+    /// The lease was found held: remember by whom and since when it was last renewed.
+    async fn seen_held(&mut self, lease: &Lease) {
+        if let Ok(Some((value, written_ns))) = lease.peek_written().await {
+            self.last_held = Some((value, written_ns, arbiter_fix::system_clock_ns()));
+        }
+    }
+
+    /// Removes this standby's heartbeat (clean stop or take-over); best effort.
+    async fn leave(&mut self, node_id: &str) {
+        if let Some(registry) = &self.registry {
+            let _ = registry.leave(node_id).await;
+        }
+    }
+
+    /// The failover record of a take-over (without `listening_ns`), if the lease had been
+    /// seen held by another node.
+    fn takeover(&self, config: &LeaseConfig, epoch: u64) -> Option<FailoverRecord> {
+        let (held, last_renew_ns, last_seen_held_ns) = self.last_held.as_ref()?;
+        (held.node_id != config.node_id).then(|| FailoverRecord {
+            epoch,
+            from_node: held.node_id.clone(),
+            from_epoch: held.epoch,
+            to_node: config.node_id.clone(),
+            last_renew_ns: *last_renew_ns,
+            last_seen_held_ns: *last_seen_held_ns,
+            taken_ns: arbiter_fix::system_clock_ns(),
+            listening_ns: 0,
+        })
     }
 }

@@ -577,6 +577,9 @@ pub fn run(config: &Config, config_text: &str, standby: bool) -> Result<(), Stri
         "arbiter: listening for FIX on {bound}; admin socket {}",
         config.admin_socket().display()
     );
+    if let Some(cluster) = &cluster {
+        cluster.listening(config);
+    }
     let fenced = || cluster.as_ref().is_some_and(|c| c.fence.is_tripped());
     while !SIGNALLED.load(Ordering::SeqCst) && !shutdown.load(Ordering::Acquire) && !fenced() {
         std::thread::sleep(Duration::from_millis(20));

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use arbiter_cluster::{follow, stream_name, FollowerConfig, FollowerReport, NatsConnection};
+use arbiter_cluster::{
+    follow_reconnecting, stream_name, FollowerConfig, FollowerLink, FollowerReport, NatsConnection,
+};
 use arbiter_config::{ClusterRole, ClusterSection, Config};
 use arbiter_fix::{FixVersion, FrameResult, Header, MessageBuilder, TimestampPrecision};
 use arbiter_journal::{RecordType, Sequence, TimestampNs, Writer};
@@ -26,6 +28,9 @@ pub const STANDBY_LOGOUT_TEXT: &str =
 
 /// How long the new leader waits to have appended everything the stream holds.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long the follower waits before reconnecting to NATS.
+const FOLLOW_RETRY: Duration = Duration::from_secs(1);
 
 /// Decides the role at start-up. Not clustered: `Some(None)`. Leader: takes the lease now
 /// (`Some(Some(lease))`) or fails naming the holder. Standby: follows until it takes the
@@ -125,8 +130,52 @@ fn follow_until_leader(
                                      payload: &[u8]| {
                     replayer.apply(record_type.0, sequence.0, timestamp.0, payload)
                 };
-                let result = follow(&follower_config, &mut writer, &stop, &mut on_record)
-                    .map_err(|e| format!("standby: {e}"));
+                // NATS away (at start or later) is waited out, with a log line; anything the
+                // follower cannot verify still ends the standby.
+                let mut down_since: Option<(Instant, Instant)> = None;
+                let mut on_link = |link: FollowerLink<'_>| match link {
+                    FollowerLink::Down { error, retry_in } => {
+                        let now = Instant::now();
+                        match &mut down_since {
+                            None => {
+                                eprintln!(
+                                    "arbiter: standby: cannot follow the stream: {error}; \
+                                     retrying every {retry_in:?} until NATS answers"
+                                );
+                                down_since = Some((now, now));
+                            }
+                            Some((since, logged))
+                                if now.duration_since(*logged) >= Duration::from_secs(10) =>
+                            {
+                                eprintln!(
+                                    "arbiter: standby: still cannot follow the stream after \
+                                     {:?}: {error}; retrying",
+                                    now.duration_since(*since)
+                                );
+                                *logged = now;
+                            }
+                            Some(_) => {}
+                        }
+                    }
+                    FollowerLink::Up => {
+                        if let Some((since, _)) = down_since.take() {
+                            eprintln!(
+                                "arbiter: standby: following the stream again (NATS was away \
+                                 for {:?})",
+                                since.elapsed()
+                            );
+                        }
+                    }
+                };
+                let result = follow_reconnecting(
+                    &follower_config,
+                    &mut writer,
+                    &stop,
+                    &mut on_record,
+                    FOLLOW_RETRY,
+                    &mut on_link,
+                )
+                .map_err(|e| format!("standby: {e}"));
                 let digests = replayer.digests_checked;
                 done.store(true, Ordering::Release);
                 (result, writer, digests)
@@ -151,7 +200,7 @@ fn follow_until_leader(
             })
             .map_err(|e| format!("standby watcher thread: {e}"))?
     };
-    let lease = LeaseKeeper::wait_acquire(cluster, Arc::clone(&give_up));
+    let lease = LeaseKeeper::wait_acquire(cluster, Arc::clone(&give_up), written.clone());
     give_up.store(true, Ordering::Release);
     let _ = watcher.join();
     let lease = match lease {
@@ -215,25 +264,33 @@ fn stream_last_sequence(connection: &NatsConnection, shard: &str) -> Result<u64,
         .map_err(|e| format!("tokio runtime: {e}"))?;
     runtime.block_on(async {
         let context = connection.jetstream().await.map_err(|e| e.to_string())?;
-        let Ok(mut stream) = context.get_stream(stream_name(shard)).await else {
-            return Ok(0);
-        };
-        let info = stream
-            .info()
-            .await
-            .map_err(|e| format!("journal stream info: {e}"))?;
-        if info.state.messages == 0 {
-            return Ok(0);
-        }
-        let last = info.state.last_sequence;
-        let message = stream
-            .get_raw_message(last)
-            .await
-            .map_err(|e| format!("read the stream's last batch: {e}"))?;
-        let (header, _) = arbiter_cluster::batch::decode(&message.payload)
-            .map_err(|reason| format!("the stream's last batch: {reason}"))?;
-        Ok(header.last_sequence.0)
+        stream_last_journal_seq(&context, shard).await
     })
+}
+
+/// As [`stream_last_sequence`], on an open JetStream context (the standby's heartbeat).
+pub(crate) async fn stream_last_journal_seq(
+    context: &async_nats::jetstream::Context,
+    shard: &str,
+) -> Result<u64, String> {
+    let Ok(mut stream) = context.get_stream(stream_name(shard)).await else {
+        return Ok(0);
+    };
+    let info = stream
+        .info()
+        .await
+        .map_err(|e| format!("journal stream info: {e}"))?;
+    if info.state.messages == 0 {
+        return Ok(0);
+    }
+    let last = info.state.last_sequence;
+    let message = stream
+        .get_raw_message(last)
+        .await
+        .map_err(|e| format!("read the stream's last batch: {e}"))?;
+    let (header, _) = arbiter_cluster::batch::decode(&message.payload)
+        .map_err(|reason| format!("the stream's last batch: {reason}"))?;
+    Ok(header.last_sequence.0)
 }
 
 /// A listener on the FIX port that answers every Logon with a Logout (standby).

@@ -100,8 +100,16 @@ impl NatsConnection {
     /// [`ClusterError::Config`] from [`Self::options`]; [`ClusterError::Nats`] naming the
     /// URL and, with TLS, the CA the servers' certificates were checked against.
     pub async fn connect(&self) -> Result<Client, ClusterError> {
+        // Every listed server, so that the client fails over between them (the whole
+        // comma-separated text is not one address: async-nats would refuse it).
+        let servers: Vec<&str> = self
+            .url
+            .split(',')
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .collect();
         self.options()?
-            .connect(self.url.as_str())
+            .connect(servers)
             .await
             .map_err(|e| ClusterError::Nats(format!("connect to {}: {e}", self.describe())))
     }

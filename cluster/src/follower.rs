@@ -100,12 +100,108 @@ pub fn follow(
     stop: &AtomicBool,
     on_record: &mut OnRecord<'_>,
 ) -> Result<FollowerReport, ClusterError> {
+    follow_inner(config, writer, stop, on_record, None, &mut |_| {})
+}
+
+/// A reconnecting follower that received nothing for this long asks the stream whether it
+/// holds more; if so, its consumer is stalled and it reconnects.
+const STALL_CHECK_AFTER: Duration = Duration::from_secs(2);
+
+/// What [`follow_reconnecting`] tells its caller about its link to NATS.
+#[derive(Debug)]
+pub enum FollowerLink<'a> {
+    /// Following: the stream is open and its consumer created.
+    Up,
+    /// NATS failed (unreachable, the consumer ended); it tries again after `retry_in`.
+    Down {
+        /// What failed.
+        error: &'a ClusterError,
+        /// The wait before the next attempt.
+        retry_in: Duration,
+    },
+}
+
+/// As [`follow`], but a NATS failure (unreachable at start, lost while following) is not
+/// the end: it reports it to `on_link`, waits `retry_in` (watching `stop`) and reconnects,
+/// resuming from this journal's end. Records appended but not yet covered by a seal stay
+/// pending across reconnects, so each is still handed over exactly once.
+///
+/// # Errors
+/// As [`follow`], except [`ClusterError::Nats`].
+pub fn follow_reconnecting(
+    config: &FollowerConfig,
+    writer: &mut Writer,
+    stop: &AtomicBool,
+    on_record: &mut OnRecord<'_>,
+    retry_in: Duration,
+    on_link: &mut dyn FnMut(FollowerLink<'_>),
+) -> Result<FollowerReport, ClusterError> {
+    follow_inner(config, writer, stop, on_record, Some(retry_in), on_link)
+}
+
+/// What a [`follow`] keeps across reconnects.
+struct Progress {
+    report: FollowerReport,
+    pending: Pending,
+    last_message: Instant,
+}
+
+fn follow_inner(
+    config: &FollowerConfig,
+    writer: &mut Writer,
+    stop: &AtomicBool,
+    on_record: &mut OnRecord<'_>,
+    retry_in: Option<Duration>,
+    on_link: &mut dyn FnMut(FollowerLink<'_>),
+) -> Result<FollowerReport, ClusterError> {
     check_shard(&config.shard)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| ClusterError::Server(format!("tokio runtime: {e}")))?;
-    runtime.block_on(follow_async(config, writer, stop, on_record))
+    let mut progress = Progress {
+        report: FollowerReport {
+            applied_through: Sequence(0),
+            records_applied: 0,
+            frames_appended: 0,
+            batches: 0,
+            stop: FollowerStop::Stopped,
+        },
+        pending: Pending::default(),
+        last_message: Instant::now(),
+    };
+    loop {
+        let error = match runtime.block_on(follow_async(
+            config,
+            writer,
+            stop,
+            on_record,
+            &mut progress,
+            &mut *on_link,
+            retry_in.is_some(),
+        )) {
+            Ok(()) => return Ok(progress.report),
+            Err(error @ ClusterError::Nats(_)) => error,
+            Err(error) => return Err(error),
+        };
+        let Some(retry_in) = retry_in else {
+            return Err(error);
+        };
+        on_link(FollowerLink::Down {
+            error: &error,
+            retry_in,
+        });
+        let deadline = Instant::now() + retry_in;
+        while Instant::now() < deadline {
+            if let Some(stop_why) =
+                should_stop(config, stop, progress.last_message, &progress.report)
+            {
+                progress.report.stop = stop_why;
+                return Ok(progress.report);
+            }
+            std::thread::sleep(config.poll_interval.min(deadline - Instant::now()));
+        }
+    }
 }
 
 async fn follow_async(
@@ -113,17 +209,11 @@ async fn follow_async(
     writer: &mut Writer,
     stop: &AtomicBool,
     on_record: &mut OnRecord<'_>,
-) -> Result<FollowerReport, ClusterError> {
+    progress: &mut Progress,
+    on_link: &mut dyn FnMut(FollowerLink<'_>),
+    stall_check: bool,
+) -> Result<(), ClusterError> {
     let context = config.connection.jetstream().await?;
-    let mut report = FollowerReport {
-        applied_through: Sequence(0),
-        records_applied: 0,
-        frames_appended: 0,
-        batches: 0,
-        stop: FollowerStop::Stopped,
-    };
-    let mut pending = Pending::default();
-    let mut last_message = Instant::now();
     // Wait for the stream to exist and hold something.
     let stream = loop {
         if let Ok(stream) = context.get_stream(stream_name(&config.shard)).await {
@@ -131,9 +221,9 @@ async fn follow_async(
                 break stream;
             }
         }
-        if let Some(stop_why) = should_stop(config, stop, last_message, &report) {
-            report.stop = stop_why;
-            return Ok(report);
+        if let Some(stop_why) = should_stop(config, stop, progress.last_message, &progress.report) {
+            progress.report.stop = stop_why;
+            return Ok(());
         }
         tokio::time::sleep(config.poll_interval).await;
     };
@@ -152,29 +242,56 @@ async fn follow_async(
         .messages()
         .await
         .map_err(|e| nats("consume journal stream", e))?;
+    on_link(FollowerLink::Up);
+    // The stream sequence of the last message consumed, and when the stream was last asked
+    // whether it holds more (a consumer lost with a restarted server can take many seconds
+    // to notice; a reconnecting follower starts a fresh one instead).
+    let mut consumed = start.saturating_sub(1);
+    let mut asked = Instant::now();
     loop {
-        if let Some(stop_why) = should_stop(config, stop, last_message, &report) {
-            report.stop = stop_why;
-            return Ok(report);
+        if let Some(stop_why) = should_stop(config, stop, progress.last_message, &progress.report) {
+            progress.report.stop = stop_why;
+            return Ok(());
         }
         let next = tokio::time::timeout(config.poll_interval, messages.next()).await;
         let message = match next {
-            Err(_) => continue,
+            Err(_) => {
+                if stall_check
+                    && progress.last_message.elapsed() >= STALL_CHECK_AFTER
+                    && asked.elapsed() >= STALL_CHECK_AFTER
+                {
+                    asked = Instant::now();
+                    let info = stream
+                        .get_info()
+                        .await
+                        .map_err(|e| nats("journal stream info", e))?;
+                    if info.state.last_sequence > consumed {
+                        return Err(ClusterError::Nats(format!(
+                            "the consumer delivered nothing for {:?} while the stream holds \
+                             up to {} (consumed {consumed}): stalled",
+                            progress.last_message.elapsed(),
+                            info.state.last_sequence
+                        )));
+                    }
+                }
+                continue;
+            }
             Ok(None) => return Err(ClusterError::Nats("journal consumer ended".into())),
             Ok(Some(Err(e))) => return Err(nats("consume journal stream", e)),
             Ok(Some(Ok(message))) => message,
         };
-        last_message = Instant::now();
+        progress.last_message = Instant::now();
         let stream_sequence = message.info().map_or(0, |info| info.stream_sequence);
+        consumed = consumed.max(stream_sequence);
         apply_batch(
             stream_sequence,
             &message.payload,
             writer,
-            &mut pending,
+            &mut progress.pending,
             on_record,
-            &mut report,
+            &mut progress.report,
         )?;
-        report.batches += 1;
+        progress.report.batches += 1;
     }
 }
 

@@ -155,45 +155,7 @@ impl Lease {
         config: LeaseConfig,
     ) -> Result<Lease, ClusterError> {
         config.validate()?;
-        let stream_config = stream::Config {
-            name: format!("KV_{}", config.bucket),
-            subjects: vec![format!("$KV.{}.>", config.bucket)],
-            max_messages_per_subject: 1,
-            max_age: config.ttl,
-            duplicate_window: config.ttl.min(Duration::from_secs(120)),
-            storage: stream::StorageType::File,
-            num_replicas: config.replicas,
-            allow_rollup: true,
-            deny_delete: true,
-            discard: stream::DiscardPolicy::New,
-            ..Default::default()
-        };
-        let mut stream = context
-            .get_or_create_stream(stream_config)
-            .await
-            .map_err(|e| nats("create lease bucket stream", e))?;
-        let info = stream
-            .info()
-            .await
-            .map_err(|e| nats("lease bucket info", e))?;
-        if info.config.max_age != config.ttl
-            || info.config.max_messages_per_subject != 1
-            || info.config.num_replicas != config.replicas
-        {
-            return Err(ClusterError::Config(format!(
-                "lease bucket {} has max_age {:?}, history {}, replicas {}; expected {:?}, 1, {}",
-                config.bucket,
-                info.config.max_age,
-                info.config.max_messages_per_subject,
-                info.config.num_replicas,
-                config.ttl,
-                config.replicas
-            )));
-        }
-        let store = context
-            .get_key_value(config.bucket.clone())
-            .await
-            .map_err(|e| nats("open lease bucket", e))?;
+        let store = open_bucket(context, &config.bucket, Some(config.ttl), config.replicas).await?;
         Ok(Lease {
             config,
             store,
@@ -350,4 +312,75 @@ impl Lease {
             .map_err(|e| nats("read lease", e))?;
         Ok(value.and_then(|v| LeaseValue::decode(&v)))
     }
+
+    /// As [`Lease::peek`], with the server's time of the entry's last write (the holder's
+    /// last take or renew), in nanoseconds since the Unix epoch. Display and failover
+    /// records only.
+    ///
+    /// # Errors
+    /// [`ClusterError::Nats`].
+    pub async fn peek_written(&self) -> Result<Option<(LeaseValue, u64)>, ClusterError> {
+        let entry = self
+            .store
+            .entry(self.config.shard.clone())
+            .await
+            .map_err(|e| nats("read lease", e))?;
+        Ok(entry.and_then(|entry| {
+            if entry.operation != kv::Operation::Put {
+                return None;
+            }
+            let written_ns = u64::try_from(entry.created.unix_timestamp_nanos()).unwrap_or(0);
+            LeaseValue::decode(&entry.value).map(|value| (value, written_ns))
+        }))
+    }
+}
+
+/// Creates (if needed) the stream of a key-value bucket with history 1 and, for `ttl`, that
+/// `max_age` (no expiry without), checks what the server stored (2.9 drops what it does not
+/// know) and opens the bucket with `get_key_value` (see the module notes on 2.9).
+pub(crate) async fn open_bucket(
+    context: &jetstream::Context,
+    bucket: &str,
+    ttl: Option<Duration>,
+    replicas: usize,
+) -> Result<kv::Store, ClusterError> {
+    check_shard(bucket)?;
+    let max_age = ttl.unwrap_or(Duration::ZERO);
+    let stream_config = stream::Config {
+        name: format!("KV_{bucket}"),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: 1,
+        max_age,
+        duplicate_window: ttl.map_or(Duration::from_secs(120), |ttl| {
+            ttl.min(Duration::from_secs(120))
+        }),
+        storage: stream::StorageType::File,
+        num_replicas: replicas,
+        allow_rollup: true,
+        deny_delete: true,
+        discard: stream::DiscardPolicy::New,
+        ..Default::default()
+    };
+    let mut stream = context
+        .get_or_create_stream(stream_config)
+        .await
+        .map_err(|e| nats(&format!("create bucket stream KV_{bucket}"), e))?;
+    let info = stream
+        .info()
+        .await
+        .map_err(|e| nats(&format!("bucket {bucket} info"), e))?;
+    if info.config.max_age != max_age
+        || info.config.max_messages_per_subject != 1
+        || info.config.num_replicas != replicas
+    {
+        return Err(ClusterError::Config(format!(
+            "bucket {bucket} has max_age {:?}, history {}, replicas {}; expected {max_age:?}, 1, \
+             {replicas}",
+            info.config.max_age, info.config.max_messages_per_subject, info.config.num_replicas,
+        )));
+    }
+    context
+        .get_key_value(bucket.to_owned())
+        .await
+        .map_err(|e| nats(&format!("open bucket {bucket}"), e))
 }

@@ -10,7 +10,8 @@
 //! hash chain), appends the same bytes to its own journal
 //! ([`arbiter_journal::Writer::append_frame`]) and hands each user record to a callback
 //! only after a seal has verified it. The [`Lease`] is a compare-and-set entry in a
-//! key-value bucket whose TTL is the bucket's `max_age`. Every connection is made from one
+//! key-value bucket whose TTL is the bucket's `max_age`; standbys register beside it and the
+//! node that takes over records the failover ([`Registry`]). Every connection is made from one
 //! [`NatsConnection`] (URLs and TLS). Venue-wide controls ([`venue`]) fan out to every
 //! shard's leader over core NATS.
 //!
@@ -23,6 +24,7 @@ mod connection;
 mod error;
 pub mod follower;
 mod lease;
+mod registry;
 mod replicator;
 pub mod server;
 mod stream;
@@ -30,8 +32,12 @@ pub mod venue;
 
 pub use connection::{NatsConnection, NatsTls};
 pub use error::ClusterError;
-pub use follower::{follow, FollowerConfig, FollowerReport, FollowerStop, OnRecord};
+pub use follower::{
+    follow, follow_reconnecting, FollowerConfig, FollowerLink, FollowerReport, FollowerStop,
+    OnRecord,
+};
 pub use lease::{Lease, LeaseConfig, LeaseValidity, LeaseValue};
+pub use registry::{failover_bucket, FailoverRecord, Registry, StandbyBeat};
 pub use replicator::{ReplicatedCursor, ReplicationStats, Replicator, ReplicatorConfig};
 pub use stream::{ensure_stream, stream_name, subject, StreamSettings};
 pub use venue::{

@@ -38,7 +38,12 @@ pub fn require_nats_server() -> bool {
     false
 }
 
-fn free_port() -> Result<u16, ClusterError> {
+/// A loopback port free now (for a server started later on it with
+/// [`LocalNatsServer::start_on_port`]).
+///
+/// # Errors
+/// [`ClusterError::Server`] when no port can be bound.
+pub fn free_port() -> Result<u16, ClusterError> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .map_err(|e| ClusterError::Server(format!("find a free port: {e}")))?;
     listener
@@ -106,6 +111,8 @@ pub struct LocalNatsServer {
     store_dir: PathBuf,
     /// The configuration file holding the `tls { }` block, when TLS is on.
     tls_config: Option<PathBuf>,
+    /// Further command-line arguments (a cluster node's name and routes), kept for a restart.
+    args: Vec<String>,
 }
 
 impl LocalNatsServer {
@@ -116,6 +123,15 @@ impl LocalNatsServer {
     /// [`ClusterError::Server`] when it cannot start or does not come up within 10 s.
     pub fn start(store_dir: &Path) -> Result<LocalNatsServer, ClusterError> {
         let port = free_port()?;
+        Self::spawn(store_dir, port, &[], None)
+    }
+
+    /// As [`Self::start`], on a chosen loopback port: a client configured with the URL before
+    /// the server existed (a standby started while NATS is down) finds it there.
+    ///
+    /// # Errors
+    /// As [`Self::start`] (also when the port is taken).
+    pub fn start_on_port(store_dir: &Path, port: u16) -> Result<LocalNatsServer, ClusterError> {
         Self::spawn(store_dir, port, &[], None)
     }
 
@@ -233,6 +249,7 @@ impl LocalNatsServer {
             port,
             store_dir: store_dir.to_path_buf(),
             tls_config,
+            args: extra.iter().map(|&arg| arg.to_owned()).collect(),
         })
     }
 
@@ -250,15 +267,18 @@ impl LocalNatsServer {
         )))
     }
 
-    /// Stops this (single, non-clustered) server and starts it again on the same port and
-    /// store directory (for tests of a NATS outage); waits until it accepts connections.
+    /// Stops this server (if running) and starts it again on the same port, store directory
+    /// and arguments (a cluster node rejoins its cluster), for tests of a NATS outage; waits
+    /// until it accepts connections (a cluster node's JetStream may need longer: see
+    /// [`wait_jetstream`]).
     ///
     /// # Errors
     /// As [`LocalNatsServer::start`].
     pub fn restart(&mut self) -> Result<(), ClusterError> {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let next = Self::spawn(&self.store_dir, self.port, &[], self.tls_config.clone())?;
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let next = Self::spawn(&self.store_dir, self.port, &args, self.tls_config.clone())?;
         // Take the new child; the old value's Drop must not kill it.
         let old = std::mem::replace(self, next);
         std::mem::forget(old);

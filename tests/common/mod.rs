@@ -73,7 +73,12 @@ impl Daemon {
         loop {
             let line = rx
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .expect("arbiter did not start listening");
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "arbiter did not start listening ({e}); its log:\n{}",
+                        startup.join("\n")
+                    )
+                });
             if let Some(at) = line.find(marker) {
                 let rest = &line[at + marker.len()..];
                 let addr = rest.split([';', ' ']).next().unwrap();
