@@ -37,17 +37,18 @@ pub fn status(config: &Config) -> Result<String, String> {
             .peek()
             .await
             .map_err(|e| format!("lease: {e}"))?;
-        let registry = Registry::open(&context, &lease_config)
-            .await
-            .map_err(|e| format!("registry: {e}"))?;
-        let standbys = registry
-            .standbys(Duration::from_secs(5))
-            .await
-            .map_err(|e| format!("standbys: {e}"))?;
-        let failover = registry
-            .last_failover()
-            .await
-            .map_err(|e| format!("failover record: {e}"))?;
+        // Display only: an unreadable registry (a bucket whose replicas are still electing
+        // a leader, say) is shown as unknown rather than hiding the lease and the stream.
+        let (standbys, failover) = match Registry::open(&context, &lease_config).await {
+            Ok(registry) => (
+                registry
+                    .standbys(Duration::from_secs(5))
+                    .await
+                    .map_err(|e| e.to_string()),
+                registry.last_failover().await.map_err(|e| e.to_string()),
+            ),
+            Err(e) => (Err(format!("registry: {e}")), Err(format!("registry: {e}"))),
+        };
         let stream = match context
             .get_stream(arbiter_cluster::stream_name(&cluster.shard))
             .await
@@ -97,10 +98,16 @@ pub fn status(config: &Config) -> Result<String, String> {
         }
         None => line.push_str(" stream=absent"),
     }
-    line.push_str(&format!(" standbys={}", standbys.len()));
-    line.push_str(&failover_words(failover.as_ref()));
+    match &standbys {
+        Ok(standbys) => line.push_str(&format!(" standbys={}", standbys.len())),
+        Err(e) => line.push_str(&format!(" standbys=unknown ({e})")),
+    }
+    match &failover {
+        Ok(record) => line.push_str(&failover_words(record.as_ref())),
+        Err(e) => line.push_str(&format!(" last_failover=unknown ({e})")),
+    }
     let now_ns = arbiter_fix::system_clock_ns();
-    for standby in &standbys {
+    for standby in standbys.iter().flatten() {
         line.push('\n');
         line.push_str(&standby_line(&cluster.shard, standby, now_ns));
     }

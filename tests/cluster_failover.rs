@@ -24,7 +24,13 @@ const ORDERS_PER_ROUND: usize = 120;
 const EPOCH_RECORD: u16 = 4;
 const CONFIG_RECORD: u16 = 3;
 
-fn cluster_config(dir: &Path, url: &str, node: &str, role: &str) -> PathBuf {
+/// The NATS side of a run: its URLs and the replicas of the stream and lease bucket.
+struct Nats {
+    urls: Vec<String>,
+    replicas: usize,
+}
+
+fn cluster_config(dir: &Path, nats: &Nats, node: &str, role: &str) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let path = write_config(dir, "sync");
     // No snapshot agent: its replica of the state is serialized and rebuilt before the FIX
@@ -33,9 +39,11 @@ fn cluster_config(dir: &Path, url: &str, node: &str, role: &str) -> PathBuf {
     let mut text = std::fs::read_to_string(&path)
         .unwrap()
         .replace("interval_records = 1000000", "interval_records = 0");
+    let (urls, replicas) = (&nats.urls, nats.replicas);
     text.push_str(&format!(
-        "\n[cluster]\nnats_urls = [{url:?}]\nshard = \"A\"\nnode_id = {node:?}\nreplicas = 1\n\
-         lease_ttl_ms = 1000\nlease_renew_ms = 200\nrole = {role:?}\ndurability = \"replicated\"\n"
+        "\n[cluster]\nnats_urls = {urls:?}\nshard = \"A\"\nnode_id = {node:?}\n\
+         replicas = {replicas}\nlease_ttl_ms = 1000\nlease_renew_ms = 200\nrole = {role:?}\n\
+         durability = \"replicated\"\n"
     ));
     std::fs::write(&path, text).unwrap();
     path
@@ -127,13 +135,37 @@ fn standby_takes_over_with_every_acknowledged_order() {
         return;
     }
     let root = tempfile::tempdir().unwrap();
-    let nats = LocalNatsServer::start(&root.path().join("nats")).unwrap();
-    let url = nats.url();
-    let node_dir = |n: usize| root.path().join(format!("n{n}"));
-    let mut leader = Daemon::start(&cluster_config(&node_dir(0), &url, "n0", "leader"));
+    let server = LocalNatsServer::start(&root.path().join("nats")).unwrap();
+    let nats = Nats {
+        urls: vec![server.url()],
+        replicas: 1,
+    };
+    failover_rounds(root.path(), &nats, rounds());
+}
+
+/// The same on a 3-node NATS cluster with 3 replicas (the production shape): fewer rounds,
+/// each slower (every publish and lease update goes through a quorum on these 2 cores).
+#[test]
+fn standby_takes_over_on_a_three_node_nats_cluster() {
+    if !require_nats_server() {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let servers = LocalNatsServer::start_cluster(&root.path().join("nats"), 3).unwrap();
+    let nats = Nats {
+        urls: servers.iter().map(LocalNatsServer::url).collect(),
+        replicas: 3,
+    };
+    failover_rounds(root.path(), &nats, 3);
+}
+
+/// `rounds` kills of the leader under load, a fresh standby taking over each time.
+fn failover_rounds(root: &Path, nats: &Nats, rounds: usize) {
+    let node_dir = |n: usize| root.join(format!("n{n}"));
+    let mut leader = Daemon::start(&cluster_config(&node_dir(0), nats, "n0", "leader"));
 
     // Only one leader: another node configured as leader refuses to start, naming the holder.
-    let intruder = cluster_config(&node_dir(9), &url, "n9", "leader");
+    let intruder = cluster_config(&root.join("intruder"), nats, "intruder", "leader");
     let refused = std::process::Command::new(env!("CARGO_BIN_EXE_arbiter"))
         .args(["run", "--config"])
         .arg(&intruder)
@@ -150,12 +182,11 @@ fn standby_takes_over_with_every_acknowledged_order() {
     let mut sent = 0usize;
     let mut failover_ms = Vec::new();
     let mut last_failover_ms = None;
-    let rounds = rounds();
     for round in 0..rounds {
         // A fresh standby each round (the killed leader's data directory is kept to compare).
         let standby_node = format!("n{}", round + 1);
         let standby = Daemon::start_until(
-            &cluster_config(&node_dir(round + 1), &url, &standby_node, "leader"),
+            &cluster_config(&node_dir(round + 1), nats, &standby_node, "leader"),
             &["--standby"],
             "refusing FIX logons on ",
         );
