@@ -24,10 +24,13 @@ pub const RECORD_SESSION: u16 = 5;
 /// durability (65,536 messages), so reports released ahead of the new mark never run out.
 pub const SENDER_BLOCK: u64 = 1 << 17;
 
-/// The reservation that covers sending `next_sender` with at least one block to spare.
+/// The reservation that covers sending `next_sender` with more than half a block to spare
+/// (at most a block and a half): a whole block past the next multiple of half a block. A
+/// node that resumes after a reservation `R` (at `R + 1`) reserves `R + SENDER_BLOCK`, so
+/// each failover moves a session's numbers on by one block.
 #[must_use]
 pub fn reservation_for(next_sender: u64) -> u64 {
-    (next_sender / SENDER_BLOCK + 2) * SENDER_BLOCK
+    ((next_sender + SENDER_BLOCK / 2) / SENDER_BLOCK + 1) * SENDER_BLOCK
 }
 
 /// A journaled fact about one FIX session's sequence numbers.
@@ -273,12 +276,24 @@ mod tests {
     }
 
     #[test]
-    fn reservations_leave_at_least_a_block() {
-        for next in [1, 2, SENDER_BLOCK - 1, SENDER_BLOCK, 5 * SENDER_BLOCK + 3] {
+    fn reservations_leave_more_than_half_a_block_and_a_failover_costs_one() {
+        let half = SENDER_BLOCK / 2;
+        for next in [
+            1,
+            2,
+            half,
+            half + 1,
+            SENDER_BLOCK - 1,
+            SENDER_BLOCK,
+            5 * SENDER_BLOCK + 3,
+        ] {
             let through = reservation_for(next);
-            assert!(through >= next + SENDER_BLOCK, "{next} -> {through}");
-            assert!(through < next + 2 * SENDER_BLOCK + 1);
+            assert_eq!(through % SENDER_BLOCK, 0);
+            assert!(through > next + half, "{next} -> {through}");
+            assert!(through <= next + SENDER_BLOCK + half, "{next} -> {through}");
         }
+        // Resuming after a reservation reserves exactly one block more.
+        assert_eq!(reservation_for(3 * SENDER_BLOCK + 1), 4 * SENDER_BLOCK);
     }
 
     #[test]

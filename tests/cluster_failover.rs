@@ -20,7 +20,11 @@ fn rounds() -> usize {
         .and_then(|n| n.parse().ok())
         .unwrap_or(50)
 }
-const ORDERS_PER_ROUND: usize = 120;
+/// Orders per round: 120, fewer in long runs (a session's ClOrdIDs are capped per trading
+/// day at 65,536; past that orders are refused, "ClOrdID capacity for the day reached").
+fn orders_per_round(rounds: usize) -> usize {
+    (60_000 / rounds.max(1)).clamp(40, 120)
+}
 const EPOCH_RECORD: u16 = 4;
 const CONFIG_RECORD: u16 = 3;
 
@@ -216,7 +220,7 @@ fn failover_rounds(root: &Path, nats: &Nats, rounds: usize) {
         }
         let mut client = Client::connect(leader.port, "CLIENT1", "FIX.4.4");
         client.logon_reset();
-        let ids: Vec<String> = (0..ORDERS_PER_ROUND)
+        let ids: Vec<String> = (0..orders_per_round(rounds))
             .map(|n| format!("r{round}-o{n}"))
             .collect();
         for (n, id) in ids.iter().enumerate() {
@@ -225,7 +229,7 @@ fn failover_rounds(root: &Path, nats: &Nats, rounds: usize) {
             sent += 1;
         }
         // Kill after a round-dependent number of acknowledgements, the rest in flight.
-        let kill_after = 20 + round * 37 % (ORDERS_PER_ROUND - 20);
+        let kill_after = 20 + round * 37 % (orders_per_round(rounds) - 20);
         let acked_before = acked.len();
         for _ in 0..kill_after {
             let ack = client.expect(|m| m.msg_type() == "8" && m.get(150) == Some("0"), "ack");
