@@ -100,8 +100,15 @@ impl NatsConnection {
     /// [`ClusterError::Config`] from [`Self::options`]; [`ClusterError::Nats`] naming the
     /// URL and, with TLS, the CA the servers' certificates were checked against.
     pub async fn connect(&self) -> Result<Client, ClusterError> {
+        // async-nats parses a `str` as one address: a comma-separated list goes as a list.
+        let servers: Vec<&str> = self
+            .url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .collect();
         self.options()?
-            .connect(self.url.as_str())
+            .connect(servers.as_slice())
             .await
             .map_err(|e| ClusterError::Nats(format!("connect to {}: {e}", self.describe())))
     }
