@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use arbiter_engine::Engine;
 use arbiter_fix::{FileStore, FixVersion, Gateway, GatewayConfig, MessageStore, SessionConfig};
 use arbiter_hardware::{spsc, AgentRunner, BackoffConfig, IdleConfig, RunnerConfig};
 use arbiter_journal::{Durability as JournalDurability, JournalConfig};
@@ -88,9 +87,10 @@ pub(crate) fn signalled() -> bool {
 pub fn run(config: &Config, config_text: &str, standby: bool) -> Result<(), String> {
     install_signal_handlers();
     let _ = arbiter_hardware::allowed_cores();
-    let Some(lease) = crate::standby::lead_or_follow(config, standby)? else {
+    let Some(role) = crate::standby::lead_or_follow(config, standby)? else {
         return Ok(()); // a standby stopped before taking over
     };
+    let lease = role.lease;
     let data_dir = &config.venue.data_dir;
     std::fs::create_dir_all(data_dir)
         .map_err(|e| format!("data directory {}: {e}", data_dir.display()))?;
@@ -110,10 +110,16 @@ pub fn run(config: &Config, config_text: &str, standby: bool) -> Result<(), Stri
     journal_settings.anchor_path = config.journal.anchor.as_ref().map(|p| data_dir.join(p));
     let journal = open_journal(&config.journal_dir(), journal_settings)?;
 
-    // Recovery: the newest valid snapshot (if any fits), then the journal after it, replayed
-    // into the engine and the gateway's order table.
-    let (mut engine, mut app, from, snapshot_config, snapshot_used) =
-        match crate::snapshot_agent::load_latest(config, journal.0.next_sequence()) {
+    // Recovery: a standby that took over already holds the state (only what it appended
+    // but did not apply is replayed); otherwise the newest valid snapshot (if any fits),
+    // then the journal after it, replayed into the engine and the gateway's order table.
+    let taken_over = role
+        .taken_over
+        .filter(|t| t.from <= journal.0.next_sequence());
+    let standby_state = taken_over.is_some();
+    let (mut engine, mut app, from, snapshot_config, snapshot_used) = match taken_over {
+        Some(state) => (state.engine, state.app, state.from, state.last_config, None),
+        None => match crate::snapshot_agent::load_latest(config, journal.0.next_sequence()) {
             Some(loaded) => (
                 loaded.engine,
                 loaded.app,
@@ -128,7 +134,8 @@ pub fn run(config: &Config, config_text: &str, standby: bool) -> Result<(), Stri
                 None,
                 None,
             ),
-        };
+        },
+    };
     let recovered = recover(
         &config.journal_dir(),
         journal,
@@ -159,6 +166,11 @@ pub fn run(config: &Config, config_text: &str, standby: bool) -> Result<(), Stri
             recovered.commands,
             from.0,
             recovered.elapsed
+        ),
+        None if standby_state => eprintln!(
+            "arbiter: took over the standby's state (records before sequence {}); replayed {} \
+             commands appended after it",
+            from.0, recovered.commands
         ),
         None => eprintln!(
             "arbiter: no snapshot used; replayed the whole journal ({} commands)",
@@ -208,30 +220,16 @@ pub fn run(config: &Config, config_text: &str, standby: bool) -> Result<(), Stri
     let flusher = flusher.spawn();
 
     // Snapshots: a replica of the recovered state follows the journal on its own thread.
-    let snapshot_agent = if config.snapshot.interval_records > 0 {
-        let replica = Engine::from_snapshot(
-            config.engine_config(),
-            registry.clone(),
-            &config.risk_config(),
-            &engine.snapshot_bytes(),
-        )
-        .map_err(|e| format!("snapshot agent replica: {e}"))?;
-        let mut replica_app = new_app();
-        replica_app
-            .restore(&app.snapshot_bytes())
-            .map_err(|e| format!("snapshot agent replica: {e}"))?;
-        let agent =
-            crate::snapshot_agent::spawn(config, replica, replica_app, agent_from, agent_config)?;
-        eprintln!(
-            "arbiter: snapshots every {} commands in {}",
-            config.snapshot.interval_records,
-            config.snapshot_dir().display()
-        );
-        Some(agent)
-    } else {
-        eprintln!("arbiter: snapshots disabled (snapshot.interval_records = 0)");
-        None
-    };
+    // The engine's state is serialized for it on a helper thread while start-up goes on, and
+    // the replica is built on the agent's thread: the FIX listener (a failover's first
+    // Logon) waits for neither.
+    let engine = crate::snapshot_agent::lend(
+        engine,
+        &app,
+        agent_config,
+        agent_from,
+        config.snapshot.interval_records > 0,
+    )?;
     if let Some(key) = &signing_key {
         eprintln!(
             "arbiter: journal and access trail seals are signed (public key {})",
@@ -474,6 +472,15 @@ pub fn run(config: &Config, config_text: &str, standby: bool) -> Result<(), Stri
         gateway_agent.set_cluster(Arc::clone(&cluster.fence), Arc::clone(&cluster.halted));
     }
 
+    let (engine, snapshot_agent) = engine.start_agent(config)?;
+    match &snapshot_agent {
+        Some(_) => eprintln!(
+            "arbiter: snapshots every {} commands in {}",
+            config.snapshot.interval_records,
+            config.snapshot_dir().display()
+        ),
+        None => eprintln!("arbiter: snapshots disabled (snapshot.interval_records = 0)"),
+    }
     let status = Arc::new(SequencerStatus::default());
     let sequencer = Sequencer::new(
         engine,

@@ -213,16 +213,104 @@ impl SnapshotAgentHandle {
     }
 }
 
-/// Starts the agent from a state equal to the journal up to `from - 1` (the recovered one).
+/// The state the agent starts from, serialized on the start-up path and restored on the
+/// agent's own thread (building a second engine takes long enough to delay the FIX
+/// listener, which matters most in a failover).
+pub struct StartState {
+    /// [`Engine::snapshot_bytes`] of the recovered engine.
+    pub engine: Vec<u8>,
+    /// [`FixApp::snapshot_bytes`] of the recovered gateway state.
+    pub app: Vec<u8>,
+    /// The last configuration text journaled before the agent's first record.
+    pub last_config: Option<String>,
+}
+
+/// The recovered engine while its state is serialized for the agent on a helper thread
+/// (tens of megabytes for large price bands: long enough to matter to a failover).
+pub struct LentEngine {
+    engine: Lent,
+    app: Vec<u8>,
+    last_config: Option<String>,
+    from: Sequence,
+}
+
+enum Lent {
+    /// Snapshots are off: nothing to serialize (boxed: the other variant is a handle).
+    Kept(Box<Engine>),
+    /// Being serialized; the thread hands the engine back with its bytes.
+    Serializing(JoinHandle<(Engine, Vec<u8>)>),
+}
+
+/// Lends the recovered `engine` (equal to the journal up to `from - 1`) to a thread that
+/// serializes it for the snapshot agent (when `snapshots` is set); `app` is serialized here
+/// (small). [`LentEngine::start_agent`] takes the engine back and starts the agent.
+///
+/// # Errors
+/// A text when the thread cannot be spawned.
+pub fn lend(
+    engine: Engine,
+    app: &FixApp,
+    last_config: Option<String>,
+    from: Sequence,
+    snapshots: bool,
+) -> Result<LentEngine, String> {
+    let (engine, app) = if snapshots {
+        let thread = std::thread::Builder::new()
+            .name("arb-snapshot-state".into())
+            .spawn(move || {
+                let bytes = engine.snapshot_bytes();
+                (engine, bytes)
+            })
+            .map_err(|e| format!("snapshot state thread: {e}"))?;
+        (Lent::Serializing(thread), app.snapshot_bytes())
+    } else {
+        (Lent::Kept(Box::new(engine)), Vec::new())
+    };
+    Ok(LentEngine {
+        engine,
+        app,
+        last_config,
+        from,
+    })
+}
+
+impl LentEngine {
+    /// The engine back, and the snapshot agent started from its state (`None`: snapshots
+    /// are off).
+    ///
+    /// # Errors
+    /// A text when the serializing thread panicked, or the agent cannot start.
+    pub fn start_agent(
+        self,
+        config: &Config,
+    ) -> Result<(Engine, Option<SnapshotAgentHandle>), String> {
+        match self.engine {
+            Lent::Kept(engine) => Ok((*engine, None)),
+            Lent::Serializing(thread) => {
+                let (engine, bytes) = thread
+                    .join()
+                    .map_err(|_| "snapshot state thread panicked".to_owned())?;
+                let state = StartState {
+                    engine: bytes,
+                    app: self.app,
+                    last_config: self.last_config,
+                };
+                Ok((engine, Some(spawn(config, state, self.from)?)))
+            }
+        }
+    }
+}
+
+/// Starts the agent from `state`, equal to the journal up to `from - 1` (the recovered
+/// one). The replica is restored on the agent's thread; if that fails, the agent stops
+/// (logged, and admin `snapshot` answers with the reason) and trading is not affected.
 ///
 /// # Errors
 /// A text when the thread or the journal follower cannot start.
 pub fn spawn(
     config: &Config,
-    engine: Engine,
-    app: FixApp,
+    state: StartState,
     from: Sequence,
-    last_config: Option<String>,
 ) -> Result<SnapshotAgentHandle, String> {
     let journal_dir = config.journal_dir();
     let tail = TailReader::open(&journal_dir, from)
@@ -231,25 +319,57 @@ pub fn spawn(
         stop_after: AtomicU64::new(u64::MAX),
         ..Shared::default()
     });
-    let mut agent = Agent {
-        replica: Replica {
-            engine,
-            app,
-            last_config,
-        },
-        tail,
-        dir: config.snapshot_dir(),
-        interval: config.snapshot.interval_records,
-        since: 0,
-        written_at: None,
-        any_state: from.0 > 0,
-        shared: Arc::clone(&shared),
+    let config = config.clone();
+    let thread = {
+        let shared = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("arb-snapshot".into())
+            .spawn(move || {
+                let replica = match restore_replica(&config, state) {
+                    Ok(replica) => replica,
+                    Err(e) => {
+                        let outcome = format!("error: snapshot agent replica: {e}");
+                        eprintln!("arbiter: snapshot agent stopped: {outcome}");
+                        let mut done = shared.done.lock().expect("snapshot state");
+                        done.stopped = true;
+                        done.answer = outcome;
+                        shared.cond.notify_all();
+                        return;
+                    }
+                };
+                let mut agent = Agent {
+                    replica,
+                    tail,
+                    dir: config.snapshot_dir(),
+                    interval: config.snapshot.interval_records,
+                    since: 0,
+                    written_at: None,
+                    any_state: from.0 > 0,
+                    shared,
+                };
+                agent.run();
+            })
+            .map_err(|e| format!("snapshot thread: {e}"))?
     };
-    let thread = std::thread::Builder::new()
-        .name("arb-snapshot".into())
-        .spawn(move || agent.run())
-        .map_err(|e| format!("snapshot thread: {e}"))?;
     Ok(SnapshotAgentHandle { shared, thread })
+}
+
+/// The replica of a [`StartState`].
+fn restore_replica(config: &Config, state: StartState) -> Result<Replica, String> {
+    let engine = Engine::from_snapshot(
+        config.engine_config(),
+        config.registry(),
+        &config.risk_config(),
+        &state.engine,
+    )
+    .map_err(|e| e.to_string())?;
+    let mut app = crate::state::new_gateway(config);
+    app.restore(&state.app)?;
+    Ok(Replica {
+        engine,
+        app,
+        last_config: state.last_config,
+    })
 }
 
 struct Agent {

@@ -2,7 +2,9 @@
 //! journal (verified, byte-identical), applies every record to its own engine and gateway
 //! order table, refuses FIX logons with a Logout saying it is a standby, and when the
 //! leader's lease lapses takes it, catches up to the end of the stream and hands over to
-//! the normal leader start-up (which recovers from this now identical journal).
+//! the normal leader start-up: its engine and order table go along (they already hold
+//! every record it applied), so the leader replays only the records appended but not yet
+//! applied instead of the whole journal.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -15,10 +17,12 @@ use arbiter_cluster::{
     follow_reconnecting, stream_name, FollowerConfig, FollowerLink, FollowerReport, NatsConnection,
 };
 use arbiter_config::{ClusterRole, ClusterSection, Config};
+use arbiter_engine::Engine;
 use arbiter_fix::{FixVersion, FrameResult, Header, MessageBuilder, TimestampPrecision};
 use arbiter_journal::{RecordType, Sequence, TimestampNs, Writer};
 
 use crate::cluster_agent::nats_connection;
+use crate::fix_app::FixApp;
 use crate::lease_keeper::LeaseKeeper;
 use crate::recovery::{open_journal, recover, Replayer};
 
@@ -32,24 +36,47 @@ const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the follower waits before reconnecting to NATS.
 const FOLLOW_RETRY: Duration = Duration::from_secs(1);
 
-/// Decides the role at start-up. Not clustered: `Some(None)`. Leader: takes the lease now
-/// (`Some(Some(lease))`) or fails naming the holder. Standby: follows until it takes the
-/// lease (`Some(Some(lease))`), or `None` when stopped by a signal first.
+/// A standby's state handed to the leader start-up: equal to its journal's records before
+/// `from` (the journal may hold a few more, appended but not yet covered by a verified seal:
+/// start-up replays those).
+pub struct TakenOver {
+    /// The engine, every record before `from` applied.
+    pub engine: Engine,
+    /// The gateway's order table and positions, likewise.
+    pub app: FixApp,
+    /// The first journal sequence not applied.
+    pub from: Sequence,
+    /// The last configuration text applied.
+    pub last_config: Option<String>,
+}
+
+/// How this node starts: the lease it holds (clustered) and, after a take-over, the
+/// standby's state.
+pub struct Role {
+    /// The shard's lease (`None`: not clustered).
+    pub lease: Option<LeaseKeeper>,
+    /// The state a standby built while following (`None`: recover from the journal).
+    pub taken_over: Option<TakenOver>,
+}
+
+/// Decides the role at start-up. Not clustered: no lease. Leader: takes the lease now or
+/// fails naming the holder. Standby: follows until it takes the lease (then its state goes
+/// along), or `None` when stopped by a signal first.
 ///
 /// # Errors
 /// `--standby` without a `[cluster]` section; the lease held by another node (leader);
 /// anything that stops the standby (a stream it cannot verify, a journal error).
-pub fn lead_or_follow(
-    config: &Config,
-    standby: bool,
-) -> Result<Option<Option<LeaseKeeper>>, String> {
+pub fn lead_or_follow(config: &Config, standby: bool) -> Result<Option<Role>, String> {
     let Some(cluster) = &config.cluster else {
         if standby {
             return Err(
                 "--standby needs a [cluster] section (nats_urls, shard, node_id)".to_owned(),
             );
         }
-        return Ok(Some(None));
+        return Ok(Some(Role {
+            lease: None,
+            taken_over: None,
+        }));
     };
     if !standby && cluster.role == ClusterRole::Leader {
         let lease = LeaseKeeper::acquire(cluster)?;
@@ -59,18 +86,24 @@ pub fn lead_or_follow(
             cluster.node_id,
             lease.epoch()
         );
-        return Ok(Some(Some(lease)));
+        return Ok(Some(Role {
+            lease: Some(lease),
+            taken_over: None,
+        }));
     }
-    follow_until_leader(config, cluster).map(|lease| lease.map(Some))
+    follow_until_leader(config, cluster)
 }
 
-/// What the follower thread hands back.
-type FollowerOutcome = (Result<FollowerReport, String>, Writer, u64);
+/// What the follower thread hands back: its result, the journal, the digests it matched
+/// and the state it built.
+struct FollowerOutcome {
+    result: Result<FollowerReport, String>,
+    writer: Writer,
+    digests: u64,
+    state: TakenOver,
+}
 
-fn follow_until_leader(
-    config: &Config,
-    cluster: &ClusterSection,
-) -> Result<Option<LeaseKeeper>, String> {
+fn follow_until_leader(config: &Config, cluster: &ClusterSection) -> Result<Option<Role>, String> {
     let data_dir = &config.venue.data_dir;
     std::fs::create_dir_all(data_dir)
         .map_err(|e| format!("data directory {}: {e}", data_dir.display()))?;
@@ -116,6 +149,8 @@ fn follow_until_leader(
             .name("arb-standby".into())
             .spawn(move || {
                 let mut writer = writer;
+                // Everything the journal held at start was replayed by `recover` above.
+                let mut from = writer.next_sequence();
                 let mut replayer = Replayer {
                     venue: &venue,
                     engine: &mut engine,
@@ -128,7 +163,9 @@ fn follow_until_leader(
                                      sequence: Sequence,
                                      timestamp: TimestampNs,
                                      payload: &[u8]| {
-                    replayer.apply(record_type.0, sequence.0, timestamp.0, payload)
+                    replayer.apply(record_type.0, sequence.0, timestamp.0, payload)?;
+                    from = sequence.next();
+                    Ok(())
                 };
                 // NATS away (at start or later) is waited out, with a log line; anything the
                 // follower cannot verify still ends the standby.
@@ -177,8 +214,19 @@ fn follow_until_leader(
                 )
                 .map_err(|e| format!("standby: {e}"));
                 let digests = replayer.digests_checked;
+                let last_config = replayer.last_config.take();
                 done.store(true, Ordering::Release);
-                (result, writer, digests)
+                FollowerOutcome {
+                    result,
+                    writer,
+                    digests,
+                    state: TakenOver {
+                        engine,
+                        app,
+                        from,
+                        last_config,
+                    },
+                }
             })
             .map_err(|e| format!("standby thread: {e}"))?
     };
@@ -208,12 +256,15 @@ fn follow_until_leader(
         other => {
             // Stopped (signal), the follower failed, or the bucket is misconfigured.
             stop.store(true, Ordering::Release);
-            let (result, writer, _) = follower
+            let outcome = follower
                 .join()
                 .map_err(|_| "standby thread panicked".to_owned())?;
-            writer.close().map_err(|e| format!("journal close: {e}"))?;
+            outcome
+                .writer
+                .close()
+                .map_err(|e| format!("journal close: {e}"))?;
             refuser.stop();
-            result?;
+            outcome.result?;
             return other.map(|_| None);
         }
     };
@@ -233,7 +284,12 @@ fn follow_until_leader(
         std::thread::sleep(Duration::from_millis(2));
     }
     stop.store(true, Ordering::Release);
-    let (result, writer, digests) = follower
+    let FollowerOutcome {
+        result,
+        writer,
+        digests,
+        state,
+    } = follower
         .join()
         .map_err(|_| "standby thread panicked".to_owned())?;
     let report = result?;
@@ -253,7 +309,10 @@ fn follow_until_leader(
         report.batches,
         report.records_applied
     );
-    Ok(Some(lease))
+    Ok(Some(Role {
+        lease: Some(lease),
+        taken_over: Some(state),
+    }))
 }
 
 /// The last journal sequence the shard's stream holds (0: empty or absent).

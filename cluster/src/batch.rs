@@ -47,10 +47,16 @@ pub struct BatchHeader {
     pub end: FramePosition,
 }
 
-/// Builds a batch in a buffer allocated once (capacity `body_bytes_max` + header).
+/// Batches one arena allocation holds: a finished batch is a frozen slice of the arena
+/// (no copy), and a new arena is allocated only when this many have been cut from it.
+const BATCHES_PER_ARENA: usize = 8;
+
+/// Builds batches in place: frames are copied once, from the mapped journal into an arena,
+/// and a finished batch is handed out as a [`bytes::Bytes`] view of it (no second copy, no
+/// allocation per batch).
 #[derive(Debug)]
 pub struct BatchBuilder {
-    buffer: Vec<u8>,
+    buffer: bytes::BytesMut,
     body_bytes_max: usize,
     header: BatchHeader,
 }
@@ -60,7 +66,8 @@ impl BatchBuilder {
     /// than that still gets a batch of its own).
     #[must_use]
     pub fn new(identity: JournalId, segment_size: u64, body_bytes_max: usize) -> BatchBuilder {
-        let mut buffer = Vec::with_capacity(BATCH_HEADER_LEN + body_bytes_max);
+        let mut buffer =
+            bytes::BytesMut::with_capacity((BATCH_HEADER_LEN + body_bytes_max) * BATCHES_PER_ARENA);
         buffer.resize(BATCH_HEADER_LEN, 0);
         let position = FramePosition::segment_start(Sequence(0));
         BatchBuilder {
@@ -132,8 +139,14 @@ impl BatchBuilder {
             &self.buffer[BATCH_HEADER_LEN..],
         );
         self.buffer[CRC_OFFSET..BATCH_HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
-        let bytes = bytes::Bytes::copy_from_slice(&self.buffer);
-        self.buffer.truncate(BATCH_HEADER_LEN);
+        // The batch leaves as a view of the arena; the next one starts after it (a new arena
+        // once this one is used up: the old one is freed when its last batch is acknowledged).
+        let bytes = self.buffer.split().freeze();
+        if self.buffer.capacity() < BATCH_HEADER_LEN + self.body_bytes_max {
+            self.buffer
+                .reserve((BATCH_HEADER_LEN + self.body_bytes_max) * BATCHES_PER_ARENA);
+        }
+        self.buffer.resize(BATCH_HEADER_LEN, 0);
         self.header.frame_count = 0;
         (header, bytes)
     }

@@ -7,7 +7,7 @@ use arbiter_cluster::batch::{self, BatchBuilder};
 use arbiter_cluster::server::{require_nats_server, LocalNatsServer};
 use arbiter_cluster::{
     ensure_stream, follow, subject, ClusterError, FollowerConfig, FollowerStop, Lease, LeaseConfig,
-    Replicator, ReplicatorConfig, StreamSettings,
+    NatsConnection, Replicator, ReplicatorConfig, StreamSettings,
 };
 use arbiter_engine::wire::{decode_record, encode_record, RECORD_COMMAND, RECORD_DIGEST};
 use arbiter_engine::{
@@ -668,4 +668,24 @@ fn a_reconnecting_follower_waits_for_nats_and_survives_a_restart() {
         segment_files(standby_dir.path()),
         segment_files(leader_dir.path())
     );
+}
+
+#[test]
+fn a_list_of_server_urls_connects_to_one_that_answers() {
+    if !require_nats_server() {
+        return;
+    }
+    let store = tempfile::tempdir().unwrap();
+    let server = LocalNatsServer::start(store.path()).unwrap();
+    // A port nothing listens on first, then the server: the list is tried, not parsed as
+    // one address (async-nats reads a plain string as a single URL).
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("nats://127.0.0.1:{}", dead.local_addr().unwrap().port());
+    drop(dead);
+    let connection = NatsConnection::new(format!("{dead_url}, {}", server.url()))
+        .with_connect_timeout(Duration::from_secs(2));
+    runtime().block_on(async {
+        let context = connection.jetstream().await.unwrap();
+        context.query_account().await.unwrap();
+    });
 }

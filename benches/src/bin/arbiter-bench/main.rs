@@ -5,6 +5,7 @@ mod book;
 mod journal;
 mod kill;
 mod md;
+mod publish;
 mod replicate;
 
 /// Workload benchmarks for Arbiter.
@@ -27,6 +28,8 @@ enum Command {
     Kill(kill::KillArgs),
     /// Encode and packetize a recorded market-data event stream (no network).
     Md(md::MdArgs),
+    /// Publish plain messages to JetStream (the yardstick for `replicate`).
+    Publish(publish::PublishArgs),
     /// Replicate a journal through JetStream and rebuild it on a standby.
     Replicate(replicate::ReplicateArgs),
 }
@@ -39,6 +42,7 @@ fn main() -> std::process::ExitCode {
         Command::Journal(args) => journal::run(&args),
         Command::Kill(args) => kill::run(&args),
         Command::Md(args) => md::run(&args),
+        Command::Publish(args) => publish::run(&args),
         Command::Replicate(args) => replicate::run(&args),
     };
     match result {

@@ -2,9 +2,11 @@
 //! standby from the stream.
 //!
 //! Writes `--records` 32-byte-payload records (64-byte frames) to a fresh journal while the
-//! replicator publishes batches of `--batch` records (`--batch` × 64 bytes per message, a
-//! few in flight) to a `--replicas` stream; then a standby follows the stream into its own
-//! journal (CRC, sequence and hash chain checked, bytes appended verbatim). Starts its own
+//! replicator publishes batches of `--batch` records (`--batch` × 64 bytes per message,
+//! `--in-flight` awaiting acknowledgement) to a `--replicas` stream; then a standby follows
+//! the stream into its own journal (CRC, sequence and hash chain checked, bytes appended
+//! verbatim). `--baseline` first measures a plain JetStream publisher on the same servers
+//! (`arbiter-bench publish`), so the two can be compared within one run. Starts its own
 //! nats-server (a local cluster for `--replicas` > 1) unless `--url` is given. Last line:
 //!
 //! ```text
@@ -32,12 +34,17 @@ pub struct ReplicateArgs {
     /// Stream replicas (a local cluster of this many servers is started without --url).
     #[arg(long, default_value_t = 1)]
     pub replicas: usize,
-    /// Batches in flight.
-    #[arg(long, default_value_t = 4)]
+    /// Batches in flight (the replicator's default).
+    #[arg(long, default_value_t = 16)]
     pub in_flight: usize,
     /// Use this JetStream instead of starting nats-server.
     #[arg(long)]
     pub url: Option<String>,
+    /// First measure a plain JetStream publisher on the same servers (one at a time, and
+    /// `--batch` × 64-byte messages with `--in-flight` in flight) and print it on a
+    /// `plain:` line before the summary.
+    #[arg(long)]
+    pub baseline: bool,
 }
 
 const FRAME_BYTES: u64 = 64;
@@ -65,6 +72,27 @@ pub fn run(args: &ReplicateArgs) -> Result<(), String> {
         (None, Some(server)) => server.url(),
         (None, None) => return Err("no server".into()),
     };
+    if args.baseline {
+        let single = crate::publish::measure(&url, args.replicas, 2_000, 64, 1, false)?;
+        let batches = (args.records / args.batch).clamp(1, 20_000);
+        let pipelined = crate::publish::measure(
+            &url,
+            args.replicas,
+            batches,
+            usize::try_from(args.batch * FRAME_BYTES).map_err(|e| e.to_string())?,
+            args.in_flight,
+            false,
+        )?;
+        println!(
+            "plain: one_at_a_time_p50_us={} one_at_a_time_p99_us={} batch_messages={batches} \
+             batch_p50_us={} batch_p99_us={} batch_records_per_sec={:.0}",
+            single.p50_us,
+            single.p99_us,
+            pipelined.p50_us,
+            pipelined.p99_us,
+            pipelined.messages_per_sec * args.batch as f64
+        );
+    }
     let shard = format!("bench{}", std::process::id());
     let settings = StreamSettings {
         shard: shard.clone(),
