@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use arbiter_cluster::server::{require_nats_server, LocalNatsServer};
 use arbiter_journal::{Reader, Sequence};
-use common::{write_config, Client, Daemon};
+use common::{cluster_status, write_cluster_config, Client, Daemon};
 
 /// Kills per run; `ARBITER_FAILOVER_ROUNDS` asks for more (a longer run outside CI).
 fn rounds() -> usize {
@@ -35,38 +35,18 @@ struct Nats {
 }
 
 fn cluster_config(dir: &Path, nats: &Nats, node: &str, role: &str) -> PathBuf {
-    std::fs::create_dir_all(dir).unwrap();
-    let path = write_config(dir, "sync");
-    // No snapshot agent: its replica of the state is serialized and rebuilt before the FIX
-    // listener opens, seconds per take-over in a debug build, and nothing here reads
-    // snapshots (recovery after a take-over replays the journal the standby built).
-    let mut text = std::fs::read_to_string(&path)
-        .unwrap()
-        .replace("interval_records = 1000000", "interval_records = 0");
+    // No snapshot agent: nothing here reads snapshots (recovery after a take-over replays
+    // the journal the standby built).
     let (urls, replicas) = (&nats.urls, nats.replicas);
-    text.push_str(&format!(
-        "\n[cluster]\nnats_urls = {urls:?}\nshard = \"A\"\nnode_id = {node:?}\n\
-         replicas = {replicas}\nlease_ttl_ms = 1000\nlease_renew_ms = 200\nrole = {role:?}\n\
-         durability = \"replicated\"\n"
-    ));
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// `arbiter cluster status` for a node's configuration.
-fn cluster_status(config: &Path) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_arbiter"))
-        .args(["cluster", "status", "--config"])
-        .arg(config)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
+    write_cluster_config(
+        dir,
+        &format!(
+            "nats_urls = {urls:?}\nshard = \"A\"\nnode_id = {node:?}\nreplicas = {replicas}\n\
+             lease_ttl_ms = 1000\nlease_renew_ms = 200\nrole = {role:?}\n\
+             durability = \"replicated\""
+        ),
+        false,
+    )
 }
 
 fn journal_dir(node_dir: &Path) -> PathBuf {

@@ -10,18 +10,17 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use arbiter_cluster::server::{require_nats_server, LocalNatsServer};
-use common::{write_config, Client, Daemon};
+use common::{write_cluster_config, Client, Daemon};
 
 fn cluster_config(dir: &Path, url: &str, node: &str, loss: &str) -> PathBuf {
-    std::fs::create_dir_all(dir).unwrap();
-    let path = write_config(dir, "sync");
-    let mut text = std::fs::read_to_string(&path).unwrap();
-    text.push_str(&format!(
-        "\n[cluster]\nnats_urls = [{url:?}]\nshard = \"F\"\nnode_id = {node:?}\nreplicas = 1\n\
-         lease_ttl_ms = 1000\nlease_renew_ms = 200\non_replication_loss = {loss:?}\n"
-    ));
-    std::fs::write(&path, text).unwrap();
-    path
+    write_cluster_config(
+        dir,
+        &format!(
+            "nats_urls = [{url:?}]\nshard = \"F\"\nnode_id = {node:?}\nreplicas = 1\n\
+             lease_ttl_ms = 1000\nlease_renew_ms = 200\non_replication_loss = {loss:?}"
+        ),
+        true,
+    )
 }
 
 fn signal(daemon: &Daemon, signal: libc::c_int) {

@@ -13,23 +13,19 @@ use std::time::{Duration, Instant};
 
 use arbiter_cluster::server::{require_nats_server, wait_jetstream, LocalNatsServer};
 use arbiter_cluster::NatsConnection;
-use common::{write_config, Client, Daemon};
+use common::{write_cluster_config, Client, Daemon};
 
 fn cluster_config(dir: &Path, urls: &[String], loss: &str) -> PathBuf {
-    std::fs::create_dir_all(dir).unwrap();
-    let path = write_config(dir, "sync");
-    // No snapshot agent (its replica costs seconds of a debug build's start-up; unused here).
-    let mut text = std::fs::read_to_string(&path)
-        .unwrap()
-        .replace("interval_records = 1000000", "interval_records = 0");
     // A lease that outlives a NATS stream-leader election (seconds in 2.9), as in production.
-    text.push_str(&format!(
-        "\n[cluster]\nnats_urls = {urls:?}\nshard = \"Q\"\nnode_id = \"q1\"\nreplicas = 3\n\
-         lease_ttl_ms = 6000\nlease_renew_ms = 500\non_replication_loss = {loss:?}\n\
-         durability = \"replicated\"\n"
-    ));
-    std::fs::write(&path, text).unwrap();
-    path
+    write_cluster_config(
+        dir,
+        &format!(
+            "nats_urls = {urls:?}\nshard = \"Q\"\nnode_id = \"q1\"\nreplicas = 3\n\
+             lease_ttl_ms = 6000\nlease_renew_ms = 500\non_replication_loss = {loss:?}\n\
+             durability = \"replicated\""
+        ),
+        false,
+    )
 }
 
 /// The value of `key=` in an admin status line.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use arbiter_cluster::server::{require_nats_server, LocalNatsServer, ServerTls};
-use common::{write_config, Client, Daemon};
+use common::{write_cluster_config, Client, Daemon};
 
 /// A CA (`ca.pem`) and a server certificate for 127.0.0.1 signed by it, in `dir`.
 fn certificates(dir: &Path) -> (PathBuf, ServerTls) {
@@ -44,16 +44,12 @@ fn certificates(dir: &Path) -> (PathBuf, ServerTls) {
     )
 }
 
-/// The test configuration with a `[cluster]` section (and `extra` appended to it).
 fn cluster_config(dir: &Path, urls: &str, extra: &str) -> PathBuf {
-    std::fs::create_dir_all(dir).unwrap();
-    let path = write_config(dir, "sync");
-    let mut text = std::fs::read_to_string(&path).unwrap();
-    text.push_str(&format!(
-        "\n[cluster]\nnats_urls = [{urls}]\nshard = \"T\"\nnode_id = \"n1\"\nreplicas = 1\n{extra}"
-    ));
-    std::fs::write(&path, text).unwrap();
-    path
+    write_cluster_config(
+        dir,
+        &format!("nats_urls = [{urls}]\nshard = \"T\"\nnode_id = \"n1\"\nreplicas = 1\n{extra}"),
+        true,
+    )
 }
 
 fn arbiter(args: &[&str], config: &Path) -> (bool, String) {

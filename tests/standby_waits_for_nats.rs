@@ -9,37 +9,18 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use arbiter_cluster::server::{free_port, require_nats_server, LocalNatsServer};
-use common::{write_config, Client, Daemon};
+use common::{cluster_status, write_cluster_config, Client, Daemon};
 
 fn cluster_config(dir: &Path, url: &str, node: &str) -> PathBuf {
-    std::fs::create_dir_all(dir).unwrap();
-    let path = write_config(dir, "sync");
-    // No snapshot agent (its replica costs seconds of a debug build's start-up; unused here).
-    let mut text = std::fs::read_to_string(&path)
-        .unwrap()
-        .replace("interval_records = 1000000", "interval_records = 0");
     // A lease that outlives the NATS outage below, so the leader keeps it.
-    text.push_str(&format!(
-        "\n[cluster]\nnats_urls = [{url:?}]\nshard = \"W\"\nnode_id = {node:?}\nreplicas = 1\n\
-         lease_ttl_ms = 8000\nlease_renew_ms = 500\ndurability = \"replicated\"\n"
-    ));
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn cluster_status(config: &Path) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_arbiter"))
-        .args(["cluster", "status", "--config"])
-        .arg(config)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
+    write_cluster_config(
+        dir,
+        &format!(
+            "nats_urls = [{url:?}]\nshard = \"W\"\nnode_id = {node:?}\nreplicas = 1\n\
+             lease_ttl_ms = 8000\nlease_renew_ms = 500\ndurability = \"replicated\""
+        ),
+        false,
+    )
 }
 
 #[test]

@@ -43,13 +43,29 @@ pub fn require_nats_server() -> bool {
 ///
 /// # Errors
 /// [`ClusterError::Server`] when no port can be bound.
+///
+/// Never the same port twice in one process: tests run in parallel threads, and a port one
+/// test was given (and its server binds seconds later) must not go to another meanwhile.
 pub fn free_port() -> Result<u16, ClusterError> {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| ClusterError::Server(format!("find a free port: {e}")))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| ClusterError::Server(format!("find a free port: {e}")))
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    for _ in 0..1000 {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| ClusterError::Server(format!("find a free port: {e}")))?;
+        let port = listener
+            .local_addr()
+            .map(|a| a.port())
+            .map_err(|e| ClusterError::Server(format!("find a free port: {e}")))?;
+        let mut given = GIVEN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !given.contains(&port) {
+            given.push(port);
+            return Ok(port);
+        }
+    }
+    Err(ClusterError::Server(
+        "find a free port: every port offered was given before".to_owned(),
+    ))
 }
 
 /// Waits until JetStream at `url` answers an account-info request.

@@ -114,6 +114,53 @@ fn segment_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
+/// A follower's engine: applies commands and checks every digest record against itself.
+struct EngineReplica {
+    engine: Engine,
+    events: Vec<arbiter_engine::Event>,
+    digests_checked: u64,
+}
+
+impl EngineReplica {
+    fn new() -> Self {
+        EngineReplica {
+            engine: engine(),
+            events: Vec::new(),
+            digests_checked: 0,
+        }
+    }
+
+    fn apply(
+        &mut self,
+        record_type: RecordType,
+        seq: Sequence,
+        ts: TimestampNs,
+        payload: &[u8],
+    ) -> Result<(), String> {
+        match record_type.0 {
+            RECORD_COMMAND => {
+                let (command, _) = decode_record(
+                    arbiter_engine::Seq(seq.0),
+                    arbiter_engine::TimestampNs(ts.0),
+                    payload,
+                )
+                .map_err(|e| format!("{e:?}"))?;
+                self.engine.apply(&command, &mut self.events);
+                self.events.clear();
+            }
+            RECORD_DIGEST => {
+                let digest = u64::from_le_bytes(payload.try_into().unwrap());
+                if digest != self.engine.digest() {
+                    return Err(format!("digest differs at {seq:?}"));
+                }
+                self.digests_checked += 1;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -152,31 +199,9 @@ fn journal_rebuilt_from_the_stream_is_byte_identical_and_digests_match() {
 
     // The standby: its own journal, same identity and segment size, built from the stream.
     let (mut standby, _) = Journal::open(standby_dir.path(), journal_config()).unwrap();
-    let mut follower_engine = engine();
-    let mut events = Vec::new();
-    let mut digests_checked = 0;
+    let mut replica = EngineReplica::new();
     let mut apply = |record_type: RecordType, seq: Sequence, ts: TimestampNs, payload: &[u8]| {
-        match record_type.0 {
-            RECORD_COMMAND => {
-                let (command, _) = decode_record(
-                    arbiter_engine::Seq(seq.0),
-                    arbiter_engine::TimestampNs(ts.0),
-                    payload,
-                )
-                .map_err(|e| format!("{e:?}"))?;
-                follower_engine.apply(&command, &mut events);
-                events.clear();
-            }
-            RECORD_DIGEST => {
-                let digest = u64::from_le_bytes(payload.try_into().unwrap());
-                if digest != follower_engine.digest() {
-                    return Err(format!("digest differs at {seq:?}"));
-                }
-                digests_checked += 1;
-            }
-            _ => {}
-        }
-        Ok(())
+        replica.apply(record_type, seq, ts, payload)
     };
     let mut follower = FollowerConfig::new(server.url(), "A");
     follower.until = Some(Sequence(last));
@@ -184,7 +209,7 @@ fn journal_rebuilt_from_the_stream_is_byte_identical_and_digests_match() {
     let report = follow(&follower, &mut standby, &AtomicBool::new(false), &mut apply).unwrap();
     assert_eq!(report.stop, FollowerStop::Reached);
     assert_eq!(report.applied_through, Sequence(last));
-    assert_eq!(digests_checked, 50);
+    assert_eq!(replica.digests_checked, 50);
     standby.close().unwrap();
     let expected = segment_files(leader_dir.path());
     assert!(expected.len() > 1, "several segments");
@@ -548,30 +573,9 @@ fn a_reconnecting_follower_waits_for_nats_and_survives_a_restart() {
         let standby_path = standby_dir.path().to_path_buf();
         std::thread::spawn(move || {
             let (mut standby, _) = Journal::open(&standby_path, journal_config()).unwrap();
-            let mut follower_engine = engine();
-            let mut events = Vec::new();
-            let mut digests = 0u64;
+            let mut replica = EngineReplica::new();
             let mut apply = |kind: RecordType, seq: Sequence, ts: TimestampNs, payload: &[u8]| {
-                match kind.0 {
-                    RECORD_COMMAND => {
-                        let (command, _) = decode_record(
-                            arbiter_engine::Seq(seq.0),
-                            arbiter_engine::TimestampNs(ts.0),
-                            payload,
-                        )
-                        .map_err(|e| format!("{e:?}"))?;
-                        follower_engine.apply(&command, &mut events);
-                        events.clear();
-                    }
-                    RECORD_DIGEST => {
-                        let digest = u64::from_le_bytes(payload.try_into().unwrap());
-                        if digest != follower_engine.digest() {
-                            return Err(format!("digest differs at {seq:?}"));
-                        }
-                        digests += 1;
-                    }
-                    _ => {}
-                }
+                replica.apply(kind, seq, ts, payload)?;
                 applied.store(seq.0, Ordering::Release);
                 Ok(())
             };
@@ -607,7 +611,7 @@ fn a_reconnecting_follower_waits_for_nats_and_survives_a_restart() {
                 watcher.join().unwrap()
             });
             standby.close().unwrap();
-            (last, digests)
+            (last, replica.digests_checked)
         })
     };
     // NATS is not there yet: the follower says so and keeps trying.

@@ -40,6 +40,39 @@ pub fn write_config(dir: &Path, durability: &str) -> PathBuf {
     path
 }
 
+/// A daemon configuration (as [`write_config`], `sync`) with `[cluster]` holding `cluster`
+/// (TOML lines). `snapshots: false` turns the snapshot agent off: its replica costs seconds
+/// of a debug build's start-up, and tests that read no snapshots do not need it.
+pub fn write_cluster_config(dir: &Path, cluster: &str, snapshots: bool) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = write_config(dir, "sync");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    if !snapshots {
+        text = text.replace("interval_records = 1000000", "interval_records = 0");
+    }
+    text.push_str("\n[cluster]\n");
+    text.push_str(cluster);
+    text.push('\n');
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `arbiter cluster status --config FILE`; asserts it succeeded.
+pub fn cluster_status(config: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_arbiter"))
+        .args(["cluster", "status", "--config"])
+        .arg(config)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
 impl Daemon {
     pub fn start(config: &Path) -> Daemon {
         Daemon::start_until(config, &[], "arbiter: listening for FIX on ")

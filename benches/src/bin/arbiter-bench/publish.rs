@@ -53,6 +53,31 @@ pub struct Figures {
     pub messages_per_sec: f64,
 }
 
+/// The servers a benchmark runs against: `url` when given (none started), else one
+/// server (`replicas` = 1) or a cluster of `replicas` nodes started in `store`, kept
+/// running while the returned list lives. The URL is one node's: the client talks to one
+/// server, the cluster replicates.
+///
+/// # Errors
+/// A server that does not start, as text.
+pub fn servers_for(
+    url: Option<&str>,
+    replicas: usize,
+    store: &std::path::Path,
+) -> Result<(Vec<LocalNatsServer>, String), String> {
+    let servers = match url {
+        Some(_) => Vec::new(),
+        None if replicas == 1 => vec![LocalNatsServer::start(store).map_err(|e| e.to_string())?],
+        None => LocalNatsServer::start_cluster(store, replicas).map_err(|e| e.to_string())?,
+    };
+    let url = match (url, servers.first()) {
+        (Some(url), _) => url.to_owned(),
+        (None, Some(server)) => server.url(),
+        (None, None) => return Err("no server".into()),
+    };
+    Ok((servers, url))
+}
+
 /// Runs the benchmark.
 ///
 /// # Errors
@@ -62,19 +87,7 @@ pub fn run(args: &PublishArgs) -> Result<(), String> {
         return Err("--messages, --bytes, --in-flight and --replicas must be at least 1".into());
     }
     let store = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let servers = match &args.url {
-        Some(_) => Vec::new(),
-        None if args.replicas == 1 => {
-            vec![LocalNatsServer::start(store.path()).map_err(|e| e.to_string())?]
-        }
-        None => LocalNatsServer::start_cluster(store.path(), args.replicas)
-            .map_err(|e| e.to_string())?,
-    };
-    let url = match (&args.url, servers.first()) {
-        (Some(url), _) => url.clone(),
-        (None, Some(server)) => server.url(),
-        (None, None) => return Err("no server".into()),
-    };
+    let (servers, url) = servers_for(args.url.as_deref(), args.replicas, store.path())?;
     let figures = measure(
         &url,
         args.replicas,

@@ -15,7 +15,6 @@
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use arbiter_cluster::server::LocalNatsServer;
 use arbiter_cluster::{follow, FollowerConfig, Replicator, ReplicatorConfig, StreamSettings};
 use arbiter_journal::{
     Durability, Journal, JournalConfig, JournalId, RecordType, Sequence, TimestampNs,
@@ -58,20 +57,8 @@ pub fn run(args: &ReplicateArgs) -> Result<(), String> {
         return Err("--records, --batch and --replicas must be at least 1".into());
     }
     let store = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let servers = match &args.url {
-        Some(_) => Vec::new(),
-        None if args.replicas == 1 => {
-            vec![LocalNatsServer::start(store.path()).map_err(|e| e.to_string())?]
-        }
-        None => LocalNatsServer::start_cluster(store.path(), args.replicas)
-            .map_err(|e| e.to_string())?,
-    };
-    // One node's URL: the client talks to one server, the cluster replicates.
-    let url = match (&args.url, servers.first()) {
-        (Some(url), _) => url.clone(),
-        (None, Some(server)) => server.url(),
-        (None, None) => return Err("no server".into()),
-    };
+    let (servers, url) =
+        crate::publish::servers_for(args.url.as_deref(), args.replicas, store.path())?;
     if args.baseline {
         let single = crate::publish::measure(&url, args.replicas, 2_000, 64, 1, false)?;
         let batches = (args.records / args.batch).clamp(1, 20_000);
