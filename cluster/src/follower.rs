@@ -106,6 +106,10 @@ pub fn follow(
 /// A reconnecting follower that received nothing for this long asks the stream whether it
 /// holds more; if so, its consumer is stalled and it reconnects.
 const STALL_CHECK_AFTER: Duration = Duration::from_secs(2);
+/// Each stall in a row doubles the wait before the next check, up to this: on a box too
+/// busy to deliver within the first wait, replacing the consumer every time would never
+/// let one deliver.
+const STALL_CHECK_MAX: Duration = Duration::from_secs(30);
 
 /// What [`follow_reconnecting`] tells its caller about its link to NATS.
 #[derive(Debug)]
@@ -144,6 +148,9 @@ struct Progress {
     report: FollowerReport,
     pending: Pending,
     last_message: Instant,
+    /// The current stall check's wait (doubles per stall in a row, back to
+    /// [`STALL_CHECK_AFTER`] once a message arrives).
+    stall_after: Duration,
 }
 
 fn follow_inner(
@@ -169,6 +176,7 @@ fn follow_inner(
         },
         pending: Pending::default(),
         last_message: Instant::now(),
+        stall_after: STALL_CHECK_AFTER,
     };
     loop {
         let error = match runtime.block_on(follow_async(
@@ -257,8 +265,8 @@ async fn follow_async(
         let message = match next {
             Err(_) => {
                 if stall_check
-                    && progress.last_message.elapsed() >= STALL_CHECK_AFTER
-                    && asked.elapsed() >= STALL_CHECK_AFTER
+                    && progress.last_message.elapsed() >= progress.stall_after
+                    && asked.elapsed() >= progress.stall_after
                 {
                     asked = Instant::now();
                     let info = stream
@@ -266,6 +274,7 @@ async fn follow_async(
                         .await
                         .map_err(|e| nats("journal stream info", e))?;
                     if info.state.last_sequence > consumed {
+                        progress.stall_after = (progress.stall_after * 2).min(STALL_CHECK_MAX);
                         return Err(ClusterError::Nats(format!(
                             "the consumer delivered nothing for {:?} while the stream holds \
                              up to {} (consumed {consumed}): stalled",
@@ -281,6 +290,7 @@ async fn follow_async(
             Ok(Some(Ok(message))) => message,
         };
         progress.last_message = Instant::now();
+        progress.stall_after = STALL_CHECK_AFTER;
         let stream_sequence = message.info().map_or(0, |info| info.stream_sequence);
         consumed = consumed.max(stream_sequence);
         apply_batch(
