@@ -123,12 +123,25 @@ fn restart(nats: &mut [LocalNatsServer], stopped: &[usize]) {
     }
 }
 
-/// Two nodes of three stopped: the stream leader's and one more (no quorum).
-fn stop_two(setup: &mut Setup) -> Vec<usize> {
+/// Two nodes of three stopped: the stream leader's and one more (no quorum). Waits until
+/// the leader shows replication lost with its reason and logs the configured `loss`
+/// behaviour; returns the stopped nodes.
+fn stop_two(setup: &mut Setup, loss: &str) -> Vec<usize> {
     let first = stream_leader(&setup.nats[0].url());
     let second = (first + 1) % 3;
     setup.nats[first].stop();
     setup.nats[second].stop();
+    let lost = wait_status(&setup.leader, "replication=lost", |s| {
+        s.contains("replication=lost")
+    });
+    assert!(lost.contains("replication_problem="), "{lost}");
+    assert!(setup
+        .leader
+        .wait_line(
+            &format!("on_replication_loss = {loss}"),
+            Duration::from_secs(5)
+        )
+        .is_some());
     vec![first, second]
 }
 
@@ -225,15 +238,7 @@ fn two_nats_nodes_of_three_lost_halt_refuses_new_orders_until_the_quorum_is_back
     let mut setup = start("halt");
     setup.client.new_order("rest-1", "AAPL", "1", "1", "9.00");
     setup.client.exec_report("rest-1", "0");
-    let stopped = stop_two(&mut setup);
-    let lost = wait_status(&setup.leader, "replication=lost", |s| {
-        s.contains("replication=lost")
-    });
-    assert!(lost.contains("replication_problem="), "{lost}");
-    assert!(setup
-        .leader
-        .wait_line("on_replication_loss = halt", Duration::from_secs(5))
-        .is_some());
+    let stopped = stop_two(&mut setup, "halt");
     // New orders are refused with the reason.
     setup.client.new_order("down-1", "AAPL", "1", "1", "10.01");
     let refused = setup.client.exec_report("down-1", "8");
@@ -277,15 +282,7 @@ fn two_nats_nodes_of_three_lost_continue_trades_on_and_catches_up() {
         return;
     }
     let mut setup = start("continue");
-    let stopped = stop_two(&mut setup);
-    let lost = wait_status(&setup.leader, "replication=lost", |s| {
-        s.contains("replication=lost")
-    });
-    assert!(lost.contains("replication_problem="), "{lost}");
-    assert!(setup
-        .leader
-        .wait_line("on_replication_loss = continue", Duration::from_secs(5))
-        .is_some());
+    let stopped = stop_two(&mut setup, "continue");
     // Orders are acknowledged on local durability meanwhile.
     for n in 0..10 {
         let id = format!("local-{n}");
