@@ -6,11 +6,12 @@ use std::path::Path;
 use std::time::Instant;
 
 use arbiter_config::{Config, JournalMismatch};
-use arbiter_engine::wire::{decode_record_origin, RECORD_COMMAND, RECORD_CONFIG, RECORD_DIGEST};
-use arbiter_engine::{Command, Engine, Event, EventSink, Seq, TimestampNs};
+use arbiter_engine::wire::{RECORD_COMMAND, RECORD_CONFIG, RECORD_DIGEST};
+use arbiter_engine::{Engine, Seq};
 
 use crate::fix_app::FixApp;
-use crate::session_ledger::{SessionMark, RECORD_SESSION};
+use crate::session_ledger::RECORD_SESSION;
+use crate::state::{apply_command_record, apply_session_record};
 use arbiter_journal::{
     Journal, JournalConfig, JournalId, Reader, RecoveryReport, Sequence, Writer,
 };
@@ -134,37 +135,16 @@ impl Replayer<'_> {
         timestamp_ns: u64,
         payload: &[u8],
     ) -> Result<(), String> {
-        struct Collect<'a> {
-            command: Command,
-            annotation: &'a [u8],
-            app: &'a mut FixApp,
-        }
-        impl EventSink for Collect<'_> {
-            fn emit(&mut self, event: Event) {
-                self.app.on_replayed(&self.command, self.annotation, &event);
-            }
-        }
         let seq = Seq(sequence);
         match record_type {
             RECORD_COMMAND => {
-                let (command, annotation, origin) =
-                    decode_record_origin(seq, TimestampNs(timestamp_ns), payload)
-                        .map_err(|e| format!("journal record {}: {e}", seq.0))?;
-                let mut sink = Collect {
-                    command,
-                    annotation,
-                    app: self.app,
-                };
-                self.engine.apply(&command, &mut sink);
-                if let Some(origin) = origin {
-                    self.app.on_origin(origin);
-                }
+                apply_command_record(self.engine, self.app, sequence, timestamp_ns, payload)
+                    .map_err(|e| format!("journal record {}: {e}", seq.0))?;
                 self.commands += 1;
             }
             RECORD_SESSION => {
-                let mark = SessionMark::decode(payload)
+                apply_session_record(self.app, payload)
                     .map_err(|e| format!("journal record {}: {e}", seq.0))?;
-                self.app.on_session_mark(&mark);
             }
             RECORD_DIGEST => {
                 let bytes: [u8; 8] = payload

@@ -35,6 +35,55 @@ const CONTAINER_VERSION: u32 = 1;
 const CONTAINER_HEADER_LEN: usize = 8 + 4 + 8 + 8 + 8;
 const _: () = assert!(CONTAINER_HEADER_LEN == 36);
 
+/// Applies one journaled command record: the command to `engine`, its events and its
+/// origin (session and MsgSeqNum) to `app`. The one way every replay (start-up recovery,
+/// the standby, the snapshot agent, the replay tool) rebuilds the gateway's state.
+///
+/// # Errors
+/// The record does not decode (the wire error, as text).
+pub fn apply_command_record(
+    engine: &mut Engine,
+    app: &mut FixApp,
+    sequence: u64,
+    timestamp_ns: u64,
+    payload: &[u8],
+) -> Result<(), String> {
+    struct Replay<'a> {
+        command: Command,
+        annotation: &'a [u8],
+        app: &'a mut FixApp,
+    }
+    impl EventSink for Replay<'_> {
+        fn emit(&mut self, event: Event) {
+            self.app.on_replayed(&self.command, self.annotation, &event);
+        }
+    }
+    let (command, annotation, origin) =
+        decode_record_origin(Seq(sequence), TimestampNs(timestamp_ns), payload)
+            .map_err(|e| e.to_string())?;
+    engine.apply(
+        &command,
+        &mut Replay {
+            command,
+            annotation,
+            app: &mut *app,
+        },
+    );
+    if let Some(origin) = origin {
+        app.on_origin(origin);
+    }
+    Ok(())
+}
+
+/// Applies one journaled FIX session mark to `app`.
+///
+/// # Errors
+/// The payload is not a mark this build reads.
+pub fn apply_session_record(app: &mut FixApp, payload: &[u8]) -> Result<(), String> {
+    app.on_session_mark(&SessionMark::decode(payload)?);
+    Ok(())
+}
+
 /// Builds the container: header, engine bytes, gateway bytes, last configuration text.
 #[must_use]
 pub fn encode_container(engine: &[u8], gateway: &[u8], last_config: Option<&str>) -> Vec<u8> {
@@ -283,43 +332,22 @@ impl Replica {
     /// # Errors
     /// A command that does not decode, a digest that is not 8 bytes or differs.
     pub fn apply(&mut self, record: &RecordView<'_>) -> Result<Step, ReplicaError> {
-        struct Replay<'a> {
-            command: Command,
-            annotation: &'a [u8],
-            app: &'a mut FixApp,
-        }
-        impl EventSink for Replay<'_> {
-            fn emit(&mut self, event: Event) {
-                self.app.on_replayed(&self.command, self.annotation, &event);
-            }
-        }
         let sequence = record.sequence().0;
         match record.record_type().0 {
             RECORD_COMMAND => {
-                let (command, annotation, origin) = decode_record_origin(
-                    Seq(sequence),
-                    TimestampNs(record.timestamp().0),
+                apply_command_record(
+                    &mut self.engine,
+                    &mut self.app,
+                    sequence,
+                    record.timestamp().0,
                     record.payload(),
                 )
-                .map_err(|e| ReplicaError::Record {
-                    sequence,
-                    reason: e.to_string(),
-                })?;
-                let mut sink = Replay {
-                    command,
-                    annotation,
-                    app: &mut self.app,
-                };
-                self.engine.apply(&command, &mut sink);
-                if let Some(origin) = origin {
-                    self.app.on_origin(origin);
-                }
+                .map_err(|reason| ReplicaError::Record { sequence, reason })?;
                 Ok(Step::Command)
             }
             RECORD_SESSION => {
-                let mark = SessionMark::decode(record.payload())
+                apply_session_record(&mut self.app, record.payload())
                     .map_err(|reason| ReplicaError::Record { sequence, reason })?;
-                self.app.on_session_mark(&mark);
                 Ok(Step::Other)
             }
             RECORD_DIGEST => {
